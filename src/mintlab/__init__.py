@@ -1,0 +1,9 @@
+"""mintlab: fast, faithful implementations of fifty transport and learning papers.
+
+Subpackages: :mod:`mintlab.transport` (distances and plans between two
+measures), :mod:`mintlab.experiments` (the papers' reproductions).
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,3 @@
+from mintlab.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""The registry of experiments: every slug of the catalog, implemented or planned."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ._core import Experiment
+from .catalog import PAPERS, Paper
+
+__all__ = ["register", "get_experiment", "experiments", "status", "paper", "slugs"]
+
+_REGISTRY: dict[str, Experiment] = {}
+_LOADED = False
+_BY_SLUG: dict[str, Paper] = {p.slug: p for p in PAPERS}
+
+
+def register(experiment: Experiment, *, replace: bool = False) -> Experiment:
+    """Add ``experiment`` to the registry and return it.
+
+    The slug must be one of the catalog's fifty, unless ``replace`` is used by
+    tests to install a temporary experiment under a new slug.
+    """
+    if not isinstance(experiment, Experiment):
+        raise TypeError(f"experiment must be an Experiment, got {type(experiment).__name__}")
+    if experiment.slug in _REGISTRY and not replace:
+        raise ValueError(f"an experiment for {experiment.slug!r} is already registered")
+    _REGISTRY[experiment.slug] = experiment
+    return experiment
+
+
+def unregister(slug: str) -> None:
+    """Remove ``slug`` from the registry (used by tests)."""
+    _REGISTRY.pop(slug, None)
+
+
+def _load_all() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    from mintlab import experiments as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_") and info.name not in {"catalog", "registry", "runner"}:
+            importlib.import_module(f"{pkg.__name__}.{info.name}")
+
+
+def slugs() -> list[str]:
+    """All catalog slugs, in the catalog's order."""
+    return [p.slug for p in PAPERS]
+
+
+def paper(slug: str) -> Paper:
+    """The catalog entry of ``slug``."""
+    if slug not in _BY_SLUG:
+        raise KeyError(slug)
+    return _BY_SLUG[slug]
+
+
+def experiments() -> dict[str, Experiment]:
+    """Registered experiments by slug."""
+    _load_all()
+    return dict(_REGISTRY)
+
+
+def get_experiment(slug: str) -> Experiment:
+    """The experiment registered for ``slug``; ``KeyError`` if there is none."""
+    _load_all()
+    return _REGISTRY[slug]
+
+
+def status(slug: str) -> str:
+    """``"implemented"`` once ``slug`` has a registered experiment, else ``"planned"``."""
+    _load_all()
+    return "implemented" if slug in _REGISTRY else "planned"
