@@ -19,7 +19,7 @@ def test_list_shows_fifty_rows():
 
 def test_docs_papers_md_is_generated():
     committed = (Path(__file__).parents[1] / "docs" / "papers.md").read_text()
-    assert committed == markdown_table(), "regenerate with `mintlab list --markdown > docs/papers.md`"
+    assert committed == markdown_table(), "regenerate: mintlab list --markdown > docs/papers.md"
 
 
 def test_bad_slug_exits_2_and_lists_slugs():

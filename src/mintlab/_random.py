@@ -60,7 +60,9 @@ def _draw(fn, shape, generator, dtype, device):
     return t.to(device) if device is not None else t
 
 
-def randn(*shape: int, generator: torch.Generator, dtype=torch.float64, device=None) -> torch.Tensor:
+def randn(
+    *shape: int, generator: torch.Generator, dtype=torch.float64, device=None
+) -> torch.Tensor:
     """Standard normal draws from ``generator``, moved to ``device``."""
     return _draw(torch.randn, shape, generator, dtype, device)
 

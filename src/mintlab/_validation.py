@@ -112,7 +112,8 @@ class ArrayIO:
         else:
             arr = np.asarray(x)
             if arr.dtype == object or not (
-                np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)
+                np.issubdtype(arr.dtype, np.number)
+                and not np.issubdtype(arr.dtype, np.complexfloating)
             ):
                 raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
             t = torch.as_tensor(arr).to(device=self.device, dtype=target)

@@ -66,7 +66,7 @@ def list_cmd(
 def run_cmd(
     slugs: list[str] = typer.Argument(None, help="Paper slugs to run (see `mintlab list`)."),
     all_: bool = typer.Option(False, "--all", help="Run every implemented experiment."),
-    quick: bool = typer.Option(False, "--quick", help="Small, fast settings (under a minute each)."),
+    quick: bool = typer.Option(False, "--quick", help="Small, fast settings."),
     seed: int = typer.Option(0, "--seed", help="Random seed passed to every experiment."),
     out: Path = typer.Option(None, "--out", help="Output folder (default runs/<timestamp>)."),
 ) -> None:

@@ -174,10 +174,12 @@ def write_report(records: list[RunRecord], out_dir: str | Path) -> Path:
                      "<th>reason</th></tr>")
         for slug, name, c in gap_rows:
             parts.append(f"<tr><td>{esc(slug)}</td><td>{esc(name)}</td><td>{_fmt(c.measured)}</td>"
-                         f"<td>{esc(c.op)} {_fmt(c.threshold)}</td><td>{esc(c.known_gap)}</td></tr>")
+                         f"<td>{esc(c.op)} {_fmt(c.threshold)}</td>"
+                         f"<td>{esc(c.known_gap)}</td></tr>")
         parts.append("</table>")
     for r in records:
-        parts.append(f"<h2 id='{esc(r.slug)}'>{esc(r.slug)}</h2><p><b>Claim.</b> {esc(r.claim)}</p>")
+        parts.append(f"<h2 id='{esc(r.slug)}'>{esc(r.slug)}</h2>"
+                     f"<p><b>Claim.</b> {esc(r.claim)}</p>")
         if r.error:
             parts.append(f"<p class='error'>The experiment raised:</p><pre>{esc(r.error)}</pre>")
             continue

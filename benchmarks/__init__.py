@@ -1,0 +1,1 @@
+"""Benchmarks: ours against the anchor (POT, a floor) in one process, same data."""
