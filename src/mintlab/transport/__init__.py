@@ -1,6 +1,7 @@
 """Transport between two measures: costs and plans.
 
-Papers: ``sopt``, ``lcot`` (1D kernels in :mod:`mintlab.transport.line`).
+Papers: ``sopt``, ``lcot`` (1D kernels in :mod:`mintlab.transport.line`; sliced
+distances in :mod:`mintlab.transport.sliced`).
 """
 
 from .exact import ExactPartialTransport, emd, emd2, partial_wasserstein_lp
@@ -13,6 +14,8 @@ from .line import (
     wasserstein_1d,
     wasserstein_1d_plan,
 )
+from .sliced import sliced_partial_wasserstein, sliced_wasserstein_distance
+from .slicers import random_directions
 
 __all__ = [
     "wasserstein_1d",
@@ -26,4 +29,7 @@ __all__ = [
     "emd2",
     "partial_wasserstein_lp",
     "ExactPartialTransport",
+    "random_directions",
+    "sliced_wasserstein_distance",
+    "sliced_partial_wasserstein",
 ]
