@@ -316,3 +316,12 @@ def test_exact_wrappers_validate():
     with pytest.raises(ValueError, match="same total mass"):
         emd2(np.ones(2), np.ones(2) / 2, np.zeros((2, 2)))
     assert abs(emd2(None, None, np.array([[0.0, 1.0], [1.0, 0.0]]))) < 1e-15
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_circle_gradcheck_values(p):
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(2, 7, dtype=torch.float64, generator=g) * 0.9 + 0.05).requires_grad_()
+    y = (torch.rand(2, 5, dtype=torch.float64, generator=g) * 0.9 + 0.05).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b: circle_wasserstein(a, b, p=p), (x, y),
+                                    atol=1e-6)
