@@ -100,14 +100,17 @@ class _Coupling:
     v_piece: torch.Tensor
 
 
+def _sorted_cdf(x: torch.Tensor, w: torch.Tensor | None):
+    """Sorted support, its sorting permutation and cumulative weights (uniform if ``w`` is None)."""
+    xs, sorter = torch.sort(x, dim=-1)
+    w = _uniform(x) if w is None else w
+    return xs, sorter, torch.cumsum(torch.gather(w, -1, sorter), -1)
+
+
 def _monotone_coupling(u, v, uw, vw) -> _Coupling:
-    """The quantile (north-west corner) coupling of two sorted-by-us measures."""
-    us, u_sorter = torch.sort(u, dim=-1)
-    vs, v_sorter = torch.sort(v, dim=-1)
-    uw = _uniform(u) if uw is None else uw
-    vw = _uniform(v) if vw is None else vw
-    cu = torch.cumsum(torch.gather(uw, -1, u_sorter), -1)
-    cv = torch.cumsum(torch.gather(vw, -1, v_sorter), -1)
+    """The quantile (north-west corner) coupling of two measures."""
+    us, u_sorter, cu = _sorted_cdf(u, uw)
+    vs, v_sorter, cv = _sorted_cdf(v, vw)
     qs, _ = torch.sort(torch.cat([cu, cv], -1), dim=-1)
     mass = torch.diff(qs, dim=-1, prepend=torch.zeros_like(qs[..., :1]))
     # the piece (q_{k-1}, q_k] takes the first atom whose cumulative weight reaches q_k
@@ -543,15 +546,12 @@ def circle_wasserstein(u_values, v_values, u_weights=None, v_weights=None, p=1):
     io, u, v, uw, vw = _pair(u_values, v_values, u_weights, v_weights)
     u = torch.remainder(u, 1.0)
     v = torch.remainder(v, 1.0)
-    us, us_i = torch.sort(u, dim=-1)
-    vs, vs_i = torch.sort(v, dim=-1)
-    uw = _uniform(u) if uw is None else uw
-    vw = _uniform(v) if vw is None else vw
-    cu = torch.cumsum(torch.gather(uw, -1, us_i), -1)
-    cv = torch.cumsum(torch.gather(vw, -1, vs_i), -1)
-    n, m = u.shape[-1], v.shape[-1]
     if p == 1.0:
-        return io.out(_circle_w1(u, v, uw, vw))
+        return io.out(_circle_w1(u, v, _uniform(u) if uw is None else uw,
+                                 _uniform(v) if vw is None else vw))
+    us, _, cu = _sorted_cdf(u, uw)
+    vs, _, cv = _sorted_cdf(v, vw)
+    n, m = u.shape[-1], v.shape[-1]
     with torch.no_grad():
         usd, vsd = us.detach(), vs.detach()
         cud, cvd = cu.detach().contiguous(), cv.detach().contiguous()
