@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,scale
+EXTRAS ?= dev,scale,llm
 
 .PHONY: demo test bench lint docs clean install
 

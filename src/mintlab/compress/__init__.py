@@ -1,0 +1,43 @@
+"""Compression: models stored as a seed plus a few numbers.
+
+* :class:`PRANC` (``pranc``): weights as a linear combination of frozen
+  random networks, only the coefficients train.
+* :class:`MCNC` (``mcnc``): weight chunks on a frozen random sinusoidal
+  manifold, only low-dimensional codes and amplitudes train.
+* :func:`apply_nola` (``nola``): LoRA's factors as linear combinations of
+  random matrices, PEFT-shaped; :func:`apply_lora` for the LoRA baseline
+  (PEFT's when installed).
+
+Every random tensor is generated from the seed by named streams
+(:mod:`mintlab.compress._basis`): ``export()`` / :func:`rebuild` and
+:func:`save_adapter` / :func:`load_adapter` store only the trained numbers.
+"""
+
+from ._reparam import CompressedModel, Reparameterized, init_bound, rebuild, select_parameters
+from .nola import (
+    LoRAConfig,
+    LoRALayer,
+    NOLAConfig,
+    NOLALayer,
+    adapter_bytes,
+    adapter_state_dict,
+    apply_lora,
+    apply_nola,
+    count_trainable_parameters,
+    load_adapter,
+    merge_adapter,
+    peft_available,
+    save_adapter,
+    unmerge_adapter,
+)
+from .random_basis import MCNC, PRANC
+from .training import accuracy, fit_classifier
+
+__all__ = [
+    "PRANC", "MCNC", "CompressedModel", "Reparameterized", "rebuild", "init_bound",
+    "select_parameters",
+    "NOLAConfig", "LoRAConfig", "NOLALayer", "LoRALayer", "apply_nola", "apply_lora",
+    "merge_adapter", "unmerge_adapter", "adapter_state_dict", "save_adapter", "load_adapter",
+    "count_trainable_parameters", "adapter_bytes", "peft_available",
+    "fit_classifier", "accuracy",
+]

@@ -1,0 +1,69 @@
+"""Random numbers that a model can be rebuilt from: one seed, named streams, fixed blocks.
+
+Every random tensor of the compression methods (PRANC's basis networks,
+NOLA's basis matrices, MCNC's generator) is drawn from a *stream*: a fresh
+CPU ``torch.Generator`` whose seed is a 63-bit hash of the user's seed and
+a tuple of keys (method, parameter name, block index). Consequences:
+
+* the numbers depend only on ``(seed, keys)``, not on the order in which
+  tensors are generated, on which other parameters are compressed, or on
+  how much memory a caller lets us use;
+* any block can be regenerated on its own (PRANC's backward pass does this
+  instead of keeping the basis in memory);
+* draws happen on the CPU in float32 and are then moved to the target
+  device and dtype, so a model rebuilds to the same weights on every
+  machine and on any device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+
+import torch
+
+__all__ = ["stream_seed", "stream_generator", "uniform", "check_seed"]
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A non-negative Python int: the only kind of seed a compressed model can store."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be a non-negative int (it is stored with the model), "
+                        f"got {type(seed).__name__}")
+    if int(seed) < 0:
+        raise ValueError(f"{name} must be non-negative, got {int(seed)}")
+    return int(seed)
+
+
+def stream_seed(seed: int, *keys) -> int:
+    """A 63-bit seed for the stream ``keys`` under ``seed`` (BLAKE2b of their text).
+
+    Examples
+    --------
+    >>> stream_seed(0, "pranc", "fc.weight", 0) == stream_seed(0, "pranc", "fc.weight", 0)
+    True
+    >>> stream_seed(0, "a") != stream_seed(1, "a")
+    True
+    """
+    text = "\x1f".join([str(int(seed)), *map(str, keys)]).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little") >> 1
+
+
+def stream_generator(seed: int, *keys) -> torch.Generator:
+    """A fresh CPU generator for the stream ``keys`` under ``seed``."""
+    g = torch.Generator(device="cpu")
+    g.manual_seed(stream_seed(seed, *keys))
+    return g
+
+
+def uniform(shape, seed: int, *keys, low: float = -1.0, high: float = 1.0,
+            dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """Uniform ``[low, high)`` draws of the stream ``keys``, made on the CPU in float32.
+
+    The values are the same for any ``dtype``/``device`` requested (they are
+    converted after drawing).
+    """
+    g = stream_generator(seed, *keys)
+    t = torch.rand(tuple(shape), generator=g, dtype=torch.float32)
+    t = t.mul_(high - low).add_(low)
+    return t.to(device=device, dtype=dtype)

@@ -1,0 +1,420 @@
+"""NOLA adapters (``nola``) and same-shaped LoRA adapters, in the shape of Hugging Face PEFT.
+
+A low-rank adapter adds ``scale * B A`` to a frozen layer's weight
+(``A``: ``rank x in``, ``B``: ``out x rank``, ``scale = alpha / rank``).
+
+* **LoRA** trains ``A`` and ``B`` directly: at least ``rank * (in + out)``
+  numbers per layer.
+* **NOLA** writes each factor as a linear combination of frozen random
+  matrices generated from a seed,
+  ``A = sum_i a_i A_i`` and ``B = sum_j b_j B_j``, and trains only the
+  ``n_basis_A + n_basis_B`` coefficients, whatever the rank and the layer's
+  size. Stored: the coefficients and the seed.
+
+The API follows PEFT: a config dataclass, ``apply_nola(model, config)``
+replacing the targeted ``nn.Linear`` / ``nn.Conv*d`` layers in place and
+freezing everything else, ``merge_adapter`` / ``unmerge_adapter``, and
+``save_adapter`` / ``load_adapter`` writing only the trained tensors (plus
+seed and config) to a safetensors file. ``apply_lora(..., backend="auto")``
+uses PEFT's own LoRA when ``peft`` is installed (the ``llm`` extra).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mintlab._validation import check_choice, check_int, check_positive
+
+from ._basis import check_seed, stream_generator, uniform
+from ._io import load_tensors, save_tensors, tensor_bytes
+
+__all__ = [
+    "NOLAConfig", "LoRAConfig", "NOLALayer", "LoRALayer",
+    "apply_nola", "apply_lora", "merge_adapter", "unmerge_adapter",
+    "adapter_state_dict", "save_adapter", "load_adapter",
+    "count_trainable_parameters", "adapter_bytes", "peft_available",
+]
+
+_SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _check_targets(target_modules, name="target_modules"):
+    if target_modules is None or isinstance(target_modules, str):
+        return target_modules
+    if isinstance(target_modules, Sequence) and target_modules and all(
+            isinstance(t, str) and t for t in target_modules):
+        return tuple(target_modules)
+    raise TypeError(f"{name} must be None, a regular expression or a non-empty list of "
+                    f"module names, got {target_modules!r}")
+
+
+@dataclass(frozen=True)
+class NOLAConfig:
+    """Configuration of a NOLA adapter.
+
+    Parameters
+    ----------
+    rank : int
+        Rank of ``B A``.
+    n_basis_A, n_basis_B : int
+        Number of random basis matrices for each factor (the trained
+        coefficients per layer: ``n_basis_A + n_basis_B``).
+    target_modules : list of str, str or None
+        As in PEFT: a list of module names, each matching a module whose
+        name equals it or ends with ``"." + name``; a string is a regular
+        expression matched against full module names; ``None`` targets
+        every ``nn.Linear`` and ``nn.Conv*d``.
+    seed : int
+        Seed of the random bases (stored with the adapter).
+    alpha : float
+        ``scale = alpha / rank``, as in LoRA.
+    """
+
+    rank: int = 4
+    n_basis_A: int = 32
+    n_basis_B: int = 32
+    target_modules: Sequence[str] | str | None = None
+    seed: int = 0
+    alpha: float = 1.0
+
+    def __post_init__(self):
+        check_int(self.rank, "rank", minimum=1)
+        check_int(self.n_basis_A, "n_basis_A", minimum=1)
+        check_int(self.n_basis_B, "n_basis_B", minimum=1)
+        check_seed(self.seed)
+        check_positive(self.alpha, "alpha")
+        object.__setattr__(self, "target_modules", _check_targets(self.target_modules))
+
+
+@dataclass(frozen=True)
+class LoRAConfig:
+    """Configuration of a LoRA adapter (same fields as PEFT's ``LoraConfig`` that we use).
+
+    ``seed`` fixes the random initialisation of ``A`` (``B`` starts at zero).
+    """
+
+    rank: int = 1
+    target_modules: Sequence[str] | str | None = None
+    seed: int = 0
+    alpha: float = 1.0
+
+    def __post_init__(self):
+        check_int(self.rank, "rank", minimum=1)
+        check_seed(self.seed)
+        check_positive(self.alpha, "alpha")
+        object.__setattr__(self, "target_modules", _check_targets(self.target_modules))
+
+
+# ------------------------------------------------------------------------- layers
+class _LowRankAdapter(nn.Module):
+    """A frozen base layer plus ``scale * B A``; subclasses say where ``A`` and ``B`` come from."""
+
+    def __init__(self, base: nn.Module, rank: int, alpha: float):
+        super().__init__()
+        if not isinstance(base, _SUPPORTED):
+            raise TypeError(f"adapters wrap nn.Linear or nn.Conv1d/2d/3d, got "
+                            f"{type(base).__name__}")
+        self.base = base
+        for p in base.parameters():
+            p.requires_grad_(False)
+        w = base.weight
+        self.out_features = w.shape[0]
+        self.in_features = math.prod(w.shape[1:])
+        self.rank = rank
+        self.scale = alpha / rank
+        self.merged = False
+
+    def factors(self) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def delta_weight(self) -> torch.Tensor:
+        """``scale * B A`` in the shape of the base layer's weight."""
+        A, B = self.factors()
+        return (self.scale * (B @ A)).view(self.base.weight.shape)
+
+    def forward(self, x):
+        if self.merged:
+            return self.base(x)
+        if isinstance(self.base, nn.Linear):
+            A, B = self.factors()
+            return self.base(x) + self.scale * F.linear(F.linear(x, A), B)
+        weight = self.base.weight + self.delta_weight()
+        return self.base._conv_forward(x, weight, self.base.bias)
+
+    @torch.no_grad()
+    def merge(self):
+        """Add the adapter to the base weight (faster inference); idempotent."""
+        if not self.merged:
+            self.base.weight += self.delta_weight()
+            self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self):
+        """Subtract the adapter from the base weight again; idempotent."""
+        if self.merged:
+            self.base.weight -= self.delta_weight()
+            self.merged = False
+
+
+class NOLALayer(_LowRankAdapter):
+    r"""A NOLA adapter on one layer: :math:`\Delta W = s\,(\sum_j b_j B_j)(\sum_i a_i A_i)`.
+
+    The bases ``A_i`` (``rank x in``, uniform with half-width
+    ``1/sqrt(in)``, PyTorch's default for a ``rank x in`` weight) and
+    ``B_j`` (``out x rank``, half-width ``1/sqrt(rank)``) are generated from
+    ``(seed, module name)`` and not stored. Coefficients start at a random
+    unit vector ``a`` (so ``A`` has LoRA's initial scale) and
+    ``b = 0`` (so the adapter starts as the identity), as LoRA does.
+    """
+
+    def __init__(self, base: nn.Module, config: NOLAConfig, name: str):
+        super().__init__(base, config.rank, config.alpha)
+        self.config, self.module_name = config, name
+        w = base.weight
+        kw = {"dtype": w.dtype, "device": w.device}
+        r, n_in, n_out = config.rank, self.in_features, self.out_features
+        ba, bb = 1.0 / math.sqrt(n_in), 1.0 / math.sqrt(r)
+        self.register_buffer("basis_A", uniform((config.n_basis_A, r, n_in), config.seed, "nola",
+                                                name, "A", low=-ba, high=ba, **kw),
+                             persistent=False)
+        self.register_buffer("basis_B", uniform((config.n_basis_B, n_out, r), config.seed, "nola",
+                                                name, "B", low=-bb, high=bb, **kw),
+                             persistent=False)
+        g = stream_generator(config.seed, "nola", name, "alpha-init")
+        a0 = torch.randn(config.n_basis_A, generator=g)
+        a0 /= a0.norm()  # sum_i a_i^2 = 1: A then has the variance of one basis matrix
+        self.nola_alpha = nn.Parameter(a0.to(**kw))
+        self.nola_beta = nn.Parameter(torch.zeros(config.n_basis_B, **kw))
+
+    def factors(self):
+        A = torch.einsum("i,irn->rn", self.nola_alpha, self.basis_A)
+        B = torch.einsum("j,jor->or", self.nola_beta, self.basis_B)
+        return A, B
+
+    def extra_repr(self):
+        return (f"rank={self.rank}, n_basis_A={self.config.n_basis_A}, "
+                f"n_basis_B={self.config.n_basis_B}, seed={self.config.seed}")
+
+
+class LoRALayer(_LowRankAdapter):
+    """A LoRA adapter on one layer: ``A`` Kaiming-uniform from the seed, ``B`` zero (as PEFT)."""
+
+    def __init__(self, base: nn.Module, config: LoRAConfig, name: str):
+        super().__init__(base, config.rank, config.alpha)
+        self.config, self.module_name = config, name
+        w = base.weight
+        bound = 1.0 / math.sqrt(self.in_features)  # kaiming_uniform_(a=sqrt(5)) on (rank, in)
+        A = uniform((config.rank, self.in_features), config.seed, "lora", name, "A",
+                    low=-bound, high=bound, dtype=w.dtype, device=w.device)
+        self.lora_A = nn.Parameter(A)
+        self.lora_B = nn.Parameter(torch.zeros(self.out_features, config.rank, dtype=w.dtype,
+                                               device=w.device))
+
+    def factors(self):
+        return self.lora_A, self.lora_B
+
+    def extra_repr(self):
+        return f"rank={self.rank}, seed={self.config.seed}"
+
+
+# ---------------------------------------------------------------------- applying
+def _matches(name: str, targets) -> bool:
+    if targets is None:
+        return True
+    if isinstance(targets, str):
+        return re.fullmatch(targets, name) is not None
+    return any(name == t or name.endswith("." + t) for t in targets)
+
+
+def _target_names(model: nn.Module, targets) -> list[str]:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    # None and a regular expression pick the supported layers among the matches; an explicit
+    # list of names must name supported layers only
+    names = [n for n, m in model.named_modules()
+             if n and _matches(n, targets)
+             and (isinstance(targets, tuple) or isinstance(m, (*_SUPPORTED, _LowRankAdapter)))]
+    layers = [n for n, m in model.named_modules() if isinstance(m, _SUPPORTED)]
+    if isinstance(targets, tuple):
+        for t in targets:
+            if not any(n == t or n.endswith("." + t) for n in names):
+                raise ValueError(f"target module {t!r} is not in the model; its linear and "
+                                 f"convolution layers are {layers[:30]}")
+    if not names:
+        raise ValueError(f"target_modules {targets!r} matches no layer; the model's linear "
+                         f"and convolution layers are {layers[:30]}")
+    modules = dict(model.named_modules())
+    for n in names:
+        if isinstance(modules[n], _LowRankAdapter):
+            raise ValueError(f"module {n!r} already has an adapter")
+        if not isinstance(modules[n], _SUPPORTED):
+            raise TypeError(f"target module {n!r} is a {type(modules[n]).__name__}; adapters "
+                            "wrap nn.Linear and nn.Conv1d/2d/3d")
+    return names
+
+
+def _replace(model: nn.Module, names: list[str], make) -> nn.Module:
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for n in names:
+        parent_name, _, child = n.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, make(getattr(parent, child), n))
+    return model
+
+
+def apply_nola(model: nn.Module, config: NOLAConfig) -> nn.Module:
+    """Put NOLA adapters on ``config.target_modules`` of ``model`` (in place) and return it.
+
+    Every other parameter of the model is frozen: only the NOLA
+    coefficients train.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    >>> net = apply_nola(net, NOLAConfig(rank=2, n_basis_A=5, n_basis_B=5))
+    >>> count_trainable_parameters(net)   # (5 + 5) coefficients per adapted layer
+    20
+    """
+    if not isinstance(config, NOLAConfig):
+        raise TypeError(f"config must be a NOLAConfig, got {type(config).__name__}")
+    names = _target_names(model, config.target_modules)
+    return _replace(model, names, lambda base, n: NOLALayer(base, config, n))
+
+
+def peft_available() -> bool:
+    """Whether Hugging Face PEFT can be imported (the ``llm`` extra)."""
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def apply_lora(model: nn.Module, config: LoRAConfig, backend: str = "auto") -> nn.Module:
+    """Put LoRA adapters on ``model`` and return the adapted model.
+
+    Parameters
+    ----------
+    backend : {"auto", "peft", "mintlab"}
+        ``"peft"`` returns PEFT's ``PeftModel`` (``get_peft_model`` with the
+        same rank, alpha and targets, no dropout); ``"mintlab"`` adapts the
+        model in place with :class:`LoRALayer`; ``"auto"`` uses PEFT when it
+        is installed.
+    """
+    if not isinstance(config, LoRAConfig):
+        raise TypeError(f"config must be a LoRAConfig, got {type(config).__name__}")
+    backend = check_choice(backend, "backend", ["auto", "peft", "mintlab"])
+    names = _target_names(model, config.target_modules)
+    if backend == "auto":
+        backend = "peft" if peft_available() else "mintlab"
+    if backend == "mintlab":
+        return _replace(model, names, lambda base, n: LoRALayer(base, config, n))
+    if not peft_available():
+        raise ImportError("backend='peft' needs Hugging Face PEFT: pip install 'mintlab[llm]'")
+    from peft import LoraConfig, get_peft_model
+
+    peft_config = LoraConfig(r=config.rank, lora_alpha=config.alpha, target_modules=names,
+                             lora_dropout=0.0, bias="none")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return get_peft_model(model, peft_config)
+
+
+def _adapters(model: nn.Module) -> dict[str, _LowRankAdapter]:
+    found = {n: m for n, m in model.named_modules() if isinstance(m, _LowRankAdapter)}
+    if not found:
+        raise ValueError("model has no mintlab adapter (use apply_nola or apply_lora first)")
+    return found
+
+
+def merge_adapter(model: nn.Module) -> nn.Module:
+    """Fold every adapter of ``model`` into its base weight (inference at base cost)."""
+    for layer in _adapters(model).values():
+        layer.merge()
+    return model
+
+
+def unmerge_adapter(model: nn.Module) -> nn.Module:
+    """Undo :func:`merge_adapter`."""
+    for layer in _adapters(model).values():
+        layer.unmerge()
+    return model
+
+
+def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Only the trained tensors of the adapters, by ``<module>.<tensor>`` name."""
+    out = {}
+    for name, layer in _adapters(model).items():
+        for pname, p in layer.named_parameters(recurse=False):
+            out[f"{name}.{pname}"] = p.detach()
+    return out
+
+
+def _adapter_config(model) -> tuple[str, Any]:
+    configs = {(type(layer).__name__, layer.config) for layer in _adapters(model).values()}
+    if len(configs) != 1:
+        raise ValueError("model carries adapters with different configs; save them separately")
+    kind, config = configs.pop()
+    return ("nola" if kind == "NOLALayer" else "lora"), config
+
+
+def save_adapter(model: nn.Module, path) -> Path:
+    """Write the adapters' trained tensors, seed and config to a ``.safetensors`` file.
+
+    The random bases of NOLA are not written: they are regenerated from the
+    seed on load.
+    """
+    method, config = _adapter_config(model)
+    meta = {"format": "mintlab.adapter/1", "method": method, "config": asdict(config),
+            "modules": sorted(_adapters(model))}
+    return save_tensors(path, adapter_state_dict(model), meta)
+
+
+def load_adapter(model: nn.Module, path) -> nn.Module:
+    """Apply the adapter saved at ``path`` to a fresh ``model`` and load its tensors."""
+    tensors, meta = load_tensors(path)
+    if meta.get("format") != "mintlab.adapter/1":
+        raise ValueError(f"{str(path)!r} holds no mintlab adapter (format {meta.get('format')!r})")
+    cfg = dict(meta["config"])
+    if isinstance(cfg.get("target_modules"), list):
+        cfg["target_modules"] = tuple(cfg["target_modules"])
+    if meta["method"] == "nola":
+        model = apply_nola(model, NOLAConfig(**cfg))
+    else:
+        model = apply_lora(model, LoRAConfig(**cfg), backend="mintlab")
+    layers = _adapters(model)
+    if sorted(layers) != meta["modules"]:
+        raise ValueError(f"the adapter was saved for modules {meta['modules']}, the model's "
+                         f"targets are {sorted(layers)}")
+    own = adapter_state_dict(model)
+    with torch.no_grad():
+        for key, value in tensors.items():
+            if key not in own or own[key].shape != value.shape:
+                raise ValueError(f"saved tensor {key!r} of shape {tuple(value.shape)} does not "
+                                 "fit the model")
+            own[key].copy_(value)
+    return model
+
+
+def count_trainable_parameters(model: nn.Module) -> int:
+    """Number of parameter values with ``requires_grad`` (works for PEFT models too)."""
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def adapter_bytes(model: nn.Module) -> int:
+    """Bytes an adapter of ``model`` stores: its trained tensors, plus 8 for the seed of NOLA."""
+    if any(isinstance(m, _LowRankAdapter) for m in model.modules()):
+        method, _ = _adapter_config(model)
+        return tensor_bytes(adapter_state_dict(model)) + (8 if method == "nola" else 0)
+    return tensor_bytes([p for p in model.parameters() if p.requires_grad])

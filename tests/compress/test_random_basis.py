@@ -1,0 +1,251 @@
+"""PRANC and MCNC: exact rebuild from (seed, trained tensors), gradients, oracles, errors."""
+
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from mintlab.compress import MCNC, PRANC, CompressedModel, init_bound, rebuild
+from mintlab.compress.random_basis import BLOCK_VALUES
+
+
+def _mlp(seed=0, dtype=torch.float32, bn=False):
+    torch.manual_seed(seed)
+    layers = [nn.Linear(6, 12), nn.ReLU()]
+    if bn:
+        layers.append(nn.BatchNorm1d(12))
+    layers.append(nn.Linear(12, 3))
+    return nn.Sequential(*layers).to(dtype)
+
+
+def _train_steps(wrapper, steps=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(32, 6, generator=g, dtype=next(wrapper.parameters()).dtype)
+    y = torch.randint(0, 3, (32,), generator=g)
+    opt = torch.optim.Adam(wrapper.trainable_parameters(), lr=0.05)
+    for _ in range(steps):
+        loss = nn.functional.cross_entropy(wrapper(X), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return X
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: PRANC(m, n_coefficients=40, seed=3),
+    lambda m: PRANC(m, n_coefficients=40, seed=3, cache_basis=False),
+    lambda m: MCNC(m, code_dim=3, chunk_size=16, seed=3),
+])
+def test_rebuild_is_bit_for_bit(make, tmp_path):
+    w = make(_mlp(0, bn=True))
+    X = _train_steps(w)
+    w.eval()
+    exported = w.export()
+    fresh = _mlp(seed=1, bn=True)  # other initial weights: everything must come from the export
+    model = rebuild(fresh, exported)
+    params = dict(model.named_parameters())
+    for name, value in w.generate().items():
+        assert torch.equal(params[name], value), name
+    for (n, b), (_, b2) in zip(w.model.named_buffers(), model.named_buffers(), strict=True):
+        assert torch.equal(b, b2), n
+    model.eval()
+    assert torch.equal(model(X), w(X))
+    # through a file
+    path = exported.save(tmp_path / "m.safetensors")
+    loaded = CompressedModel.load(path)
+    assert loaded.method == exported.method and loaded.seed == exported.seed
+    model2 = rebuild(_mlp(seed=2, bn=True), loaded).eval()
+    assert torch.equal(model2(X), w(X))
+    assert all(p.requires_grad for p in model2.parameters())
+
+
+def test_pranc_stores_seed_and_coefficients_only():
+    w = PRANC(_mlp(), n_coefficients=40, seed=0)
+    exported = w.export()
+    assert set(exported.tensors) == {"coefficients"}
+    assert exported.nbytes == 40 * 4 + 8
+    dense = sum(p.numel() for p in w.model.parameters()) * 4
+    assert w.dense_bytes() == dense
+    assert w.compression_ratio() == pytest.approx(dense / (40 * 4 + 8))
+
+
+def test_unselected_parameters_are_stored_dense_and_trainable():
+    w = PRANC(_mlp(), n_coefficients=10, seed=0, include=["0.*"])
+    assert w.param_names == ("0.weight", "0.bias")
+    names = {k for k in w.export().tensors}
+    assert names == {"coefficients", "dense.2.weight", "dense.2.bias"}
+    assert sum(p.numel() for p in w.trainable_parameters()) == 10 + 12 * 3 + 3
+
+
+def test_generate_equals_explicit_basis_matrix():
+    w = PRANC(_mlp(dtype=torch.float64), n_coefficients=7, seed=5)
+    with torch.no_grad():
+        w.coefficients.copy_(torch.randn(7, dtype=torch.float64))
+    gen = w.generate()
+    for i, name in enumerate(w.param_names):
+        B = torch.cat([w.basis_block(i, b) for b in range(w._n_blocks(i))])
+        assert B.shape == (math.prod(w.shapes[i]), 7)
+        explicit = sum(w.coefficients[j] * B[:, j] for j in range(7))  # theta = sum_j a_j theta_j
+        torch.testing.assert_close(gen[name].reshape(-1), explicit, rtol=1e-12, atol=1e-12)
+
+
+def test_basis_networks_follow_default_init():
+    model = _mlp()
+    w = PRANC(model, n_coefficients=2000, seed=0)
+    assert w.bounds == (1 / math.sqrt(6), 1 / math.sqrt(6), 1 / math.sqrt(12), 1 / math.sqrt(12))
+    assert init_bound(model, "0.bias") == pytest.approx(1 / math.sqrt(6))
+    B = w.basis_block(0, 0)  # 72 weights x 2000 basis networks
+    assert B.abs().max() <= w.bounds[0]
+    assert float(B.std()) == pytest.approx(w.bounds[0] / math.sqrt(3), rel=0.02)
+    start = w.generate()["0.weight"]  # alpha = e_1: the first basis network
+    torch.testing.assert_close(start.reshape(-1), B[:, 0])
+
+
+def test_blocks_are_bounded_and_layout_independent_of_cache_and_selection():
+    w = PRANC(_mlp(), n_coefficients=300, seed=1)
+    assert w.rows_per_block * 300 <= BLOCK_VALUES
+    a = PRANC(_mlp(), n_coefficients=300, seed=1, cache_basis=False).generate()
+    b = w.generate()
+    sub = PRANC(_mlp(), n_coefficients=300, seed=1, include="2.weight").generate()
+    for k in b:
+        assert torch.equal(a[k], b[k])
+    assert torch.equal(sub["2.weight"], b["2.weight"])
+
+
+def test_gradients_flow_only_into_coefficients_and_match_between_modes():
+    grads = []
+    for cache in (True, False):
+        w = PRANC(_mlp(), n_coefficients=25, seed=0, cache_basis=cache)
+        X = torch.randn(8, 6, generator=torch.Generator().manual_seed(0))
+        w(X).square().sum().backward()
+        assert all(p.grad is None for p in w.model.parameters())
+        assert w.coefficients.grad is not None and w.coefficients.grad.abs().sum() > 0
+        grads.append(w.coefficients.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_gradcheck_on_the_fly_basis_product():
+    w = PRANC(_mlp(dtype=torch.float64), n_coefficients=6, seed=0, cache_basis=False)
+    X = torch.randn(4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+
+    def f(c):
+        w.coefficients.data = c.detach()
+        out = torch.func.functional_call(w, {"coefficients": c}, (X,))
+        return out
+
+    c0 = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(f, (c0,))
+
+
+def test_mcnc_chunks_lie_on_spheres_of_their_amplitude():
+    w = MCNC(_mlp(dtype=torch.float64), code_dim=2, chunk_size=10, seed=0)
+    with torch.no_grad():
+        w.amplitudes.mul_(torch.linspace(0.5, 2.0, w.amplitudes.numel(), dtype=torch.float64))
+    gen = w.generate()
+    start = 0
+    for name, c in zip(w.param_names, w.chunks_per_tensor, strict=True):
+        flat = gen[name].reshape(-1)
+        n_full = flat.numel() // 10
+        norms = flat[:n_full * 10].view(n_full, 10).norm(dim=1)
+        torch.testing.assert_close(norms, w.amplitudes[start:start + n_full].abs())
+        start += c
+    assert sum(w.chunks_per_tensor) == sum(-(-math.prod(s) // 10) for s in w.shapes)
+
+
+def test_mcnc_gradients_and_gradcheck():
+    w = MCNC(_mlp(dtype=torch.float64), code_dim=2, chunk_size=10, seed=0, frequency=5.0)
+    X = torch.randn(4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    w(X).sum().backward()
+    assert all(p.grad is None for p in w.model.parameters())
+    assert {n for n, p in w.named_parameters() if p.grad is not None} == {"codes", "amplitudes"}
+    assert not any(b.requires_grad for b in w.generator.buffers())
+
+    def f(codes, amps):
+        return torch.func.functional_call(w, {"codes": codes, "amplitudes": amps}, (X,))
+
+    assert torch.autograd.gradcheck(f, (w.codes.detach().clone().requires_grad_(),
+                                        w.amplitudes.detach().clone().requires_grad_()))
+
+
+def test_mcnc_starts_at_default_init_scale():
+    w = MCNC(_mlp(), code_dim=4, chunk_size=8, seed=0)
+    gen = w.generate()["0.weight"].detach()
+    assert float(gen.std()) == pytest.approx(w.bounds[0] / math.sqrt(3), rel=0.15)
+
+
+_CHILD = """
+import hashlib, torch
+from torch import nn
+from mintlab.compress import PRANC, MCNC, apply_nola, NOLAConfig
+net = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 3))
+h = hashlib.sha256()
+for w in (PRANC(net, n_coefficients=40, seed=9), MCNC(net, code_dim=3, chunk_size=16, seed=9)):
+    for k, v in sorted(w.generate().items()):
+        h.update(v.detach().numpy().tobytes())
+nola = apply_nola(nn.Sequential(nn.Linear(6, 12)), NOLAConfig(rank=2, seed=9))
+h.update(nola[0].basis_A.numpy().tobytes()); h.update(nola[0].basis_B.numpy().tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_same_seed_same_weights_in_another_process():
+    import contextlib
+    import io
+
+    torch.manual_seed(0)  # the global RNG state differs from the child's: it must not matter
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(_CHILD, {})
+    out = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == buf.getvalue().strip()
+    assert len(buf.getvalue().strip()) == 64
+
+
+def test_dtype_is_kept_and_cache_follows_device_and_dtype():
+    w = PRANC(_mlp(), n_coefficients=10, seed=0)
+    X = torch.randn(3, 6)
+    out32 = w(X)
+    w = w.double()
+    assert w.coefficients.dtype == torch.float64
+    out64 = w(X.double())
+    assert out64.dtype == torch.float64
+    torch.testing.assert_close(out64.float(), out32, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="n_coefficients"):
+        PRANC(_mlp(), n_coefficients=0)
+    with pytest.raises(TypeError, match="seed"):
+        PRANC(_mlp(), seed=1.5)
+    with pytest.raises(ValueError, match="seed"):
+        MCNC(_mlp(), seed=-1)
+    with pytest.raises(ValueError, match="include pattern 'nope'"):
+        PRANC(_mlp(), include=["nope"])
+    with pytest.raises(ValueError, match="no parameter"):
+        PRANC(_mlp(), include="0.*", exclude="0.*")
+    with pytest.raises(ValueError, match="no parameters"):
+        PRANC(nn.ReLU())
+    with pytest.raises(TypeError, match="model"):
+        PRANC("not a model")
+    with pytest.raises(ValueError, match="cache_basis"):
+        PRANC(_mlp(), cache_basis="sometimes")
+    with pytest.raises(ValueError, match="code_dim"):
+        MCNC(_mlp(), code_dim=0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        MCNC(_mlp(), chunk_size=0)
+    with pytest.raises(ValueError, match="frequency"):
+        MCNC(_mlp(), frequency=0.0)
+    exported = PRANC(_mlp(), n_coefficients=5).export()
+    other = nn.Sequential(nn.Linear(6, 13), nn.ReLU(), nn.Linear(13, 3))
+    with pytest.raises(ValueError, match="shape"):
+        rebuild(other, exported)
+    with pytest.raises(ValueError, match="no parameter"):
+        rebuild(nn.ModuleDict({"fc": nn.Linear(6, 3)}), exported)
+    with pytest.raises(TypeError, match="CompressedModel"):
+        rebuild(_mlp(), {"coefficients": torch.zeros(5)})
+    with pytest.raises(ValueError, match="unknown compression method"):
+        rebuild(_mlp(), CompressedModel("zip", 0, {}, {}))
