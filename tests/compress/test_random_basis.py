@@ -177,32 +177,65 @@ def test_mcnc_starts_at_default_init_scale():
 
 
 _CHILD = """
-import hashlib, torch
+import hashlib, sys, torch
 from torch import nn
+from safetensors.torch import save_file
 from mintlab.compress import PRANC, MCNC, apply_nola, NOLAConfig
-net = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 3))
-h = hashlib.sha256()
-for w in (PRANC(net, n_coefficients=40, seed=9), MCNC(net, code_dim=3, chunk_size=16, seed=9)):
-    for k, v in sorted(w.generate().items()):
-        h.update(v.detach().numpy().tobytes())
+threads, path = int(sys.argv[1]), sys.argv[2]
+torch.set_num_threads(threads)
+net = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 300))
+pranc = PRANC(net, n_coefficients=40, seed=9)
+mcnc = MCNC(net, code_dim=3, chunk_size=16, seed=9)
+with torch.no_grad():
+    pranc.coefficients.copy_(torch.linspace(-1, 1, 40))
 nola = apply_nola(nn.Sequential(nn.Linear(6, 12)), NOLAConfig(rank=2, seed=9))
-h.update(nola[0].basis_A.numpy().tobytes()); h.update(nola[0].basis_B.numpy().tobytes())
+random = [pranc.basis_block(i, 0) for i in range(4)] + list(mcnc.generator.buffers()) + [
+    nola[0].basis_A, nola[0].basis_B, mcnc.codes, mcnc.amplitudes]
+h = hashlib.sha256()
+for t in random:
+    h.update(t.detach().numpy().tobytes())
+out = {f"pranc.{k}": v for k, v in pranc.generate().items()}
+out.update({f"mcnc.{k}": v for k, v in mcnc.generate().items()})
+save_file({k: v.detach().contiguous() for k, v in out.items()}, path)
 print(h.hexdigest())
 """
 
 
-def test_same_seed_same_weights_in_another_process():
-    import contextlib
-    import io
+def _run_child(threads, path, in_process=False):
+    if in_process:
+        import contextlib
+        import io
 
+        buf, old = io.StringIO(), torch.get_num_threads()
+        argv, sys.argv = sys.argv, ["-c", str(threads), str(path)]
+        try:
+            with contextlib.redirect_stdout(buf):
+                exec(_CHILD, {})
+        finally:
+            sys.argv = argv
+            torch.set_num_threads(old)
+        out = buf.getvalue()
+    else:
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(threads), str(path)],
+                             capture_output=True, text=True, check=True).stdout
+    from safetensors.torch import load_file
+
+    return out.strip(), load_file(str(path))
+
+
+def test_same_seed_same_weights_in_another_process(tmp_path):
     torch.manual_seed(0)  # the global RNG state differs from the child's: it must not matter
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(_CHILD, {})
-    out = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == buf.getvalue().strip()
-    assert len(buf.getvalue().strip()) == 64
+    here, weights = _run_child(1, tmp_path / "a.safetensors", in_process=True)
+    there, weights_1 = _run_child(1, tmp_path / "b.safetensors")
+    # every random tensor is the same bit for bit; so are the weights at the same thread count
+    assert there == here and len(here) == 64
+    assert all(torch.equal(weights[k], weights_1[k]) for k in weights)
+    # another thread count may split the generator's matrix products differently: the random
+    # tensors are still identical and the weights agree to float32 rounding
+    other, weights_2 = _run_child(2, tmp_path / "c.safetensors")
+    assert other == here
+    for k in weights:
+        torch.testing.assert_close(weights_2[k], weights[k], rtol=1e-5, atol=1e-6)
 
 
 def test_dtype_is_kept_and_cache_follows_device_and_dtype():

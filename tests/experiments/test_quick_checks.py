@@ -35,6 +35,9 @@ EXPECTED_CHECKS = {
                  "amortised_slicer_transfers", "rigid_motion_changes_little"},
     "rcdt-ns": {"rcdt_ns_beats_pixel_ns_few_labels", "rcdt_ns_beats_cnn_few_labels",
                 "digits_rcdt_ns_beats_pixel_ns_few_labels"},
+    "pranc": {"pranc_beats_dense_of_same_size", "pranc_close_to_dense", "rebuild_is_exact"},
+    "nola": {"nola_matches_lora_r1", "adaptation_recovers_the_shift"},
+    "mcnc": {"mcnc_at_least_as_accurate_as_pranc", "mcnc_rebuilds_faster_than_pranc"},
 }
 
 

@@ -11,8 +11,10 @@ a tuple of keys (method, parameter name, block index). Consequences:
 * any block can be regenerated on its own (PRANC's backward pass does this
   instead of keeping the basis in memory);
 * draws happen on the CPU in float32 and are then moved to the target
-  device and dtype, so a model rebuilds to the same weights on every
-  machine and on any device.
+  device and dtype, so the random tensors are the same bit for bit on
+  every machine and device. Weights computed from them (matrix products)
+  are the same bit for bit at the same device, dtype and thread count,
+  and agree to floating-point rounding otherwise.
 """
 
 from __future__ import annotations
@@ -64,6 +66,5 @@ def uniform(shape, seed: int, *keys, low: float = -1.0, high: float = 1.0,
     converted after drawing).
     """
     g = stream_generator(seed, *keys)
-    t = torch.rand(tuple(shape), generator=g, dtype=torch.float32)
-    t = t.mul_(high - low).add_(low)
+    t = torch.empty(tuple(shape), dtype=torch.float32).uniform_(low, high, generator=g)
     return t.to(device=device, dtype=dtype)

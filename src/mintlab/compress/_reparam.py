@@ -292,8 +292,10 @@ class Reparameterized(nn.Module):
 def rebuild(model: nn.Module, exported: CompressedModel) -> nn.Module:
     """Write the weights stored in ``exported`` into ``model`` (same architecture) and return it.
 
-    On the device and dtype the model was trained in, the weights are the
-    same bit for bit as those the compressed model used.
+    With the device, dtype and thread count the model was trained with, the
+    weights are the same bit for bit as those the compressed model used;
+    elsewhere they agree to floating-point rounding (the random tensors
+    themselves are identical everywhere).
     """
     if not isinstance(exported, CompressedModel):
         raise TypeError(f"exported must be a CompressedModel, got {type(exported).__name__}")

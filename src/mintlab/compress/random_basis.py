@@ -37,13 +37,25 @@ BLOCK_VALUES = 1 << 18
 
 
 class _BasisProduct(torch.autograd.Function):
-    """``B @ alpha`` with ``B`` regenerated block by block in both passes."""
+    """``B @ alpha`` with ``B`` produced block by block by ``make_block`` in both passes.
+
+    Results are written into preallocated outputs (``out=`` / in-place
+    ``addmv_``), so no small allocation sits between two blocks and the
+    allocator can reuse one block's memory for the next.
+    """
 
     @staticmethod
-    def forward(ctx, coefficients, make_block, n_blocks):
+    def forward(ctx, coefficients, make_block, n_blocks, n):
         ctx.make_block, ctx.n_blocks = make_block, n_blocks
         ctx.save_for_backward(coefficients)
-        return torch.cat([make_block(b) @ coefficients for b in range(n_blocks)])
+        out = coefficients.new_empty(n)
+        start = 0
+        for b in range(n_blocks):
+            block = make_block(b)
+            torch.mv(block, coefficients, out=out[start:start + block.shape[0]])
+            start += block.shape[0]
+            del block
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -52,9 +64,10 @@ class _BasisProduct(torch.autograd.Function):
         start = 0
         for b in range(ctx.n_blocks):
             block = ctx.make_block(b)
-            out += block.T @ grad[start:start + block.shape[0]]
+            out.addmv_(block.T, grad[start:start + block.shape[0]])
             start += block.shape[0]
-        return out, None, None
+            del block
+        return out, None, None, None
 
 
 class PRANC(Reparameterized):
@@ -139,8 +152,9 @@ class PRANC(Reparameterized):
         """
         n = math.prod(self.shapes[i])
         rows = min(self.rows_per_block, n - b * self.rows_per_block)
-        block = uniform((rows, self.n_coefficients), self.seed, "pranc", self.param_names[i], b)
-        block.mul_(self.bounds[i])
+        bound = self.bounds[i]
+        block = uniform((rows, self.n_coefficients), self.seed, "pranc", self.param_names[i], b,
+                        low=-bound, high=bound)
         c = self.coefficients
         return block.to(device=device or c.device, dtype=dtype or c.dtype)
 
@@ -155,16 +169,16 @@ class PRANC(Reparameterized):
 
     def generate(self) -> dict[str, torch.Tensor]:
         c = self.coefficients
+        cached = self._cached_blocks() if self.cache_basis else None
         out = {}
-        if self.cache_basis:
-            for name, shape, blocks in zip(self.param_names, self.shapes,
-                                           self._cached_blocks(), strict=True):
-                out[name] = torch.cat([B @ c for B in blocks]).view(shape)
-        else:
-            for i, (name, shape) in enumerate(zip(self.param_names, self.shapes, strict=True)):
-                flat = _BasisProduct.apply(c, lambda b, i=i: self.basis_block(i, b),
-                                           self._n_blocks(i))
-                out[name] = flat.view(shape)
+        for i, (name, shape) in enumerate(zip(self.param_names, self.shapes, strict=True)):
+            if cached is not None:
+                make = cached[i].__getitem__
+            else:
+                def make(b, i=i):
+                    return self.basis_block(i, b)
+            flat = _BasisProduct.apply(c, make, self._n_blocks(i), math.prod(shape))
+            out[name] = flat.view(shape)
         return out
 
     def _apply(self, fn, recurse=True):

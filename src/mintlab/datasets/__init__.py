@@ -1,5 +1,6 @@
 """Offline, procedural data used by the experiments and available to users."""
 
+from .digits import load_digits_split, rotate_digits
 from .graphs import GRAPH_FAMILIES, make_graph_classes
 from .pointclouds import (
     SHAPES,
@@ -10,4 +11,5 @@ from .pointclouds import (
 from .tasks import make_digit_tasks, make_gaussian_tasks
 
 __all__ = ["SHAPES", "sample_shape", "make_point_cloud_classes", "make_set_retrieval_corpus",
-           "GRAPH_FAMILIES", "make_graph_classes", "make_digit_tasks", "make_gaussian_tasks"]
+           "GRAPH_FAMILIES", "make_graph_classes", "make_digit_tasks", "make_gaussian_tasks",
+           "load_digits_split", "rotate_digits"]

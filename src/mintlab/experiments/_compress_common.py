@@ -1,0 +1,70 @@
+"""Shared pieces of the compression experiments (pranc, nola, mcnc): data, models, lr search."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mintlab.compress import accuracy, fit_classifier
+from mintlab.datasets import load_digits_split
+
+
+def digits_tensors(seed: int, transform: Callable | None = None) -> dict[str, torch.Tensor]:
+    """The digits split as float32 / int64 tensors, ``transform`` applied to every X."""
+    d = load_digits_split(seed=seed)
+    out = {}
+    for k, v in d.items():
+        if k.startswith("X"):
+            v = transform(v) if transform is not None else v
+            out[k] = torch.as_tensor(v, dtype=torch.float32)
+        else:
+            out[k] = torch.as_tensor(v, dtype=torch.int64)
+    return out
+
+
+def mlp(widths: Sequence[int], seed: int) -> nn.Sequential:
+    """ReLU MLP with the given layer widths, initialised from ``seed``."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        layers.append(nn.Linear(a, b))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class Fitted:
+    model: nn.Module
+    lr: float
+    val_accuracy: float
+    test_accuracy: float
+    seconds: float
+
+
+def fit_best_lr(make: Callable[[], nn.Module], data: dict, lrs: Sequence[float], epochs: int,
+                seed: int) -> Fitted:
+    """Train one model per learning rate; keep the best on the validation split.
+
+    Every method of an experiment gets the same grid and the same epochs,
+    so none is tuned more than another.
+    """
+    best = None
+    for lr in lrs:
+        model = make()
+        t0 = time.perf_counter()
+        fit_classifier(model, data["X_train"], data["y_train"], epochs=epochs, lr=lr, seed=seed)
+        seconds = time.perf_counter() - t0
+        val = accuracy(model, data["X_val"], data["y_val"])
+        if best is None or val > best.val_accuracy:
+            best = Fitted(model, lr, val, accuracy(model, data["X_test"], data["y_test"]),
+                          seconds)
+    return best
+
+
+def n_trainable(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
