@@ -1,7 +1,10 @@
 """mintlab: fast, faithful implementations of fifty transport and learning papers.
 
 Subpackages: :mod:`mintlab.transport` (distances and plans between two
-measures), :mod:`mintlab.experiments` (the papers' reproductions).
+measures), :mod:`mintlab.embed` (one measure in, a vector out),
+:mod:`mintlab.compress` (models stored as a seed plus a few numbers),
+:mod:`mintlab.datasets` (offline data), :mod:`mintlab.experiments` (the
+papers' reproductions).
 """
 
 __version__ = "0.1.0"

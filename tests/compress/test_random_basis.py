@@ -282,3 +282,61 @@ def test_bad_inputs():
         rebuild(_mlp(), {"coefficients": torch.zeros(5)})
     with pytest.raises(ValueError, match="unknown compression method"):
         rebuild(_mlp(), CompressedModel("zip", 0, {}, {}))
+
+
+def test_conv_network_with_embedding_rebuilds_exactly():
+    class ConvNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(5, 4)
+            self.conv = nn.Conv1d(4, 6, 3, padding=1)
+            self.norm = nn.LayerNorm(6)
+            self.out = nn.Linear(6, 2)
+
+        def forward(self, tokens):
+            h = self.conv(self.emb(tokens).transpose(1, 2)).transpose(1, 2)
+            return self.out(torch.relu(self.norm(h))).mean(1)
+
+    torch.manual_seed(0)
+    w = PRANC(ConvNet(), n_coefficients=30, seed=2)
+    assert "norm.weight" not in w.param_names  # norm layers stay dense by default
+    assert w.bounds[w.param_names.index("emb.weight")] == pytest.approx(math.sqrt(3))
+    assert w.bounds[w.param_names.index("conv.weight")] == pytest.approx(1 / math.sqrt(12))
+    tokens = torch.randint(0, 5, (3, 7), generator=torch.Generator().manual_seed(0))
+    w(tokens).sum().backward()
+    assert w.coefficients.grad is not None and w.model.norm.weight.grad is not None
+    model = rebuild(ConvNet(), w.export())
+    assert torch.equal(model(tokens), w(tokens))
+
+
+def test_fit_classifier_trains_only_coefficients_with_a_progress_bar(capsys):
+    from mintlab.compress import accuracy, fit_classifier
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(60, 6, generator=g)
+    y = (X[:, 0] > 0).long()
+    w = PRANC(_mlp(), n_coefficients=20, seed=0)
+    before = [p.clone() for p in w.model.parameters()]
+    losses = fit_classifier(w, X, y, epochs=15, lr=0.05, progress=True)
+    assert losses[-1] < losses[0]
+    assert all(torch.equal(a, b) for a, b in zip(before, w.model.parameters(), strict=True))
+    assert accuracy(w, X, y) > 0.7
+    assert "training" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="same non-zero number"):
+        fit_classifier(w, X, y[:10])
+    with pytest.raises(TypeError, match="class indices"):
+        fit_classifier(w, X, y.float())
+    with pytest.raises(TypeError, match="torch tensors"):
+        fit_classifier(w, X.numpy(), y)
+    with pytest.raises(ValueError, match="epochs"):
+        fit_classifier(w, X, y, epochs=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_weights_match_cpu():
+    w = PRANC(_mlp(), n_coefficients=30, seed=0)
+    cpu = w.generate()
+    gpu = w.cuda().generate()
+    for k in cpu:
+        assert gpu[k].device.type == "cuda"
+        torch.testing.assert_close(gpu[k].cpu(), cpu[k], rtol=1e-5, atol=1e-6)
