@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/mintlab run --all --quick
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m "not slow" --durations=20 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" --durations=20 -q
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -45,6 +45,9 @@ def test_every_registered_experiment_is_listed_here():
     assert set(experiments()) == set(EXPECTED_CHECKS)
 
 
+# one xdist worker runs the experiments and the Dask-cluster tests one after another, so the
+# experiments' timing checks never share the cores with a cluster's worker processes
+@pytest.mark.xdist_group("heavy")
 @pytest.mark.parametrize("slug", sorted(EXPECTED_CHECKS))
 def test_quick_checks_hold(slug):
     res = get_experiment(slug).run(quick=True, seed=0)

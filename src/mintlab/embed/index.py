@@ -28,6 +28,23 @@ def _faiss():
     return faiss
 
 
+def save_embedding(embedding, d: Path) -> None:
+    """Write a fitted sliced Wasserstein embedding's arrays to the directory ``d`` (.npy)."""
+    np.save(d / "projections.npy", embedding.projections_, allow_pickle=False)
+    np.save(d / "reference_quantiles.npy", embedding.reference_quantiles_, allow_pickle=False)
+
+
+def load_embedding(d: Path, cfg: dict) -> SlicedWassersteinEmbedding:
+    """The embedding written by :func:`save_embedding`, with ``cfg``'s hyper-parameters."""
+    emb = SlicedWassersteinEmbedding(n_projections=cfg["n_projections"],
+                                     n_quantiles=cfg["n_quantiles"], seed=cfg["seed"])
+    emb.projections_ = np.load(d / "projections.npy", allow_pickle=False)
+    emb.reference_quantiles_ = np.load(d / "reference_quantiles.npy", allow_pickle=False)
+    emb.n_quantiles_ = int(cfg["n_quantiles"])
+    emb.dim_ = int(cfg["dim"])
+    return emb
+
+
 class SLOSH:
     """A nearest-set index: sliced Wasserstein embeddings in a FAISS index.
 
@@ -127,9 +144,7 @@ class SLOSH:
         d = Path(path)
         d.mkdir(parents=True, exist_ok=True)
         _faiss().write_index(self.index_, str(d / "index.faiss"))
-        np.save(d / "projections.npy", self.embedding_.projections_, allow_pickle=False)
-        np.save(d / "reference_quantiles.npy", self.embedding_.reference_quantiles_,
-                allow_pickle=False)
+        save_embedding(self.embedding_, d)
         cfg = {"n_projections": self.n_projections, "n_quantiles": self.n_quantiles,
                "index": self.index, "n_bits": self.n_bits, "seed": self.seed,
                "dim": int(self.embedding_.dim_)}
@@ -142,12 +157,6 @@ class SLOSH:
         cfg = json.loads((d / "config.json").read_text())
         obj = cls(cfg["n_projections"], cfg["n_quantiles"], cfg["index"], cfg["n_bits"],
                   cfg["seed"])
-        emb = SlicedWassersteinEmbedding(n_projections=cfg["n_projections"],
-                                         n_quantiles=cfg["n_quantiles"], seed=cfg["seed"])
-        emb.projections_ = np.load(d / "projections.npy", allow_pickle=False)
-        emb.reference_quantiles_ = np.load(d / "reference_quantiles.npy", allow_pickle=False)
-        emb.n_quantiles_ = int(cfg["n_quantiles"])
-        emb.dim_ = int(cfg["dim"])
-        obj.embedding_ = emb
+        obj.embedding_ = load_embedding(d, cfg)
         obj.index_ = _faiss().read_index(str(d / "index.faiss"))
         return obj
