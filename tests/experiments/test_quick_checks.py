@@ -38,6 +38,9 @@ EXPECTED_CHECKS = {
     "pranc": {"pranc_beats_dense_of_same_size", "pranc_close_to_dense", "rebuild_is_exact"},
     "nola": {"nola_matches_lora_r1", "adaptation_recovers_the_shift"},
     "mcnc": {"mcnc_at_least_as_accurate_as_pranc", "mcnc_rebuilds_faster_than_pranc"},
+    "cot": {"cot_beats_ac", "cot_beats_doc", "cot_beats_atc", "cot_robust_to_pseudo_label_shift"},
+    "cott": {"atc_optimism_grows_with_pseudo_label_shift", "cot_less_optimistic_than_atc",
+             "cott_at_most_cot", "cott_beats_baselines"},
 }
 
 
