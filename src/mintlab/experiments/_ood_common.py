@@ -121,6 +121,18 @@ def mae(targets, method, kind=None):
     return float(np.mean([abs(t.estimates[method] - t.accuracy) for t in sel]))
 
 
+def mae_metrics(targets, known_labels_method):
+    """MAE of every method on the covariate and the label shifts, and of
+    ``known_labels_method`` given the targets' true label proportions."""
+    out = {}
+    for m in METHODS:
+        out[f"mae_covariate_{m}"] = mae(targets, m, "covariate")
+        out[f"mae_label_shift_{m}"] = mae(targets, m, "label")
+    out[f"mae_label_shift_{known_labels_method}_known_target_labels"] = mae(
+        targets, f"{known_labels_method} (known target labels)", "label")
+    return out
+
+
 def figure(targets, methods, title):
     import matplotlib.pyplot as plt
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import Experiment, Result
-from ._ood_common import METHODS, figure, mae, run_testbed
+from ._ood_common import figure, mae_metrics, run_testbed
 from .registry import register
 
 CLAIM = (
@@ -32,11 +32,7 @@ CLAIM = (
 def run(quick: bool = True, seed: int = 0) -> Result:
     res = Result()
     targets = run_testbed(quick, seed)
-    for m in METHODS:
-        res.metrics[f"mae_covariate_{m}"] = mae(targets, m, "covariate")
-        res.metrics[f"mae_label_shift_{m}"] = mae(targets, m, "label")
-    res.metrics["mae_label_shift_COT_known_target_labels"] = mae(
-        targets, "COT (known target labels)", "label")
+    res.metrics.update(mae_metrics(targets, "COT"))
     for t in targets:
         res.metrics[f"accuracy[{t.name}]"] = t.accuracy
         res.metrics[f"cot_estimate[{t.name}]"] = t.estimates["COT"]

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ._core import Experiment, Result
-from ._ood_common import METHODS, figure, mae, run_testbed
+from ._ood_common import figure, mae_metrics, run_testbed
 from .registry import register
 
 CLAIM = (
@@ -25,11 +25,7 @@ CLAIM = (
 def run(quick: bool = True, seed: int = 0) -> Result:
     res = Result()
     targets = run_testbed(quick, seed)
-    for m in METHODS:
-        res.metrics[f"mae_covariate_{m}"] = mae(targets, m, "covariate")
-        res.metrics[f"mae_label_shift_{m}"] = mae(targets, m, "label")
-    res.metrics["mae_label_shift_COTT_known_target_labels"] = mae(
-        targets, "COTT (known target labels)", "label")
+    res.metrics.update(mae_metrics(targets, "COTT"))
     cov = [t for t in targets if t.kind == "covariate"]
     shift = [t.pseudo_label_shift for t in cov]
     over = {m: [t.estimates[m] - t.accuracy for t in cov] for m in ("ATC", "COT", "COTT")}
