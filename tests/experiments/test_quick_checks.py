@@ -41,6 +41,8 @@ EXPECTED_CHECKS = {
     "cot": {"cot_beats_ac", "cot_beats_doc", "cot_beats_atc", "cot_robust_to_pseudo_label_shift"},
     "cott": {"atc_optimism_grows_with_pseudo_label_shift", "cot_less_optimistic_than_atc",
              "cott_at_most_cot", "cott_beats_baselines"},
+    "opt-registration": {"opt_beats_nn", "opt_beats_ot", "sliced_opt_beats_nn",
+                         "sliced_opt_beats_ot", "sliced_opt_faster_than_opt"},
 }
 
 
