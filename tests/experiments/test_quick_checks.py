@@ -43,6 +43,10 @@ EXPECTED_CHECKS = {
              "cott_at_most_cot", "cott_beats_baselines"},
     "opt-registration": {"opt_beats_nn", "opt_beats_ot", "sliced_opt_beats_nn",
                          "sliced_opt_beats_ot", "sliced_opt_faster_than_opt"},
+    "sinkhorn-drifting": {"sinkhorn_better_at_low_temperature",
+                          "sinkhorn_less_temperature_sensitive", "sinkhorn_covers_all_ring_modes",
+                          "sinkhorn_covers_more_digit_classes_at_low_temperature",
+                          "sinkhorn_full_class_coverage_across_sweep"},
 }
 
 
