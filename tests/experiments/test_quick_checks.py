@@ -47,6 +47,9 @@ EXPECTED_CHECKS = {
                           "sinkhorn_less_temperature_sensitive", "sinkhorn_covers_all_ring_modes",
                           "sinkhorn_covers_more_digit_classes_at_low_temperature",
                           "sinkhorn_full_class_coverage_across_sweep"},
+    "transport-mean-flows": {"ot_pairing_improves_one_step",
+                             "transport_mean_flow_matches_multistep_flow",
+                             "plain_mean_flow_falls_short_of_multistep_flow"},
 }
 
 
