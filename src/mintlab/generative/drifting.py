@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -129,6 +130,23 @@ def particle_flow(X, Y, temperature, method="sinkhorn", steps=100, step_size=0.5
     return io.out(Xt)
 
 
+def training_setup(module, data, dim, steps, batch_size, lr, progress, desc):
+    """Checked data tensor, Adam optimiser, seeded generator and step iterator of a ``fit``."""
+    p = next(module.parameters())
+    Y = torch.as_tensor(np.asarray(data), dtype=p.dtype, device=p.device)
+    if Y.ndim != 2 or Y.shape[1] != dim or Y.shape[0] < 2:
+        raise ValueError(f"data must have shape (m, {dim}) with m >= 2, got {tuple(Y.shape)}")
+    steps = check_int(steps, "steps", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=2)
+    opt = torch.optim.Adam(module.parameters(), lr=check_positive(lr, "lr"))
+    g = torch.Generator().manual_seed(module.seed)
+    it = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc=desc, unit="step")
+    return Y, opt, g, it, batch_size
+
+
 class DriftingGenerator(nn.Module):
     """A one-step generator trained with (Sinkhorn) drifting.
 
@@ -180,19 +198,9 @@ class DriftingGenerator(nn.Module):
     def fit(self, data, steps=1000, batch_size=256, lr=1e-3, progress=False):
         """Train on ``data`` (array ``(m, dim)``); returns the loss (mean |V|^2) per step."""
         p = next(self.parameters())
-        Y = torch.as_tensor(data, dtype=p.dtype, device=p.device)
-        if Y.ndim != 2 or Y.shape[1] != self.dim or Y.shape[0] < 2:
-            raise ValueError(f"data must have shape (m, {self.dim}) with m >= 2, got "
-                             f"{tuple(Y.shape)}")
-        steps = check_int(steps, "steps", minimum=1)
-        batch_size = check_int(batch_size, "batch_size", minimum=2)
-        opt = torch.optim.Adam(self.parameters(), lr=check_positive(lr, "lr"))
-        g = torch.Generator().manual_seed(self.seed)
+        Y, opt, g, it, batch_size = training_setup(self, data, self.dim, steps, batch_size, lr,
+                                                   progress, f"{self.method} drifting")
         losses = []
-        it = range(steps)
-        if progress:
-            from tqdm.auto import tqdm
-            it = tqdm(it, desc=f"{self.method} drifting", unit="step")
         for _ in it:
             z = torch.randn(batch_size, self.noise_dim, generator=g).to(p.device, p.dtype)
             idx = torch.randint(0, Y.shape[0], (batch_size,), generator=g).to(p.device)

@@ -20,12 +20,12 @@ multi-step baseline (the same network with ``r = t``, integrated by Euler).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from .._random import make_generator
-from .._validation import check_choice, check_int, check_positive, check_probability
+from .._validation import check_choice, check_int, check_probability
+from .drifting import training_setup
 
 __all__ = ["MeanFlow", "pair_noise"]
 
@@ -128,19 +128,9 @@ class MeanFlow(nn.Module):
     def fit(self, data, steps=2000, batch_size=256, lr=1e-3, progress=False):
         """Train on ``data`` (array ``(m, dim)``); returns the loss per step."""
         p = next(self.parameters())
-        Y = torch.as_tensor(np.asarray(data), dtype=p.dtype, device=p.device)
-        if Y.ndim != 2 or Y.shape[1] != self.dim or Y.shape[0] < 2:
-            raise ValueError(f"data must have shape (m, {self.dim}) with m >= 2, got "
-                             f"{tuple(Y.shape)}")
-        steps = check_int(steps, "steps", minimum=1)
-        batch_size = check_int(batch_size, "batch_size", minimum=2)
-        opt = torch.optim.Adam(self.parameters(), lr=check_positive(lr, "lr"))
-        g = torch.Generator().manual_seed(self.seed)
+        Y, opt, g, it, batch_size = training_setup(self, data, self.dim, steps, batch_size, lr,
+                                                   progress, f"mean flow ({self.coupling})")
         losses = []
-        it = range(steps)
-        if progress:
-            from tqdm.auto import tqdm
-            it = tqdm(it, desc=f"mean flow ({self.coupling})", unit="step")
         for _ in it:
             idx = torch.randint(0, Y.shape[0], (batch_size,), generator=g).to(p.device)
             x = Y[idx]
