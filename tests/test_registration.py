@@ -108,3 +108,11 @@ def test_bad_inputs():
         register(np.zeros((0, 3)), X)
     with pytest.raises(ValueError, match="positive weight"):
         fit_transform_model(X, X, np.zeros(5))
+    with pytest.raises(ValueError, match="one shape"):
+        fit_transform_model(X, X[:4], np.ones(5))
+    with pytest.raises(ValueError, match="non-negative"):
+        fit_transform_model(X, X, -np.ones(5))
+    with pytest.raises(ValueError, match="point clouds"):
+        correspondences(X, np.zeros((4, 2)), "nn")
+    with pytest.raises(TypeError, match="penalty"):
+        correspondences(X, X, "opt", penalty=None)

@@ -70,3 +70,8 @@ def test_torch_dtype_kept_and_bad_inputs():
         DriftingGenerator(3).fit(np.zeros((10, 2)))
     with pytest.raises(ValueError, match="steps"):
         particle_flow(X, X, 0.1, steps=0)
+    with pytest.raises(ValueError, match="reg"):
+        sinkhorn_coupling(X, X, 0.0)
+    with pytest.raises(ValueError, match="Y must have shape"):
+        sinkhorn_coupling(X, torch.randn(4, 2), 0.1)
+    assert isinstance(sinkhorn_coupling(X.numpy(), X.numpy(), 0.5), np.ndarray)

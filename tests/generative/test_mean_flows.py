@@ -59,3 +59,7 @@ def test_bad_inputs():
         MeanFlow(2).fit(np.zeros((10, 3)))
     with pytest.raises(ValueError, match="steps"):
         MeanFlow(2).sample(5, steps=0)
+    with pytest.raises(ValueError, match="share one shape"):
+        pair_noise(torch.zeros(4, 2), torch.zeros(5, 2))
+    with pytest.raises(TypeError, match="torch tensors"):
+        pair_noise(np.zeros((4, 2)), np.zeros((4, 2)))

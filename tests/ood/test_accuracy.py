@@ -52,11 +52,10 @@ def test_cot_closed_forms():
     rng = np.random.default_rng(1)
     y_pred = rng.integers(0, 4, size=50)
     P = np.eye(4)[y_pred]
-    pi = np.array([0.4, 0.3, 0.2, 0.1])
+    y_src = np.repeat(np.arange(4), [40, 30, 20, 10])  # source proportions 0.4, 0.3, 0.2, 0.1
+    pi = np.bincount(y_src) / 100
     hist = np.bincount(y_pred, minlength=4) / 50
-    cot = COT(calibrate=False).fit(np.eye(4)[rng.choice(4, 1000, p=pi)] * 0.7 + 0.075,
-                                   rng.choice(4, 1000, p=pi))
-    cot.label_proportions_ = pi
+    cot = COT(calibrate=False).fit(np.eye(4)[y_src] * 0.7 + 0.075, y_src)
     assert cot.predict_error(P) == pytest.approx(0.5 * np.abs(hist - pi).sum())
     # predicted labels distributed exactly as pi: COT = 1 - average confidence
     P = _probs(rng, 40, 4)
@@ -135,3 +134,9 @@ def test_bad_inputs():
         COT().fit("probs", [0, 1])
     with pytest.raises(ValueError, match="score"):
         AverageThresholdedConfidence(score="energy")
+    with pytest.raises(ValueError, match="label_proportions"):
+        confidence_transport(P, [1.0])
+    with pytest.raises(ValueError, match="probabilities"):
+        confidence_transport(-P, [0.5, 0.5])
+    with pytest.raises(ValueError, match="temperature"):
+        apply_temperature(P, 0.0)

@@ -316,6 +316,9 @@ def test_exact_wrappers_validate():
     with pytest.raises(ValueError, match="same total mass"):
         emd2(np.ones(2), np.ones(2) / 2, np.zeros((2, 2)))
     assert abs(emd2(None, None, np.array([[0.0, 1.0], [1.0, 0.0]]))) < 1e-15
+    # default uniform weights of sizes whose float32 sums miss 1: still accepted, = POT's
+    M = np.random.default_rng(0).random((100, 140))
+    assert emd2(None, None, M) == pytest.approx(ot.emd2([], [], M), rel=1e-12)
 
 
 @pytest.mark.parametrize("p", [1, 2])

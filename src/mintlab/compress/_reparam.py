@@ -80,7 +80,7 @@ class CompressedModel:
         return cls(meta["method"], int(meta["seed"]), meta["config"], tensors)
 
 
-def init_bound(model: nn.Module, name: str) -> float:
+def init_bound(model: nn.Module, name: str, params: dict | None = None) -> float:
     """Half-width of the uniform distribution PyTorch's default init uses for ``name``.
 
     Linear/conv weights (and their biases): ``1 / sqrt(fan_in)``. Embedding
@@ -90,7 +90,7 @@ def init_bound(model: nn.Module, name: str) -> float:
     """
     module_name, _, leaf = name.rpartition(".")
     module = model.get_submodule(module_name) if module_name else model
-    param = dict(model.named_parameters())[name]
+    param = (params if params is not None else dict(model.named_parameters()))[name]
     if isinstance(module, nn.Embedding | nn.EmbeddingBag) and leaf == "weight":
         return math.sqrt(3.0)
     weight = getattr(module, "weight", None)
@@ -184,7 +184,7 @@ class Reparameterized(nn.Module):
         self.model = model
         self.param_names: tuple[str, ...] = tuple(names)
         self.shapes: tuple[tuple[int, ...], ...] = tuple(tuple(params[n].shape) for n in names)
-        self.bounds: tuple[float, ...] = tuple(init_bound(model, n) for n in names)
+        self.bounds: tuple[float, ...] = tuple(init_bound(model, n, params) for n in names)
         for n in names:
             params[n].requires_grad_(False)
 

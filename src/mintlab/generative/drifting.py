@@ -44,8 +44,18 @@ def sinkhorn_coupling(X, Y, reg, cost="euclidean", n_iter=100):
     """Entropic OT coupling of the uniform measures on the rows of ``X`` and ``Y`` (log domain).
 
     Returns the ``(n, m)`` plan ``P`` with rows summing to ``1/n`` and columns
-    to ``1/m`` (to the tolerance reached after ``n_iter`` scalings).
+    to ``1/m`` (to the tolerance reached after ``n_iter`` scalings). Numpy in,
+    numpy out; torch in, torch out.
     """
+    io = ArrayIO(X, Y)
+    X = io.tensor(X, "X", ndim=2)
+    Y = io.tensor(Y, "Y", ndim=2, shape=(None, X.shape[1]))
+    return io.out(_sinkhorn(X, Y, check_positive(reg, "reg"),
+                            check_choice(cost, "cost", ("euclidean", "sqeuclidean")),
+                            check_int(n_iter, "n_iter", minimum=1)))
+
+
+def _sinkhorn(X, Y, reg, cost, n_iter):
     C = _cost(X, Y, cost)
     n, m = C.shape
     log_a = torch.full((n,), -math.log(n), dtype=C.dtype, device=C.device)
@@ -70,8 +80,8 @@ def _drift(X, Y, tau, method, cost, n_iter):
         Cxx = Cxx + torch.diag(torch.full((n,), float("inf"), dtype=Xd.dtype, device=X.device))
         B = torch.softmax(-Cxx, dim=1)
     else:
-        A = n * sinkhorn_coupling(Xd, Yd, tau, cost, n_iter)
-        B = n * sinkhorn_coupling(Xd, Xd, tau, cost, n_iter)
+        A = n * _sinkhorn(Xd, Yd, tau, cost, n_iter)
+        B = n * _sinkhorn(Xd, Xd, tau, cost, n_iter)
     A, B = A.to(X.dtype), B.to(X.dtype)
     return (A @ Y - A.sum(1, keepdim=True) * X) - (B @ X - B.sum(1, keepdim=True) * X)
 

@@ -38,6 +38,11 @@ def pair_noise(x, e, coupling="ot", generator=None):
     direction; ``"independent"``: as given.
     """
     coupling = check_choice(coupling, "coupling", ("independent", "ot", "sliced"))
+    if not isinstance(x, torch.Tensor) or not isinstance(e, torch.Tensor):
+        raise TypeError("x and e must be torch tensors")
+    if x.ndim != 2 or x.shape != e.shape:
+        raise ValueError(f"x and e must share one shape (n, d), got {tuple(x.shape)} and "
+                         f"{tuple(e.shape)}")
     if coupling == "independent":
         return e
     if coupling == "ot":

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import check_choice
+from .._validation import check_choice, check_positive
 from ..transport.exact import emd
 
 __all__ = ["AverageConfidence", "DifferenceOfConfidences", "AverageThresholdedConfidence",
@@ -75,8 +75,10 @@ def _labels(y, n, n_classes):
 # ---------------------------------------------------------------- calibration
 def apply_temperature(P, temperature):
     """``softmax(log P / T)``: temperature scaling of probabilities (argmax unchanged)."""
+    P = _probs(P, "P")
+    temperature = check_positive(temperature, "temperature")
     if temperature == 1.0:
-        return np.array(P, dtype=np.float64)
+        return P.copy()
     logp = np.log(np.clip(P, 1e-300, None)) / temperature
     logp -= logp.max(1, keepdims=True)
     Q = np.exp(logp)
@@ -115,10 +117,14 @@ def confidence_transport(P, label_proportions):
     sample ``i`` (in units of ``||p - e_k||_1 / 2``) averaged over its mass.
     Exact (POT's network simplex).
     """
+    P = _probs(P, "P")
     n, K = P.shape
+    b = np.asarray(label_proportions, dtype=np.float64)
+    if b.shape != (K,) or not np.isfinite(b).all() or (b < 0).any() or b.sum() <= 0:
+        raise ValueError(f"label_proportions must be {K} non-negative numbers with a positive "
+                         f"sum, got {b!r}")
     M = 1.0 - P  # = ||p - e_k||_1 / 2 for a probability vector p
     a = np.full(n, 1.0 / n)
-    b = np.asarray(label_proportions, dtype=np.float64)
     plan = emd(a, b / b.sum(), M, num_itermax=max(100_000, 50 * n * K))
     per_sample = n * (plan * M).sum(1)
     return float((plan * M).sum()), plan, per_sample

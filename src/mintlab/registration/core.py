@@ -116,6 +116,14 @@ def fit_transform_model(X, Y, w, kind="rigid", regularization=1e-3, width=None):
         The fitted model, ``model(points) -> points``.
     """
     kind = check_choice(kind, "kind", TRANSFORMS)
+    X, Y, w = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64), \
+        np.asarray(w, dtype=np.float64)
+    if X.ndim != 2 or X.shape != Y.shape or w.shape != (X.shape[0],):
+        raise ValueError(f"X and Y must have one shape (n, d) and w shape (n,), got "
+                         f"{X.shape}, {Y.shape} and {w.shape}")
+    if not (np.isfinite(X).all() and np.isfinite(Y).all() and np.isfinite(w).all()) \
+            or (w < 0).any():
+        raise ValueError("X, Y and w must be finite and w non-negative")
     if w.sum() <= 0:
         raise ValueError("at least one correspondence must have a positive weight")
     if kind in ("rigid", "similarity", "affine"):
@@ -153,6 +161,15 @@ def correspondences(Y, X_t, method, penalty=None, n_frames=8, rng=None):
     pair is matched only if it costs less than ``2 * penalty``).
     """
     method = check_choice(method, "method", CORRESPONDENCES)
+    Y, X_t = np.asarray(Y, dtype=np.float64), np.asarray(X_t, dtype=np.float64)
+    if Y.ndim != 2 or X_t.ndim != 2 or Y.shape[1] != X_t.shape[1] or 0 in Y.shape \
+            or 0 in X_t.shape:
+        raise ValueError(f"Y and X_t must be non-empty point clouds (n, d) and (m, d), got "
+                         f"{Y.shape} and {X_t.shape}")
+    if method in ("opt", "sliced_opt"):
+        penalty = check_positive(penalty, "penalty")
+    if method == "sliced_opt" and rng is None:
+        rng = np.random.default_rng()
     n, d = Y.shape
     if method == "nn":
         from scipy.spatial import cKDTree
@@ -164,8 +181,9 @@ def correspondences(Y, X_t, method, penalty=None, n_frames=8, rng=None):
 
         M = ot.dist(Y, X_t)
         if method == "ot":
-            G = ot.emd(np.full(n, 1.0 / n), np.full(len(X_t), 1.0 / len(X_t)), M,
-                       numItermax=10_000_000) * n
+            from ..transport.exact import emd
+
+            G = emd(None, None, M, num_itermax=10_000_000) * n
         else:
             from ..transport.exact import partial_wasserstein_lp
 

@@ -23,8 +23,11 @@ def _problem(a, b, M, *, normalize: bool):
     io = ArrayIO(a, b, M)
     Mt = io.tensor(M, "M", ndim=2)
     n, m = Mt.shape
-    at = io.tensor(a, "a", ndim=1) if a is not None else torch.full((n,), 1.0 / n)
-    bt = io.tensor(b, "b", ndim=1) if b is not None else torch.full((m,), 1.0 / m)
+    # default uniform weights in float64: in float32, n * (1/n) can miss 1 by more than rtol
+    at = io.tensor(a, "a", ndim=1) if a is not None else torch.full((n,), 1.0 / n,
+                                                                    dtype=torch.float64)
+    bt = io.tensor(b, "b", ndim=1) if b is not None else torch.full((m,), 1.0 / m,
+                                                                    dtype=torch.float64)
     if at.shape[0] != n:
         raise ValueError(f"a must have shape ({n},) to match M's {n} rows, got {tuple(at.shape)}")
     if bt.shape[0] != m:
