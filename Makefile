@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,scale,llm
+EXTRAS ?= dev,scale,llm,continual
 
 .PHONY: demo test bench lint docs clean install
 

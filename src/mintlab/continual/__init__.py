@@ -1,0 +1,41 @@
+"""Continual learning: task streams, strategies, lifelong metrics, attacks and unlearning.
+
+Modules: :mod:`~mintlab.continual.benchmarks` (task streams),
+:mod:`~mintlab.continual.strategies` (fine-tuning, multitask, replay, EWC,
+GPM, sparse GPM), :mod:`~mintlab.continual.metrics` (the lifelong-metrics
+suite), :mod:`~mintlab.continual.ssl` (continual self-supervised learning),
+:mod:`~mintlab.continual.attacks` (BrainWash),
+:mod:`~mintlab.continual.unlearning` (CovarNav). The main names are also
+available from ``mintlab.continual`` directly.
+"""
+
+from . import benchmarks, metrics, models, strategies
+from .benchmarks import (
+    Task,
+    TaskStream,
+    continual_swiss_roll,
+    gaussian_mixture_stream,
+    mnist1d_stream,
+    permuted_digits,
+    rotated_digits,
+    split_digits,
+)
+from .metrics import LifelongLog, LifelongMetrics, lifelong_metrics
+from .models import ContinualMLP, KWinner
+from .strategies import (
+    EWC,
+    GPM,
+    Joint,
+    Naive,
+    Plugin,
+    Replay,
+    SparseGPM,
+    Strategy,
+    run_stream,
+)
+
+__all__ = ["benchmarks", "metrics", "models", "strategies", "Task", "TaskStream",
+           "split_digits", "permuted_digits", "rotated_digits", "mnist1d_stream",
+           "continual_swiss_roll", "gaussian_mixture_stream", "LifelongLog", "LifelongMetrics",
+           "lifelong_metrics", "ContinualMLP", "KWinner", "Strategy", "Plugin", "Naive",
+           "Joint", "Replay", "EWC", "GPM", "SparseGPM", "run_stream"]
