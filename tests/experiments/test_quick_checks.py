@@ -50,6 +50,15 @@ EXPECTED_CHECKS = {
     "transport-mean-flows": {"ot_pairing_improves_one_step",
                              "transport_mean_flow_matches_multistep_flow",
                              "plain_mean_flow_falls_short_of_multistep_flow"},
+    "lifelong-metrics": {"replay_maintains_better_than_fine_tuning",
+                         "gpm_maintains_better_than_fine_tuning", "fine_tuning_most_plastic"},
+    "sparse-hetero-dropout": {f"{s}_{c}" for s in ("swiss_roll", "permuted_digits")
+                              for c in ("accuracy_above_gpm", "bwt_above_gpm",
+                                        "beats_ewc_and_fine_tuning")},
+    "mtl-vs-cl": {"continual_beats_multitask", "adversarial_task_hurts_multitask"},
+    "brainwash": {"fine_tuning_forgets_more_when_poisoned", "ewc_forgets_more_when_poisoned",
+                  "perturbation_within_bound"},
+    "covarnav": {"forget_accuracy_at_chance", "retained_accuracy_kept", "better_than_baselines"},
 }
 
 
