@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._random import make_generator
-from .._validation import check_int, check_positive
+from .._validation import check_finite, check_int, check_positive
 from .inversion import InvertedSet, invert_model
 from .models import forward_task
 from .strategies import layer_inputs, project_gradients, projection_bases, protected_linears
@@ -57,8 +57,7 @@ def _check_xy(X, y, name):
                          f"{tuple(y.shape)}")
     if len(y) == 0:
         raise ValueError(f"the {name} set is empty")
-    if not torch.isfinite(X).all():
-        raise ValueError(f"X_{name} contains NaN or inf")
+    check_finite(X, f"X_{name}")
 
 
 @torch.no_grad()
