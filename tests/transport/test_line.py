@@ -172,6 +172,62 @@ def test_partial_matches_lp_on_many_random_cases():
     assert checked >= 200
 
 
+def test_partial_p1_linear_kernel_matches_lp_with_ties_and_outliers():
+    # p = 1 has its own kernel (slope trick); check it on larger cases than above
+    rng = np.random.default_rng(11)
+    for trial in range(120):
+        n, m = rng.integers(1, 60, size=2)
+        x, y = rng.normal(size=n), rng.normal(size=m) * rng.uniform(0.5, 2) + rng.normal()
+        if trial % 3 == 0:  # integer points: ties everywhere, also at +-penalty
+            x, y = np.round(x * 2), np.round(y * 2)
+            lam = float(rng.integers(0, 8)) / 2
+        else:
+            lam = float(rng.exponential(1.5))
+        if trial % 4 == 1:
+            x[: max(1, n // 5)] += 30.0
+        res = partial_wasserstein_1d(x, y, penalty=lam, p=1)
+        cost, _ = _penalised_lp(x, y, lam, 1.0)
+        assert abs(res.cost - cost) < 1e-9 * max(1.0, cost), (trial, res.cost, cost)
+        a = res.assignment
+        matched = a[a >= 0]
+        assert len(set(matched.tolist())) == len(matched)
+        assert res.transported == len(matched)
+
+
+def test_partial_p1_kernel_agrees_with_segment_dp_at_large_n():
+    # the regime where the general dynamic programme keeps many states alive
+    # (large penalty, heavily overlapping clouds): two independent exact solvers
+    from mintlab.transport._partial1d import solve_sorted, solve_sorted_p1
+
+    rng = np.random.default_rng(5)
+    for lam in [0.05, 1.0, 50.0]:
+        x = np.sort(rng.normal(size=3000))
+        y = np.sort(np.concatenate([rng.normal(0.3, 1.2, size=2500), rng.uniform(5, 9, 300)]))
+        a, b = np.empty(3000, np.int64), np.empty(3000, np.int64)
+        ka, kb = solve_sorted_p1(x, y, lam, a), solve_sorted(x, y, lam, 1.0, b)
+
+        def total(mt, x=x, y=y, lam=lam):
+            mm = mt >= 0
+            return np.abs(x[mm] - y[mt[mm]]).sum() + lam * (len(x) + len(y) - 2 * mm.sum())
+
+        assert abs(total(a) - total(b)) < 1e-9 * total(b)
+        assert ka == kb  # continuous data: the optimal mass is unique
+
+
+def test_partial_p1_mass_constrained_matches_pot_at_scale():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=4000), rng.normal(size=3500) + 0.5
+    x[:200] += 8.0
+    for k in [1, 500, 3000, 3500]:
+        res = partial_wasserstein_1d(x, y, p=1, n_transported=k)
+        _, _, marginal = ot.partial.partial_wasserstein_1d(x, y, n_transported_samples=k, p=1)
+        assert res.transported == k
+        assert abs(res.cost - np.sum(marginal)) < 1e-9 * max(1.0, np.sum(marginal))
+        # the returned penalty makes the matching optimal for the penalised problem too
+        pen = partial_wasserstein_1d(x, y, penalty=float(res.penalty), p=1)
+        assert abs(pen.cost - (res.cost + res.penalty * (len(x) + len(y) - 2 * k))) < 1e-7
+
+
 def test_partial_batched_equals_rows():
     x, y = RNG.normal(size=(5, 40)), RNG.normal(size=(5, 31))
     res = partial_wasserstein_1d(x, y, penalty=0.3, p=2)
@@ -328,3 +384,23 @@ def test_circle_gradcheck_values(p):
     y = (torch.rand(2, 5, dtype=torch.float64, generator=g) * 0.9 + 0.05).requires_grad_()
     assert torch.autograd.gradcheck(lambda a, b: circle_wasserstein(a, b, p=p), (x, y),
                                     atol=1e-6)
+
+
+def test_large_cpu_inputs_sorted_on_two_threads_give_the_same_answers():
+    # above 2**16 values, CPU sorts run on two threads when torch may use two
+    rng = np.random.default_rng(21)
+    u, v = rng.normal(size=(3, 30_000)), rng.normal(size=(3, 30_000)) + 0.2
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        w_two = wasserstein_1d(u, v, p=2)
+        pw_two = partial_wasserstein_1d(u, v, penalty=0.3, p=1)
+        torch.set_num_threads(1)
+        w_one = wasserstein_1d(u, v, p=2)
+        pw_one = partial_wasserstein_1d(u, v, penalty=0.3, p=1)
+    finally:
+        torch.set_num_threads(old)
+    np.testing.assert_allclose(w_two, _pot_w1d(u, v, p=2), rtol=1e-10)
+    np.testing.assert_array_equal(w_two, w_one)
+    np.testing.assert_array_equal(pw_two.assignment, pw_one.assignment)
+    np.testing.assert_array_equal(pw_two.cost, pw_one.cost)

@@ -77,6 +77,46 @@ def _pair(u_values, v_values, u_weights, v_weights, *, allow_weights: bool = Tru
     return io, u, v, ws[0], ws[1]
 
 
+_SORT_POOL = None
+
+
+def _both(fn, a, b, size: int):
+    """``(fn(a), fn(b))``; for large inputs on two threads (numpy's sorts release the GIL)."""
+    global _SORT_POOL
+    if size < 1 << 16 or torch.get_num_threads() < 2:
+        return fn(a), fn(b)
+    if _SORT_POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _SORT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mintlab-sort")
+    fut = _SORT_POOL.submit(fn, a)
+    rb = fn(b)
+    return fut.result(), rb
+
+
+def _argsort_rows(x: torch.Tensor):
+    """Sorted float64 rows of ``x`` and their argsort, as numpy arrays.
+
+    CPU tensors are sorted by numpy, faster than ``torch.sort`` on long rows.
+    """
+    if x.device.type != "cpu":
+        xs, order = torch.sort(x, dim=-1)
+        return xs.cpu().to(torch.float64).numpy(), order.cpu().numpy()
+    a = x.to(torch.float64).numpy()
+    order = np.argsort(a, -1)
+    return np.take_along_axis(a, order, -1), order
+
+
+def _argsort_pair(u: torch.Tensor, v: torch.Tensor):
+    """:func:`_argsort_rows` of both inputs: ``(us, u_order, vs, v_order)``."""
+    ru, rv = _both(_argsort_rows, u, v, u.numel() + v.numel())
+    return (*ru, *rv)
+
+
+def _sorted_values_cpu(x: torch.Tensor) -> np.ndarray:
+    return np.sort(x.numpy(), -1)
+
+
 def _uniform(x: torch.Tensor) -> torch.Tensor:
     return torch.full_like(x, 1.0 / x.shape[-1])
 
@@ -168,6 +208,16 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, p=1):
 def _wasserstein_1d(u, v, uw, vw, p):
     """:func:`wasserstein_1d` on validated tensors (weights normalised or None)."""
     if uw is None and vw is None and u.shape[-1] == v.shape[-1]:
+        if u.device.type == "cpu" and not (u.requires_grad or v.requires_grad):
+            # no gradient needed: numpy's sort is faster than torch.sort here
+            us, vs = _both(_sorted_values_cpu, u.detach(), v.detach(), u.numel() + v.numel())
+            d = np.subtract(us, vs, out=us)
+            if p == 2.0:
+                w = np.einsum("...n,...n->...", d, d) / d.shape[-1]
+            else:
+                np.abs(d, out=d)
+                w = (d if p == 1.0 else d**p).mean(-1)
+            return torch.as_tensor(w, dtype=u.dtype)
         us = torch.sort(u, dim=-1).values
         vs = torch.sort(v, dim=-1).values
         if us.requires_grad or vs.requires_grad:
@@ -318,13 +368,13 @@ class PartialTransport1D:
     penalty: Any
 
 
-def _solve_partial(us, vs, lams, p, prefer_more):
+def _solve_partial(us, vs, lams, p):
     from ._partial1d import solve_batch
 
     B, n = us.shape
     match = np.empty((B, n), np.int64)
     counts = np.empty(B, np.int64)
-    solve_batch(us, vs, lams, p, prefer_more, match, counts)
+    solve_batch(us, vs, lams, p, match, counts)
     return match, counts
 
 
@@ -341,15 +391,23 @@ def partial_wasserstein_1d(u_values, v_values, penalty=None, p=2, *, n_transport
     (give ``n_transported=k``, POT's ``ot.partial.partial_wasserstein_1d``
     problem): the cheapest matching with exactly ``k`` pairs.
 
-    The solver is exact: a compiled dynamic programme over the merged sorted
-    points (an optimal matching is monotone and no unmatched point lies inside
-    a matched pair, so unmatched points split the line into balanced segments
-    matched in sorted order), with pruning rules that never drop the optimum.
-    Its work is linear in the number of points times the number of live
-    segment states, small when the penalty is small next to the spread of the
-    data and growing towards quadratic as the problem approaches full OT with
-    a large shift. The mass-constrained form bisects the penalty until the
-    optimal solution transports ``k`` pairs.
+    The solvers are exact and compiled. For ``p == 1`` the cost of a matching
+    is the integral of the flow of matched mass across the gaps between
+    consecutive points, and a dynamic programme over that flow with convex
+    piecewise-linear value functions (the slope trick: their slopes kept as one
+    sorted deque) solves the problem in time linear in ``n + m`` after sorting,
+    for any penalty. For other ``p`` a
+    dynamic programme over the merged sorted points (an optimal matching is
+    monotone and no unmatched point lies inside a matched pair, so unmatched
+    points split the line into balanced segments matched in sorted order),
+    with pruning rules that never drop the optimum; its work is linear in the
+    number of points times the number of live segment states, small when the
+    penalty is small next to the spread of the data and growing towards
+    quadratic as the problem approaches full OT with a large shift. The
+    mass-constrained form searches the penalty by intersecting the supporting
+    lines of the (concave, piecewise-linear) penalised optimum, a few
+    penalised solves, and combines the two optimal matchings at a breakpoint
+    when several masses are optimal there.
 
     Parameters
     ----------
@@ -367,7 +425,9 @@ def partial_wasserstein_1d(u_values, v_values, penalty=None, p=2, *, n_transport
     Returns
     -------
     PartialTransport1D
-        ``cost``, ``transport_cost``, ``transported``, ``assignment``, ``penalty``.
+        ``cost``, ``transport_cost``, ``transported``, ``assignment``, ``penalty``
+        (for ``n_transported``: a penalty at which the returned matching is
+        also optimal for the penalised problem).
         For torch input the costs are differentiable in the values (the
         assignment held fixed, as the envelope theorem allows).
 
@@ -388,31 +448,31 @@ def partial_wasserstein_1d(u_values, v_values, penalty=None, p=2, *, n_transport
     n, m = u.shape[-1], v.shape[-1]
     uf = u.reshape(-1, n)
     vf = v.reshape(-1, m)
-    us, u_sorter = torch.sort(uf.detach(), dim=-1)
-    vs, v_sorter = torch.sort(vf.detach(), dim=-1)
-    us_np = us.cpu().to(torch.float64).numpy()
-    vs_np = vs.cpu().to(torch.float64).numpy()
+    us_np, u_sorter_np, vs_np, v_sorter_np = _argsort_pair(uf.detach(), vf.detach())
     B = us_np.shape[0]
     if penalty is not None:
         lam = check_nonnegative(penalty, "penalty")
         lams = np.full(B, lam)
-        match, counts = _solve_partial(us_np, vs_np, lams, p, False)
+        match, counts = _solve_partial(us_np, vs_np, lams, p)
     else:
         k = check_int(n_transported, "n_transported", minimum=0)
         if k > min(n, m):
             raise ValueError(f"n_transported must be <= min(n, m) = {min(n, m)}, got {k}")
-        lams, match, counts = _bisect_penalty(us_np, vs_np, p, k)
+        lams, match, counts = _penalty_for_mass(us_np, vs_np, p, k)
     # map the assignment from sorted to original indices
-    u_sorter_np = u_sorter.cpu().numpy()
-    v_sorter_np = v_sorter.cpu().numpy()
-    assign = np.full((B, n), -1, np.int64)
-    matched = match >= 0
-    rows = np.nonzero(matched)[0]
-    assign[rows, u_sorter_np[matched]] = v_sorter_np[rows, match[matched]]
+    from ._partial1d import unsort_batch
+
+    assign = np.empty((B, n), np.int64)
+    transport_np = np.empty(B)
+    unsort_batch(us_np, vs_np, match, u_sorter_np, v_sorter_np, p, assign, transport_np)
     assign_t = torch.as_tensor(assign, device=u.device)
-    mask = assign_t >= 0
-    partner = torch.gather(vf, -1, assign_t.clamp(min=0))
-    transport = (_pow(uf - partner, p) * mask).sum(-1)
+    if io.is_torch:
+        # recomputed in torch so that the cost is differentiable in the values
+        mask = assign_t >= 0
+        partner = torch.gather(vf, -1, assign_t.clamp(min=0))
+        transport = (_pow(uf - partner, p) * mask).sum(-1)
+    else:
+        transport = torch.as_tensor(transport_np)
     counts_t = torch.as_tensor(counts, device=u.device, dtype=u.dtype)
     lam_t = torch.as_tensor(lams, device=u.device, dtype=u.dtype)
     if penalty is not None:
@@ -429,46 +489,82 @@ def partial_wasserstein_1d(u_values, v_values, penalty=None, p=2, *, n_transport
     )
 
 
-def _bisect_penalty(us, vs, p, k, max_iter=200):
-    """Find per row a penalty whose optimal partial matching has exactly ``k`` pairs."""
+def _transport_cost(us, vs, match, p):
+    """Per-row transport cost of sorted-space matchings ``match`` (B, n)."""
+    B = us.shape[0]
+    rows, cols = np.nonzero(match >= 0)
+    d = np.abs(us[rows, cols] - vs[rows, match[rows, cols]])
+    out = np.zeros(B)
+    np.add.at(out, rows, d if p == 1.0 else d**p)
+    return out
+
+
+def _penalty_for_mass(us, vs, p, k, max_iter=200):
+    """Per row, a penalty and an optimal matching of it with exactly ``k`` pairs.
+
+    The cheapest ``k``-pair cost ``C(k)`` is convex in ``k`` (a min-cost flow
+    value), so the penalised optimum ``phi(lam) = min_k C(k) + lam (n + m - 2k)``
+    is concave and piecewise linear in ``lam``, one line per ``k``. Starting
+    from a penalty below (``k_lo < k``) and above (``k_hi > k``), each step
+    solves at the intersection of the two known lines: either a new ``k``
+    strictly between them replaces one side, or the intersection is the
+    breakpoint where every mass from ``k_lo`` to ``k_hi`` is optimal, and the
+    two matchings are combined into one with ``k`` pairs
+    (:func:`_exchange_to_k`). The bracket shrinks every step; in practice a
+    handful of solves suffice.
+    """
     B, n = us.shape
-    span = np.maximum(us[:, -1], vs[:, -1]) - np.minimum(us[:, 0], vs[:, 0])
-    lo = np.zeros(B)
-    hi = 0.5 * span**p + 1.0  # above half the largest pair cost every pair is worth it
-    lams = hi.copy()
-    match, counts = _solve_partial(us, vs, hi, p, False)
-    done = counts == k
-    out_match = np.where(done[:, None], match, -1)
-    out_lam = np.where(done, hi, np.nan)
-    if k == 0:
-        lams = np.zeros(B)
-        match, counts = _solve_partial(us, vs, lams, p, False)
-        return lams, match, counts
+    m = vs.shape[1]
+    out_match = np.full((B, n), -1, np.int64)
+    out_lam = np.zeros(B)
+    lo_lam = np.zeros(B)
+    lo_match, lo_k = _solve_partial(us, vs, lo_lam, p)
+    # at penalty 0 only zero-cost pairs can be taken: any k of them are optimal
+    for b in np.nonzero(lo_k >= k)[0]:
+        row = lo_match[b].copy()
+        row[np.nonzero(row >= 0)[0][k:]] = -1
+        out_match[b] = row
+    todo = np.nonzero(lo_k < k)[0]
+    if todo.size == 0:
+        return out_lam, out_match, (out_match >= 0).sum(1)
+    span = np.maximum(us[todo, -1], vs[todo, -1]) - np.minimum(us[todo, 0], vs[todo, 0])
+    hi_lam = 0.5 * span**p + 1.0  # above half the largest pair cost every pair is worth it
+    hi_match, hi_k = _solve_partial(us[todo], vs[todo], hi_lam, p)
+    lo_lam, lo_match, lo_k = lo_lam[todo], lo_match[todo], lo_k[todo]
+    lo_c = _transport_cost(us[todo], vs[todo], lo_match, p)
+    hi_c = _transport_cost(us[todo], vs[todo], hi_match, p)
+    hit = hi_k == k
+    out_match[todo[hit]] = hi_match[hit]
+    out_lam[todo[hit]] = hi_lam[hit]
+    act = np.nonzero(~hit)[0]  # positions in todo
     for _ in range(max_iter):
-        if done.all():
+        if act.size == 0:
             break
-        lams = 0.5 * (lo + hi)
-        match, counts = _solve_partial(us, vs, lams, p, False)
-        hit = ~done & (counts == k)
-        out_match[hit] = match[hit]
-        out_lam[hit] = lams[hit]
-        done |= hit
-        hi = np.where(~done & (counts > k), lams, hi)
-        lo = np.where(~done & (counts < k), lams, lo)
-        if np.all(done | (hi - lo <= 1e-15 * np.maximum(hi, 1.0))):
-            break
-    if not done.all():
-        # several masses are optimal at one penalty (ties in the marginal
-        # costs): combine the two optimal matchings around the breakpoint
-        for b in np.nonzero(~done)[0]:
-            m_lo, _ = _solve_partial(us[b:b + 1], vs[b:b + 1], lo[b:b + 1], p, True)
-            m_hi, _ = _solve_partial(us[b:b + 1], vs[b:b + 1], hi[b:b + 1], p, False)
-            out_match[b] = _exchange_to_k(m_lo[0], m_hi[0], k, vs.shape[1])
-            out_lam[b] = hi[b]
-            if (out_match[b] >= 0).sum() != k:
-                warnings.warn(f"could not reach exactly {k} pairs in row {b}; "
-                              f"returning {(out_match[b] >= 0).sum()}", RuntimeWarning,
-                              stacklevel=3)
+        lam = (hi_c[act] - lo_c[act]) / (2.0 * (hi_k[act] - lo_k[act]))
+        lam = np.clip(lam, lo_lam[act], hi_lam[act])
+        rows = todo[act]
+        match, cnt = _solve_partial(us[rows], vs[rows], lam, p)
+        cost = _transport_cost(us[rows], vs[rows], match, p)
+        done = cnt == k
+        out_match[rows[done]] = match[done]
+        out_lam[rows[done]] = lam[done]
+        up = (cnt < k) & (cnt > lo_k[act])
+        down = (cnt > k) & (cnt < hi_k[act])
+        for sel, l_, m_, k_, c_ in ((up, lo_lam, lo_match, lo_k, lo_c),
+                                    (down, hi_lam, hi_match, hi_k, hi_c)):
+            idx = act[sel]
+            l_[idx], m_[idx], k_[idx], c_[idx] = lam[sel], match[sel], cnt[sel], cost[sel]
+        # no new line between the two: the intersection is the breakpoint
+        brk = ~(done | up | down)
+        for j, a_ in zip(np.nonzero(brk)[0], act[brk], strict=True):
+            out_match[rows[j]] = _exchange_to_k(lo_match[a_], hi_match[a_], k, m)
+            out_lam[rows[j]] = lam[j]
+        act = act[up | down]
+    for a_ in act:  # not reached in practice: the bracket shrinks every step
+        warnings.warn(f"penalty search did not converge in row {todo[a_]}", RuntimeWarning,
+                      stacklevel=3)
+        out_match[todo[a_]] = _exchange_to_k(lo_match[a_], hi_match[a_], k, m)
+        out_lam[todo[a_]] = hi_lam[a_]
     counts = (out_match >= 0).sum(1)
     return out_lam, out_match, counts
 
