@@ -98,8 +98,9 @@ def fit_gmm_1d(values, weights=None, n_components=3, n_iter=100, min_std=1e-3, t
         nk = stats[..., 2].clamp_min(1e-300)
         pi = nk
         mu = stats[..., 1] / nk
-        sd = (stats[..., 0] / nk - mu * mu).clamp_min(0).sqrt().maximum(floor)
-        if prev is not None and float((ll - prev).abs().max()) < tol:
+        # max(sqrt(var), floor) written so that a collapsed component has a finite gradient
+        sd = (stats[..., 0] / nk - mu * mu).maximum(floor * floor).sqrt()
+        if prev is not None and float((ll - prev).detach().abs().max()) < tol:
             break
         prev = ll
     order = torch.argsort(mu, -1)
