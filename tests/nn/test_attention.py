@@ -64,6 +64,11 @@ def test_padded_keys_are_ignored_and_rows_sum_to_one(name):
     torch.testing.assert_close(att(q, kv2, kv2, key_padding_mask=pad)[0], out)
     # the fast path (no weights) gives the same output
     torch.testing.assert_close(att(q, kv, kv, key_padding_mask=pad)[0], out)
+    # and finite gradients, padding included
+    kv3 = kv.clone().requires_grad_(True)
+    att(q, kv3, kv3, key_padding_mask=pad)[0].sum().backward()
+    assert torch.isfinite(kv3.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in att.parameters() if p.grad is not None)
 
 
 def test_sinkhorn_attention_is_doubly_stochastic():
@@ -204,3 +209,24 @@ def test_constructor_errors():
         make_attention("flash", 8)
     with pytest.raises(ValueError, match="causal attention needs as many keys"):
         LUNAAttention(8, 1, causal=True)(torch.randn(1, 5, 8), torch.randn(1, 6, 8))
+
+
+def test_esp_slice_weighting_matches_explicit_plans():
+    # L slices with beta > 0 = the softmax(-beta cost)-weighted mixture of one-slice plans
+    torch.manual_seed(0)
+    x = _x(7, B=1, E=4)
+    full = ESPAttention(4, 1, n_slices=3, beta=0.7, temperature=0.2, seed=3).double()
+    q = full.q_proj(x).detach()
+    k = full.k_proj(x).detach()
+    C = torch.cdist(q, k)[0] ** 2
+    plans, costs = [], []
+    for s in range(3):
+        one = ESPAttention(4, 1, n_slices=1, temperature=0.2).double()
+        one.load_state_dict({**full.state_dict(),
+                             "directions": full.directions[:, :, s:s + 1].detach()})
+        G = one.attention_matrix(x)[0, 0].detach() / 7
+        plans.append(G)
+        costs.append((G * C).sum())
+    w = torch.softmax(-0.7 * torch.stack(costs), 0)
+    expected = 7 * sum(wi * G for wi, G in zip(w, plans, strict=True))
+    torch.testing.assert_close(full.attention_matrix(x)[0, 0].detach(), expected)

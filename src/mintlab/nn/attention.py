@@ -160,13 +160,17 @@ class SinkhornAttention(_MultiheadBase):
     def _attend(self, q, k, v, pad, need_weights):
         B, h, n, _ = q.shape
         m = k.shape[2]
-        logk = _neg_fill(q @ k.transpose(-1, -2) / math.sqrt(self.head_dim), pad)
+        logk = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)
         log_col = torch.log(n / _key_counts(pad, B, m, q))  # column target n / m_b
+        # padded keys keep finite scores through the column steps (an all -inf column
+        # would give NaN gradients) and are removed before every row step
         for _ in range(self.n_iter):
             logk = logk - torch.logsumexp(logk, -2, keepdim=True) + log_col
-            if pad is not None:
-                logk = _neg_fill(logk, pad)
+            logk = _neg_fill(logk, pad)
             logk = logk - torch.logsumexp(logk, -1, keepdim=True)
+            if pad is not None:
+                logk = logk.masked_fill(pad[:, None, None, :], 0.0)
+        logk = _neg_fill(logk, pad)
         a = torch.exp(logk)
         return a @ v, (a if need_weights else None)
 
@@ -212,8 +216,11 @@ class ESPAttention(_MultiheadBase):
     and the attention is :math:`A = n \sum_l w_l \Gamma_l` with
     :math:`w = \mathrm{softmax}(-\beta c)`. No Sinkhorn iterations: the plan
     is doubly stochastic up to the SoftSort error, exactly so as
-    ``temperature -> 0``. Cost ``O(L n m)`` per head, slices accumulated one
-    at a time (memory ``O(n m)``, like softmax attention).
+    ``temperature -> 0``. The plans are applied to the values right to left
+    (``S_q^T (Q (S_k V))``) and their costs computed from the marginals and
+    ``(S_q q)^T Q (S_k k)``, so a slice costs ``O((n + m)^2 d)`` like softmax
+    attention, with memory ``O(n^2 + m^2)``; the ``n x m`` matrix is formed
+    only for ``need_weights``.
 
     ``temperature`` is in units of the projected values after a per-head
     standardisation (centred and divided by their standard deviation over the
@@ -249,26 +256,46 @@ class ESPAttention(_MultiheadBase):
         scale = var.clamp_min(1e-12).sqrt()
         pq, pk = pq / scale, pk / scale
         Q = _uniform_monotone_batched(n, counts, m, q)  # (B, 1, n, m)
-        C = torch.cdist(q, k) ** 2 if self.beta > 0 else None
         kpad = None if pad is None else pad[:, None, :]
-        acc = None
+        if self.beta > 0:
+            q2 = (q * q).sum(-1, keepdim=True)  # (B, h, n, 1)
+            k2 = (k * k).sum(-1, keepdim=True)  # (B, h, m, 1)
+            q_row = Q.sum(-1, keepdim=True)  # (B, 1, n, 1): Q 1
+            k_col = Q.sum(-2, keepdim=True)  # (B, 1, 1, m): 1^T Q
+        # Gamma_l = S_q^T Q S_k is applied right to left, O(n m d) per slice; the n x m
+        # matrix is formed only for need_weights
+        out = None
+        plan = None
         log_norm = None
         for s in range(self.n_slices):
-            Sq = _soft_sort(pq[..., s], self.temperature)  # (B, h, n, n)
-            Sk = _soft_sort(pk[..., s], self.temperature, kpad)  # (B, h, m, m)
-            G = Sq.transpose(-1, -2) @ (Q @ Sk)  # (B, h, n, m)
-            if C is None:
-                acc = G if acc is None else acc + G
+            Sq = _soft_sort(pq[..., s], self.temperature)  # (B, h, n, n): rank x query
+            Sk = _soft_sort(pk[..., s], self.temperature, kpad)  # (B, h, m, m): rank x key
+            o = Sq.transpose(-1, -2) @ (Q @ (Sk @ v))
+            G = Sq.transpose(-1, -2) @ (Q @ Sk) if need_weights else None
+            if self.beta == 0:
+                out = o if out is None else out + o
+                if G is not None:
+                    plan = G if plan is None else plan + G
                 continue
-            logit = -self.beta * (G * C).sum((-1, -2), keepdim=True)  # (B, h, 1, 1)
-            if acc is None:
-                acc, log_norm = G, logit
+            # <Gamma, C> with C_ij = |q_i|^2 + |k_j|^2 - 2 q_i.k_j, without forming Gamma:
+            # Gamma 1 = S_q^T Q 1, 1^T Gamma = 1^T Q S_k (rows of S_q sum to one)
+            rows = Sq.transpose(-1, -2) @ q_row
+            cols = k_col @ Sk
+            cross = ((Sq @ q) * (Q @ (Sk @ k))).sum((-1, -2), keepdim=True)
+            cost = ((rows * q2).sum((-1, -2), keepdim=True)
+                    + (cols.transpose(-1, -2) * k2).sum((-1, -2), keepdim=True) - 2 * cross)
+            logit = -self.beta * cost  # (B, h, 1, 1)
+            if out is None:
+                out, plan, log_norm = o, G, logit
             else:  # running softmax-weighted sum over slices
                 new = torch.logaddexp(log_norm, logit)
-                acc = acc * torch.exp(log_norm - new) + G * torch.exp(logit - new)
+                keep, add = torch.exp(log_norm - new), torch.exp(logit - new)
+                out = out * keep + o * add
+                if G is not None:
+                    plan = plan * keep + G * add
                 log_norm = new
-        a = acc * (n / self.n_slices if C is None else n)
-        return a @ v, (a if need_weights else None)
+        scale = n / self.n_slices if self.beta == 0 else n
+        return out * scale, (plan * scale if need_weights else None)
 
 
 def _sinkhorn_log(C, log_a, log_b, eps, n_iter):
@@ -364,19 +391,23 @@ class LUNAAttention(_MultiheadBase):
     costs ``O((n + m) D d_h)``. With ``causal=True`` key ``j`` only reaches
     queries ``i >= j``; the sums are then carried as a running state over
     chunks of ``chunk_size`` (the streaming form, :meth:`stream`), so memory
-    stays linear in ``n``.
+    stays linear in ``n``. ``learn_features=False`` keeps the initial random
+    features: the fixed positive-random-feature (Performer-style) baseline.
     """
 
     def __init__(self, embed_dim, num_heads=1, n_features: int = 64, causal: bool = False,
-                 chunk_size: int = 128, seed=None, **kwargs) -> None:
+                 chunk_size: int = 128, learn_features: bool = True, seed=None,
+                 **kwargs) -> None:
         super().__init__(embed_dim, num_heads, **kwargs)
         self.n_features = check_int(n_features, "n_features", minimum=1)
         self.causal = bool(causal)
         self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
         g = make_generator(seed)
         self.feature_weight = nn.Parameter(
-            torch.randn(self.num_heads, self.n_features, self.head_dim, generator=g))
-        self.feature_bias = nn.Parameter(torch.zeros(self.num_heads, self.n_features))
+            torch.randn(self.num_heads, self.n_features, self.head_dim, generator=g),
+            requires_grad=learn_features)
+        self.feature_bias = nn.Parameter(torch.zeros(self.num_heads, self.n_features),
+                                         requires_grad=learn_features)
 
     def features(self, x, is_query):
         """``phi(x)`` for per-head inputs ``(B, h, n, d_h)`` -> ``(B, h, n, D)``, stabilised."""

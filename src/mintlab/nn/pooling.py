@@ -289,9 +289,12 @@ class ConstrainedSWEPooling(SWEPooling):
     the slicers get gradients) and :meth:`dual_step` raises ``lambda_l`` by
     ``dual_lr * (hard c_l - eps_l)``, clipped at zero.
 
-    ``constraint="relative"`` (default) sets ``eps_l = (1 + slack)`` times the
-    exact optimal transport cost (POT's ``emd`` per set, without gradient):
-    1D plans must be within ``slack`` of the full plan. ``"absolute"`` uses
+    ``constraint="relative"`` (default) measures ``c_l`` per set relative to
+    the exact optimal transport cost between the set and the reference (POT's
+    ``emd``; differentiated with its plan held fixed, the envelope theorem)
+    and asks ``mean c_l / OT <= 1 + slack``: 1D plans within ``slack`` of the
+    full plan, a unitless constraint whose multipliers do not depend on the
+    features' scale. ``"absolute"`` uses
     ``epsilon`` as given, as in the authors' code.
 
     Usage::
@@ -358,21 +361,31 @@ class ConstrainedSWEPooling(SWEPooling):
                 # hard plan cost: sum over rank pairs of Q[i, k] C[order_x[i], order_r[k]]
                 gathered = Cb[oi.unsqueeze(-1), orr.unsqueeze(1)]  # (L, nb, M)
                 hard.append((Qh * gathered).sum((1, 2)))
-                if self.constraint == "relative":
-                    import ot
+            if self.constraint == "relative":
+                import ot
 
-                    a = wx[b][keep].double().cpu().numpy()
-                    bound.append(float(ot.emd2(a / a.sum(), np.full(M, 1.0 / M),
-                                               Cb.detach().double().cpu().numpy())))
-        self._soft = torch.stack(soft).mean(0)
-        self._hard = torch.stack(hard).mean(0)
+                a = wx[b][keep].detach().double().cpu().numpy()
+                G = ot.emd(a / a.sum(), np.full(M, 1.0 / M), Cb.detach().double().cpu().numpy())
+                # the optimal cost with its plan held fixed: its gradient is the optimal
+                # cost's gradient (envelope theorem), so moving the reference or the
+                # features cannot meet the constraint by lowering both sides
+                bound.append((torch.as_tensor(G, dtype=Cb.dtype, device=Cb.device) * Cb).sum())
+        soft = torch.stack(soft)  # (B, L)
+        hard = torch.stack(hard)
         if self.constraint == "relative":
-            self._bound = (1.0 + self.slack) * float(np.mean(bound))
+            # unitless: each slice's plan cost over the optimal cost, per set
+            opt = torch.stack(bound).unsqueeze(1).clamp_min(1e-12)
+            self._soft = (soft / opt).mean(0)
+            self._hard = (hard / opt.detach()).mean(0)
+            self._bound = 1.0 + self.slack
         else:
+            self._soft = soft.mean(0)
+            self._hard = hard.mean(0)
             self._bound = self.epsilon
 
     def slice_costs(self) -> torch.Tensor | None:
-        """Mean hard lifted-plan cost per slice from the last training forward pass."""
+        """Mean hard lifted-plan cost per slice from the last training forward pass
+        (relative to the optimal cost with ``constraint="relative"``)."""
         return self._hard
 
     def bound(self) -> float | None:

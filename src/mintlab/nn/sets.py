@@ -113,12 +113,14 @@ class _Backbone(nn.Module):
 
 
 class PointNetBackbone(_Backbone):
-    """Shared per-element MLP of ``depth`` layers of ``width`` (ReLU)."""
+    """Shared per-element MLP of ``depth`` layers of ``width``: ReLU between layers, the
+    last layer linear (signed features, which the transport and moment poolings use;
+    with a ReLU there, half of a narrow network's outputs can start dead)."""
 
     def __init__(self, in_features: int, width: int = 64, depth: int = 3) -> None:
         super().__init__(in_features, width)
         depth = check_int(depth, "depth", minimum=1)
-        self.net = _mlp([in_features] + [width] * depth)
+        self.net = _mlp([in_features] + [width] * depth, last_act=False)
 
     def _forward(self, x, mask):
         return self.net(x)
@@ -141,7 +143,8 @@ class _EquivariantLayer(nn.Module):
 
 
 class DeepSetsBackbone(_Backbone):
-    """DeepSets' permutation-equivariant layers ``x_i W - pool(x) G + b`` with ReLU."""
+    """DeepSets' permutation-equivariant layers ``x_i W - pool(x) G + b``, ReLU between
+    layers and the last one linear."""
 
     def __init__(self, in_features: int, width: int = 64, depth: int = 3,
                  reduce: str = "mean") -> None:
@@ -153,8 +156,10 @@ class DeepSetsBackbone(_Backbone):
                                     for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
     def _forward(self, x, mask):
-        for layer in self.layers:
-            x = torch.relu(layer(x, mask))
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask)
+            if i < len(self.layers) - 1:
+                x = torch.relu(x)
         return x
 
 
@@ -191,6 +196,9 @@ def make_backbone(name: str, in_features: int, width: int = 64, **kwargs) -> nn.
 class SetClassifier(nn.Module):
     """``head(pooling(backbone(x, mask), mask))``: a permutation-invariant classifier.
 
+    The head is ``LayerNorm`` (unless ``normalize=False``), a hidden layer of
+    ``hidden`` ReLU units and a linear layer to the class scores.
+
     Examples
     --------
     >>> from mintlab.nn import PointNetBackbone, MaxPooling
@@ -201,7 +209,7 @@ class SetClassifier(nn.Module):
     """
 
     def __init__(self, backbone: nn.Module, pooling: nn.Module, n_classes: int,
-                 hidden: int = 64) -> None:
+                 hidden: int = 64, normalize: bool = True) -> None:
         super().__init__()
         n_classes = check_int(n_classes, "n_classes", minimum=1)
         if getattr(backbone, "out_features", None) != getattr(pooling, "in_features", None):
@@ -210,7 +218,9 @@ class SetClassifier(nn.Module):
                 f"equal the pooling's in_features ({getattr(pooling, 'in_features', None)})")
         self.backbone = backbone
         self.pooling = pooling
-        self.head = nn.Sequential(nn.Linear(pooling.out_features, hidden), nn.ReLU(),
+        # a LayerNorm on the pooled vector puts every pooling's output on one scale
+        norm = [nn.LayerNorm(pooling.out_features)] if normalize else []
+        self.head = nn.Sequential(*norm, nn.Linear(pooling.out_features, hidden), nn.ReLU(),
                                   nn.Linear(hidden, n_classes))
 
     def forward(self, x, mask=None):

@@ -292,14 +292,14 @@ def solve_batch(xs, ys, lams, p, match_x, counts):
             counts[b] = solve_sorted(xs[b], ys[b], lams[b], p, match_x[b])
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def unsort_batch(us, vs, match, u_order, v_order, p, assign, costs):
     """Map sorted-space matchings to original indices and sum their transport cost.
 
     ``assign[b, u_order[b, i]] = v_order[b, match[b, i]]`` (``-1`` stays for
     unmatched points); ``costs[b] = sum_i |us[b, i] - vs[b, match[b, i]]|^p``.
     """
-    for b in numba.prange(us.shape[0]):
+    for b in range(us.shape[0]):  # memory-bound: one thread, no parallel launch per call
         c = 0.0
         for i in range(us.shape[1]):
             j = match[b, i]

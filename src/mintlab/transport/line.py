@@ -374,6 +374,14 @@ def _solve_partial(us, vs, lams, p):
     B, n = us.shape
     match = np.empty((B, n), np.int64)
     counts = np.empty(B, np.int64)
+    if B == 1:  # one row: skip the parallel launch (costly when the cores are busy)
+        from ._partial1d import solve_sorted, solve_sorted_p1
+
+        if p == 1.0:
+            counts[0] = solve_sorted_p1(us[0], vs[0], float(lams[0]), match[0])
+        else:
+            counts[0] = solve_sorted(us[0], vs[0], float(lams[0]), p, match[0])
+        return match, counts
     solve_batch(us, vs, lams, p, match, counts)
     return match, counts
 

@@ -1,0 +1,115 @@
+"""Attention layers: time and peak memory vs sequence length; ESP vs Sinkhorn at equal balance.
+
+Run: ``python -m benchmarks attention``. Forward + backward of one layer
+(d = 64, 4 heads, batch 1) at n in {256, 1024, 4096}; peak memory is the
+growth of the peak resident set (reset through ``/proc/self/clear_refs``,
+Linux) of a fresh process over that one pass. Writes
+``benchmarks/results/attention.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import torch
+
+from mintlab.nn import make_attention
+
+from ._timing import median_time, report
+
+NAMES = ("softmax", "sinkhorn", "esp", "lot", "luna")
+KW = {"sinkhorn": {"n_iter": 5}, "esp": {"n_slices": 4}, "lot": {"n_pivots": 16},
+      "luna": {"n_features": 64}}
+
+_CHILD = """
+import sys, torch
+from mintlab.nn import make_attention
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+
+name, n, kw = sys.argv[1], int(sys.argv[2]), eval(sys.argv[3])
+torch.manual_seed(0)
+att = make_attention(name, 64, 4, **kw)
+x = torch.randn(1, 16, 64, requires_grad=True)
+att(x)[0].sum().backward()
+x = torch.randn(1, n, 64, requires_grad=True)
+base = status("VmRSS:")
+with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to the current size
+    f.write("5")
+att(x)[0].sum().backward()
+print(status("VmHWM:") - base)
+"""
+
+
+def peak_mb(name, n):
+    out = subprocess.run([sys.executable, "-c", _CHILD, name, str(n), repr(KW.get(name, {}))],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def step(name, n, **extra):
+    torch.manual_seed(0)
+    att = make_attention(name, 64, 4, **{**KW.get(name, {}), **extra})
+    x = torch.randn(1, n, 64, requires_grad=True)
+
+    def fn():
+        att(x)[0].sum().backward()
+
+    return median_time(fn, repeats=3 if n >= 4096 else 5)
+
+
+def bench_scaling(rows):
+    sizes = (256, 1024, 4096)
+    for name in NAMES:
+        t = {n: step(name, n) for n in sizes}
+        mem = {n: peak_mb(name, n) for n in sizes}
+        growth = math.log(t[sizes[-1]] / t[sizes[0]]) / math.log(sizes[-1] / sizes[0])
+        for n in sizes:
+            rows.append({"attention": name, "n": n, "seconds": t[n], "peak_MB": mem[n],
+                         "time_exponent": growth if n == sizes[-1] else float("nan")})
+
+
+@torch.no_grad()
+def _column_error(att, x):
+    w = att.attention_matrix(x)
+    return float((w.sum(-2) - 1).abs().max())
+
+
+def bench_esp_vs_sinkhorn(rows):
+    """Sweeps Sinkhorn needs to balance columns as well as ESP does, and the two times."""
+    n = 1024
+    torch.manual_seed(0)
+    x = torch.randn(1, n, 64)
+    esp = make_attention("esp", 64, 4, **KW["esp"])
+    target = _column_error(esp, x)
+    sweeps = 1
+    while sweeps < 64:
+        sk = make_attention("sinkhorn", 64, 4, n_iter=sweeps)
+        sk.load_state_dict({k: v for k, v in esp.state_dict().items() if k != "directions"})
+        if _column_error(sk, x) <= target:
+            break
+        sweeps *= 2
+    t_esp, t_sk = step("esp", n), step("sinkhorn", n, n_iter=sweeps)
+    rows.append({"n": n, "esp_column_error": target, "sinkhorn_sweeps_to_match": sweeps,
+                 "esp_s": t_esp, "sinkhorn_s": t_sk, "sinkhorn/esp": t_sk / t_esp})
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    rows: list[dict] = []
+    bench_scaling(rows)
+    report("attention: forward + backward, d = 64, 4 heads, batch 1", rows,
+           "benchmarks/results/attention.json")
+    rows2: list[dict] = []
+    bench_esp_vs_sinkhorn(rows2)
+    report("ESP vs Sinkhorn attention at equal column balance (random inputs)", rows2,
+           "benchmarks/results/attention_esp_sinkhorn.json")
+
+
+if __name__ == "__main__":
+    main()
