@@ -108,3 +108,122 @@ def test_min_gsgw_finds_isometries_and_transfers():
     assert r2.cost <= r2.history[0] + 1e-12
     with pytest.raises(TypeError, match="pair of torch.nn.Module"):
         min_generalized_sliced_gromov_wasserstein(X, X, slicers=pair[0])
+
+
+# ----------------------------------------------------------- fused partial GW
+def _graph_pair(seed, n=10, extra=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    Y = X @ R.T + 0.01 * rng.normal(size=(n, 2))
+    fx = rng.normal(size=(n, 3))
+    fy = fx + 0.05 * rng.normal(size=(n, 3))
+    if extra:
+        Y = np.r_[Y, 40 + rng.normal(size=(extra, 2))]
+        fy = np.r_[fy, 6 + rng.normal(size=(extra, 3))]
+    return X, Y, fx, fy
+
+
+def test_fpgw_with_alpha_one_is_pgw():
+    from mintlab.transport import fused_partial_gromov_wasserstein
+
+    X, Y, fx, fy = _graph_pair(0, extra=2)
+    C1, C2 = gromov_cost_matrix(X), gromov_cost_matrix(Y)
+    M = ot.dist(fx, fy)
+    a = fused_partial_gromov_wasserstein(M, C1, C2, alpha=1.0, penalty=0.3)
+    b = partial_gromov_wasserstein(C1, C2, penalty=0.3)
+    np.testing.assert_allclose(a.plan, b.plan, atol=1e-12)
+    assert abs(float(a.cost) - float(b.cost)) < 1e-12
+
+
+@pytest.mark.parametrize("solver", ["fw1", "fw2"])
+def test_fpgw_large_penalty_equal_mass_matches_pot_fgw(solver):
+    from mintlab.transport import fused_partial_gromov_wasserstein
+
+    for seed in range(4):
+        X, Y, fx, fy = _graph_pair(seed)
+        C1, C2 = gromov_cost_matrix(X), gromov_cost_matrix(Y)
+        M = ot.dist(fx, fy)
+        p = np.full(10, 0.1)
+        ours = fused_partial_gromov_wasserstein(M, C1, C2, alpha=0.4, penalty=1e3, solver=solver)
+        ref = ot.gromov.fused_gromov_wasserstein2(M, C1, C2, p, p, alpha=0.4)
+        assert abs(float(ours.transported) - 1.0) < 1e-9
+        np.testing.assert_allclose(ours.plan.sum(1), p, atol=1e-9)
+        # the same objective, computed independently from the plan
+        G = ours.plan
+        L = ((C1[:, None, :, None] - C2[None, :, None, :]) ** 2)
+        fused = 0.6 * (M * G).sum() + 0.4 * np.einsum("ijkl,ij,kl->", L, G, G)
+        assert abs(float(ours.cost) - fused) < 1e-9
+        assert float(ours.cost) <= float(ref) + 1e-9, (seed, float(ours.cost), float(ref))
+
+
+@pytest.mark.parametrize("solver", ["fw1", "fw2", "sinkhorn"])
+def test_fpgw_leaves_extra_nodes(solver):
+    from mintlab.transport import fused_partial_gromov_wasserstein
+
+    X, Y, fx, fy = _graph_pair(1, extra=4)
+    M = ot.dist(fx, fy)
+    res = fused_partial_gromov_wasserstein(M, gromov_cost_matrix(X), gromov_cost_matrix(Y),
+                                           p=np.full(10, 0.1), q=np.full(14, 0.1), alpha=0.5,
+                                           penalty=0.5, solver=solver)
+    assert float(res.plan[:, 10:].sum()) < 1e-6
+    assert float(res.transported) > 0.99
+    assert np.all(res.plan.sum(1) <= 0.1 + 1e-6) and np.all(res.plan.sum(0) <= 0.1 + 1e-6)
+    assert abs(float(res.feature_cost) - float((M * res.plan).sum())) < 1e-9
+
+
+def test_fpgw_sinkhorn_approaches_frank_wolfe_as_epsilon_falls():
+    from mintlab.transport import fused_partial_gromov_wasserstein
+
+    X, Y, fx, fy = _graph_pair(2)
+    args = (ot.dist(fx, fy), gromov_cost_matrix(X), gromov_cost_matrix(Y))
+    fw = float(fused_partial_gromov_wasserstein(*args, penalty=1.0).cost)
+    gaps = [float(fused_partial_gromov_wasserstein(*args, penalty=1.0, solver="sinkhorn",
+                                                   epsilon=e).cost) - fw for e in (0.3, 0.03)]
+    assert gaps[0] > gaps[1] >= -1e-9 and gaps[1] < 0.05 * max(fw, 1e-3) + 0.01, gaps
+
+
+def test_fpgw_bad_inputs():
+    from mintlab.transport import fused_partial_gromov_wasserstein
+
+    C = np.eye(3)
+    with pytest.raises(ValueError, match="M must have shape"):
+        fused_partial_gromov_wasserstein(np.zeros((3, 4)), C, C)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+        fused_partial_gromov_wasserstein(np.zeros((3, 3)), C, C, alpha=1.5)
+    with pytest.raises(ValueError, match="solver"):
+        fused_partial_gromov_wasserstein(np.zeros((3, 3)), C, C, solver="lp")
+    with pytest.raises(ValueError, match="epsilon must be positive"):
+        fused_partial_gromov_wasserstein(np.zeros((3, 3)), C, C, solver="sinkhorn", epsilon=0)
+
+
+# --------------------------------------------------------------- barycenters
+def test_pgw_barycenter_of_copies_recovers_the_space():
+    from mintlab.transport import partial_gromov_barycenter
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(9, 2))
+    Cs = [gromov_cost_matrix(X[rng.permutation(9)]) for _ in range(3)]
+    res = partial_gromov_barycenter(Cs, penalty=1.0, seed=0)
+    assert res.converged and np.all(np.asarray(res.costs) < 1e-9)
+    np.testing.assert_allclose(np.sort(res.C.ravel()), np.sort(Cs[0].ravel()), atol=1e-8)
+
+
+def test_pgw_barycenter_ignores_extra_points_and_validates():
+    from mintlab.transport import partial_gromov_barycenter
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(8, 2))
+    spaces = [X[rng.permutation(8)] for _ in range(2)]
+    spaces.append(np.r_[X, [[30.0, 30.0], [-30.0, 25.0]]])  # two outliers in one space
+    Cs = [gromov_cost_matrix(s) for s in spaces]
+    ps = [np.full(len(s), 1 / 8) for s in spaces]
+    res = partial_gromov_barycenter(Cs, ps, n_points=8, p=np.full(8, 1 / 8), penalty=0.5, seed=0)
+    assert float(res.C.max()) < 2 * float(gromov_cost_matrix(X).max())  # outliers not averaged in
+    assert res.plans[2][:, 8:].sum() < 1e-9
+    with pytest.raises(ValueError, match="non-empty list"):
+        partial_gromov_barycenter([])
+    with pytest.raises(ValueError, match="one mass vector per space"):
+        partial_gromov_barycenter(Cs, ps[:1])
+    with pytest.raises(ValueError, match="weights"):
+        partial_gromov_barycenter(Cs, weights=[1.0, -1.0, 1.0])

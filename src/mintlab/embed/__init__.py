@@ -5,7 +5,8 @@ Papers: ``lopt`` (:class:`LinearOptimalPartialTransport`, with
 (:class:`LinearSphericalSlicedOT`), ``rcdt-ns`` (:class:`RadonCDT`,
 :class:`NearestSubspaceClassifier`), ``slosh`` (:class:`SlicedWassersteinEmbedding`,
 :class:`PoolingEmbedding`, :class:`SLOSH`), ``emperor`` (:class:`EMPEROR`),
-``wegl`` (:class:`WEGL`), ``task-embedding`` (:class:`TaskEmbedding`).
+``wegl`` (:class:`WEGL`), ``task-embedding`` (:class:`TaskEmbedding`), ``lpgw``
+(:class:`LinearPartialGromovWasserstein`).
 
 Each estimator takes ``X`` as a list of point sets (optionally
 ``(points, weights)`` pairs) or an array of shape ``(K, n, d)`` or
@@ -14,6 +15,7 @@ Each estimator takes ``X`` as a list of point sets (optionally
 
 from .circular import LinearCircularOT, LinearSphericalSlicedOT
 from .graphs import WEGL
+from .gromov import LinearPartialGromovWasserstein, lpgw_distance
 from .index import SLOSH
 from .lot import LinearOptimalPartialTransport, LinearOT
 from .moments import EMPEROR
@@ -24,4 +26,4 @@ from .tasks import TaskEmbedding
 __all__ = ["LinearOT", "LinearOptimalPartialTransport", "LinearCircularOT",
            "LinearSphericalSlicedOT", "RadonCDT", "NearestSubspaceClassifier",
            "SlicedWassersteinEmbedding", "PoolingEmbedding", "SLOSH", "EMPEROR", "WEGL",
-           "TaskEmbedding"]
+           "TaskEmbedding", "LinearPartialGromovWasserstein", "lpgw_distance"]

@@ -10,9 +10,12 @@ Gromov–Wasserstein in :mod:`mintlab.transport.gromov`).
 from .exact import ExactPartialTransport, emd, emd2, partial_wasserstein_lp
 from .gromov import (
     MinGSGWResult,
+    PartialGWBarycenter,
     PartialGWResult,
+    fused_partial_gromov_wasserstein,
     gromov_cost_matrix,
     min_generalized_sliced_gromov_wasserstein,
+    partial_gromov_barycenter,
     partial_gromov_wasserstein,
 )
 from .line import (
@@ -91,6 +94,9 @@ __all__ = [
     "linear_sliced_wasserstein_sphere",
     "random_frames",
     "sphere_to_circle",
+    "fused_partial_gromov_wasserstein",
+    "PartialGWBarycenter",
+    "partial_gromov_barycenter",
     "partial_gromov_wasserstein",
     "PartialGWResult",
     "gromov_cost_matrix",

@@ -18,6 +18,7 @@ exact minimiser of the objective's quadratic restriction to the segment.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,8 @@ import torch
 
 from .._validation import ArrayIO, check_choice, check_int, check_nonnegative, check_weights
 
-__all__ = ["PartialGWResult", "partial_gromov_wasserstein", "gromov_cost_matrix",
+__all__ = ["PartialGWResult", "partial_gromov_wasserstein", "fused_partial_gromov_wasserstein",
+           "PartialGWBarycenter", "partial_gromov_barycenter", "gromov_cost_matrix",
            "MinGSGWResult", "min_generalized_sliced_gromov_wasserstein"]
 
 
@@ -46,7 +48,10 @@ class PartialGWResult:
         ``|plan|``.
     n_iter : int
     converged : bool
-        Whether the Frank–Wolfe gap fell below ``tol`` before ``max_iter``.
+        Whether the Frank–Wolfe gap (Sinkhorn solver: the change of the plan)
+        fell below ``tol`` before ``max_iter``.
+    feature_cost : array of shape () or None
+        For :func:`fused_partial_gromov_wasserstein`: ``<M, plan>``.
     """
 
     plan: Any
@@ -55,6 +60,7 @@ class PartialGWResult:
     transported: Any
     n_iter: int
     converged: bool
+    feature_cost: Any = None
 
 
 def gromov_cost_matrix(X, metric="euclidean"):
@@ -158,17 +164,45 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
     io = ArrayIO(C1, C2, p, q, G0)
     A, pa = _space(io, C1, p, "C1", "p")
     B, qb = _space(io, C2, q, "C2", "q")
+    G0n = _start(io, G0, pa, qb)
+    G, it, converged = _fw(A, B, pa, qb, lam, None, 1.0, solver, G0n, max_iter, tol, n_masses)
+    return _result(io, A, B, pa, qb, lam, None, 1.0, G, it, converged)
+
+
+def _start(io, G0, pa, qb):
+    if G0 is None:
+        return None
+    n, m = len(pa), len(qb)
+    G = io.tensor(G0, "G0", ndim=2, shape=(n, m)).detach().cpu().numpy().astype(float)
+    if (G < -1e-12).any() or (G.sum(1) > pa + 1e-9).any() or (G.sum(0) > qb + 1e-9).any():
+        raise ValueError("G0 must be non-negative with row sums <= p and column sums <= q")
+    return G
+
+
+def _objective(A, B, Asq, Bsq, lam, M, alpha, G):
+    """``(1 - alpha) <M, G> + alpha <L x G, G> - 2 lam |G|^2`` (constants dropped) and ``L x G``."""
+    tens = _tensor(Asq, Bsq, A, B, G)
+    mass = G.sum()
+    val = alpha * float((tens * G).sum()) - 2 * lam * mass * mass
+    if M is not None:
+        val += (1.0 - alpha) * float((M * G).sum())
+    return val, tens
+
+
+def _gradient(lam, M, alpha, G, tens):
+    grad = alpha * 2.0 * tens - 4.0 * lam * G.sum()
+    return grad if M is None else grad + (1.0 - alpha) * M
+
+
+def _fw(A, B, pa, qb, lam, M, alpha, solver, G, max_iter, tol, n_masses):
+    """Frank-Wolfe with exact line search on the (fused) partial GW objective."""
     n, m = len(pa), len(qb)
     Asq, Bsq = A * A, B * B
     scale = max(float(np.abs(A).max() ** 2 + np.abs(B).max() ** 2) *
                 max(pa.sum(), qb.sum()) ** 2, 1e-300)
+    if M is not None:
+        scale = max(scale, float(np.abs(M).max()) * max(pa.sum(), qb.sum()))
     pe, qe = np.r_[pa, qb.sum()], np.r_[qb, pa.sum()]
-
-    def objective(G):
-        """PGW objective without its constant ``lambda (|p|^2 + |q|^2)``, and ``L x G``."""
-        tens = _tensor(Asq, Bsq, A, B, G)
-        mass = G.sum()
-        return float((tens * G).sum()) - 2 * lam * mass * mass, tens
 
     if solver == "fw1":
         def direction(grad):
@@ -179,12 +213,11 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
             big[:n, :m] = grad
             return ot.emd(pe, qe, big, numItermax=10_000_000)[:n, :m]
 
-    if G0 is not None:
-        G = io.tensor(G0, "G0", ndim=2, shape=(n, m)).detach().cpu().numpy().astype(float)
-        if (G < -1e-12).any() or (G.sum(1) > pa + 1e-9).any() or (G.sum(0) > qb + 1e-9).any():
-            raise ValueError("G0 must be non-negative with row sums <= p and column sums <= q")
-    else:
-        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol * scale)
+    def objective(G):
+        return _objective(A, B, Asq, Bsq, lam, M, alpha, G)
+
+    if G is None:
+        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol * scale, M, alpha)
         if solver == "fw2":
             # also try the n x m block of the augmented problem's product plan
             P = np.outer(pe, qe)[:n, :m] / (pa.sum() + qb.sum())
@@ -193,39 +226,154 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
     value, tens = objective(G)
     converged, it = False, 0
     for it in range(1, max_iter + 1):  # noqa: B007
-        grad = 2.0 * tens - 4.0 * lam * G.sum()
+        grad = _gradient(lam, M, alpha, G, tens)
         delta = direction(grad) - G
         gap = -float((grad * delta).sum())
         if gap <= tol * scale:
             converged = True
             break
         # F(G + a delta) = F(G) - a gap + a^2 Q(delta), Q from the same tensor: exact step
-        quad = float((_tensor(Asq, Bsq, A, B, delta) * delta).sum()) \
-            - 2 * lam * float(delta.sum()) ** 2
+        quad = (alpha * float((_tensor(Asq, Bsq, A, B, delta) * delta).sum())
+                - 2 * lam * float(delta.sum()) ** 2)
         if quad > 0:
-            alpha = min(1.0, gap / (2 * quad))
+            step = min(1.0, gap / (2 * quad))
         else:
-            alpha = 1.0 if quad - gap < 0 else 0.0
-        if alpha == 0.0:
+            step = 1.0 if quad - gap < 0 else 0.0
+        if step == 0.0:
             converged = True
             break
-        G = G + alpha * delta
+        G = G + step * delta
         value, tens = objective(G)
-    G = np.maximum(G, 0.0)
-    value, tens = objective(G)
+    return np.maximum(G, 0.0), it, converged
+
+
+def _result(io, A, B, pa, qb, lam, M, alpha, G, it, converged):
+    value, _ = _objective(A, B, A * A, B * B, lam, M, alpha, G)
     mass = float(G.sum())
-    gw = value + 2 * lam * mass * mass
+    gw = float((_tensor(A * A, B * B, A, B, G) * G).sum())
     cost = value + lam * (float(pa.sum()) ** 2 + float(qb.sum()) ** 2)
 
     def t(x):
         return torch.as_tensor(x, dtype=io.dtype, device=io.device)
 
+    feature = None if M is None else io.out(t(float((M * G).sum())))
     return PartialGWResult(io.out(t(G)), io.out(t(cost)), io.out(t(gw)), io.out(t(mass)), it,
-                           converged)
+                           converged, feature)
 
 
-def _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol_abs):
-    """Best PGW start among fixed-mass partial GW plans on a grid of masses (and the empty plan)."""
+def _sinkhorn_solve(A, B, pa, qb, lam, M, alpha, G, epsilon, max_iter, tol, n_masses):
+    """Entropic (mirror-descent) solver: each step an entropic partial transport of the
+    linearised cost, as in entropic Gromov-Wasserstein; ``epsilon`` relative to the median
+    absolute deviation of that cost over the pairs."""
+    n, m = len(pa), len(qb)
+    Asq, Bsq = A * A, B * B
+    pe, qe = np.r_[pa, qb.sum()], np.r_[qb, pa.sum()]
+    if G is None:  # the Frank-Wolfe start: the empty plan is stationary here too
+        scale = max(float(np.abs(A).max() ** 2 + np.abs(B).max() ** 2), 1e-300)
+        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, 1e-9 * scale, M, alpha)
+    converged, it = False, 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        _, tens = _objective(A, B, Asq, Bsq, lam, M, alpha, G)
+        grad = _gradient(lam, M, alpha, G, tens)
+        big = np.zeros((n + 1, m + 1))
+        big[:n, :m] = grad
+        # a robust scale of the cost's variations over pairs (the penalty shifts it
+        # uniformly; outliers would inflate a max - min range)
+        spread = float(np.median(np.abs(grad - np.median(grad))))
+        spread = max(spread, 1e-12 * max(1.0, float(np.abs(grad).max())))
+        with warnings.catch_warnings():  # a step need not be converged to make progress
+            warnings.simplefilter("ignore", UserWarning)
+            plan = ot.sinkhorn(pe, qe, big, epsilon * spread, method="sinkhorn_log",
+                               numItermax=5000, stopThr=1e-10)
+        new = plan[:n, :m]
+        change = float(np.abs(new - G).sum())
+        G = new
+        if change <= tol * max(pa.sum(), qb.sum()):
+            converged = True
+            break
+    return np.maximum(G, 0.0), it, converged
+
+
+def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penalty=1.0,
+                                     solver="fw1", epsilon=0.01, G0=None, max_iter=500,
+                                     tol=1e-9, n_masses=6):
+    r"""Fused partial Gromov–Wasserstein (``fpgw``): features and structure, unbalanced.
+
+    .. math::
+        \min_{\gamma \ge 0,\ \gamma 1 \le p,\ \gamma^T 1 \le q}
+        (1 - \alpha) \langle M, \gamma \rangle
+        + \alpha \sum_{ijkl} (C1_{ik} - C2_{jl})^2 \gamma_{ij} \gamma_{kl}
+        + \lambda (|p|^2 + |q|^2 - 2 |\gamma|^2)
+
+    ``alpha = 1`` is :func:`partial_gromov_wasserstein`; with equal masses and
+    a large penalty the plan is a coupling and the problem is POT's fused
+    Gromov-Wasserstein (``ot.gromov.fused_gromov_wasserstein``, same ``alpha``);
+    ``alpha = 0`` is partial transport of the features under the same quadratic
+    mass penalty. The penalty is not weighted by ``alpha``: mass keeps its
+    price whatever the balance of features and structure.
+
+    Parameters
+    ----------
+    M : array of shape (n, m)
+        Feature cost between the nodes of the two spaces (e.g. ``ot.dist`` of features).
+    C1, C2, p, q, penalty, G0, max_iter, tol, n_masses
+        As in :func:`partial_gromov_wasserstein`.
+    alpha : float in [0, 1], default 0.5
+        Weight of the structure term.
+    solver : {"fw1", "fw2", "sinkhorn"}
+        Frank–Wolfe with an exact partial-LP step (``fw1``), on the balanced
+        augmented problem (``fw2``), or the entropic solver: each step an
+        entropic (log-domain Sinkhorn) partial transport of the linearised
+        cost; faster per step on large problems, its plan blurred by
+        ``epsilon``.
+    epsilon : float, default 0.01
+        Entropic regularisation of the ``sinkhorn`` solver, relative to the
+        median absolute deviation of the linearised cost over the pairs (robust
+        to outliers).
+
+    Returns
+    -------
+    PartialGWResult
+        As for PGW, with ``feature_cost = <M, plan>``; ``cost`` is the whole
+        objective above.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0], [1.0], [3.0]])
+    >>> C = gromov_cost_matrix(x)
+    >>> M = np.abs(x - x.T)  # features: the positions themselves
+    >>> res = fused_partial_gromov_wasserstein(M, C, C, alpha=0.5, penalty=1.0)
+    >>> float(res.cost) < 1e-12, res.plan.round(3).tolist()
+    (True, [[0.333, 0.0, 0.0], [0.0, 0.333, 0.0], [0.0, 0.0, 0.333]])
+    """
+    lam = check_nonnegative(penalty, "penalty")
+    solver = check_choice(solver, "solver", ("fw1", "fw2", "sinkhorn"))
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    alpha = check_nonnegative(alpha, "alpha")
+    if alpha > 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    eps = check_nonnegative(epsilon, "epsilon")
+    io = ArrayIO(M, C1, C2, p, q, G0)
+    A, pa = _space(io, C1, p, "C1", "p")
+    B, qb = _space(io, C2, q, "C2", "q")
+    Mn = io.tensor(M, "M", ndim=2, shape=(len(pa), len(qb))).detach().cpu().numpy().astype(
+        np.float64)
+    G0n = _start(io, G0, pa, qb)
+    if solver == "sinkhorn":
+        if eps <= 0:
+            raise ValueError("epsilon must be positive for the sinkhorn solver")
+        G, it, converged = _sinkhorn_solve(A, B, pa, qb, lam, Mn, alpha, G0n, eps, max_iter,
+                                           max(tol, 1e-7), n_masses)
+    else:
+        G, it, converged = _fw(A, B, pa, qb, lam, Mn, alpha, solver, G0n, max_iter, tol,
+                               n_masses)
+    return _result(io, A, B, pa, qb, lam, Mn, alpha, G, it, converged)
+
+
+def _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol_abs, M=None, alpha=1.0):
+    """Best start among fixed-mass (fused) partial GW plans on a grid of masses (and the
+    empty plan)."""
     n_masses = check_int(n_masses, "n_masses", minimum=1)
     n, m = len(pa), len(qb)
     top = min(pa.sum(), qb.sum())
@@ -235,7 +383,10 @@ def _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol_abs):
         qe = np.r_[qb, pa.sum() - mass]
         G = np.outer(pa, qb) * mass / (pa.sum() * qb.sum())
         for _ in range(30):  # a start, not a solution: a few steps separate the masses
-            grad = 2.0 * _tensor(Asq, Bsq, A, B, G)  # fixed mass: the penalty is constant
+            # fixed mass: the penalty is constant
+            grad = alpha * 2.0 * _tensor(Asq, Bsq, A, B, G)
+            if M is not None:
+                grad = grad + (1.0 - alpha) * M
             big = np.zeros((n + 1, m + 1))
             big[:n, :m] = grad
             big[n, m] = 1e3 * (np.abs(grad).max() + 1.0)  # dummy-to-dummy would drop mass
@@ -243,9 +394,9 @@ def _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol_abs):
             gap = -float((grad * delta).sum())
             if gap <= tol_abs:
                 break
-            quad = float((_tensor(Asq, Bsq, A, B, delta) * delta).sum())
+            quad = alpha * float((_tensor(Asq, Bsq, A, B, delta) * delta).sum())
             G = G + (min(1.0, gap / (2 * quad)) if quad > 0 else 1.0) * delta
-        val = float((_tensor(Asq, Bsq, A, B, G) * G).sum()) - 2 * lam * float(G.sum()) ** 2
+        val = _objective(A, B, Asq, Bsq, lam, M, alpha, G)[0]
         if val < best_val:
             best, best_val = G, val
     return best
@@ -449,3 +600,136 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
     for sl, st in zip(pair, best_state, strict=True):
         sl.load_state_dict(st)
     return _gsgw_apply(tuple(pair), X, Y, a, b, history)
+
+
+# ------------------------------------------------------------ PGW barycenters
+@dataclass(frozen=True)
+class PartialGWBarycenter:
+    """Result of :func:`partial_gromov_barycenter`.
+
+    Attributes
+    ----------
+    C : array of shape (N, N)
+        The barycenter's cost matrix (its points are defined up to a permutation).
+    p : array of shape (N,)
+        Its masses.
+    plans : list of arrays (N, n_s)
+        The PGW plan from the barycenter to each space at the last iteration.
+    costs : array of shape (S,)
+        ``PGW(C, C_s)`` for each space.
+    n_iter : int
+    converged : bool
+    """
+
+    C: Any
+    p: Any
+    plans: list
+    costs: Any
+    n_iter: int
+    converged: bool
+
+
+def partial_gromov_barycenter(Cs, ps=None, n_points=None, p=None, weights=None, penalty=1.0,
+                              init=None, max_iter=30, tol=1e-6, solver="fw1", seed=None,
+                              progress=False):
+    r"""Partial Gromov–Wasserstein barycenter of several metric measure spaces (``pgw``).
+
+    .. math:: \min_C \sum_s w_s \, PGW_\lambda\big((C, p), (C_s, p_s)\big)
+
+    by block coordinate descent: PGW plans :math:`\gamma_s` from the current
+    barycenter to each space, then the closed-form update of the square loss
+
+    .. math:: C \leftarrow \frac{\sum_s w_s\, \gamma_s C_s \gamma_s^\top}
+                                {\sum_s w_s\, (\gamma_s 1)(\gamma_s 1)^\top},
+
+    where only transported mass counts (entries no plan reaches keep their
+    value). Stops when ``C`` changes by less than ``tol`` (relative).
+
+    Parameters
+    ----------
+    Cs : list of arrays (n_s, n_s)
+    ps : list of arrays (n_s,), optional
+        Masses (uniform probabilities if omitted).
+    n_points : int, optional
+        Size ``N`` of the barycenter (default: the largest ``n_s``).
+    p : array of shape (N,), optional
+        Barycenter masses (uniform probability if omitted).
+    weights : array of shape (S,), optional
+        ``w_s`` (uniform if omitted).
+    penalty : float or sequence of floats
+        ``lambda``, one for all spaces or one per space.
+    init : array of shape (N, N), optional
+        Starting cost matrix; by default the first space with ``N`` points, or
+        else the distances of ``N`` standard normal points in the plane
+        (seeded), rescaled to the spaces' median mean cost.
+    max_iter, tol, solver, seed, progress
+        Outer iterations, stopping tolerance, the PGW solver (``fw1`` / ``fw2``),
+        the seed of the default start, a progress bar.
+
+    Returns
+    -------
+    PartialGWBarycenter
+    """
+    from .._random import make_generator
+
+    if not isinstance(Cs, list | tuple) or len(Cs) == 0:
+        raise ValueError("Cs must be a non-empty list of square cost matrices")
+    S = len(Cs)
+    if ps is not None and len(ps) != S:
+        raise ValueError(f"ps must hold one mass vector per space ({S}), got {len(ps)}")
+    io = ArrayIO(*Cs)
+    spaces = [_space(io, C, None if ps is None else ps[s], f"Cs[{s}]", f"ps[{s}]")
+              for s, C in enumerate(Cs)]
+    N = max(len(w) for _, w in spaces) if n_points is None else check_int(n_points, "n_points",
+                                                                           minimum=1)
+    pb = np.full(N, 1.0 / N) if p is None else check_weights(
+        io.tensor(p, "p", ndim=1, shape=(N,)), "p", normalize=False).cpu().numpy().astype(float)
+    w = np.full(S, 1.0 / S) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (S,) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"weights must be {S} non-negative numbers with a positive sum")
+    lams = np.broadcast_to(np.asarray(penalty, dtype=float), (S,)).copy()
+    if (lams < 0).any():
+        raise ValueError("penalty must be non-negative")
+    if init is None:
+        same = [Cs_ for Cs_, ws_ in spaces if len(ws_) == N]
+        if same:  # start from a space of the barycenter's size
+            C = same[0].copy()
+        else:
+            g = make_generator(seed)
+            Z = torch.randn(N, 2, generator=g, dtype=torch.float64).numpy()
+            C = np.sqrt(((Z[:, None] - Z[None]) ** 2).sum(-1))
+            target = np.median([Cs_.mean() for Cs_, _ in spaces])
+            C *= target / max(C.mean(), 1e-300)
+    else:
+        C = io.tensor(init, "init", ndim=2, shape=(N, N)).detach().cpu().numpy().astype(float)
+    it_range = range(1, check_int(max_iter, "max_iter", minimum=1) + 1)
+    if progress:
+        from tqdm.auto import tqdm
+        it_range = tqdm(it_range, desc="PGW barycenter", unit="iter")
+    converged, it = False, 0
+    plans, costs = [], np.zeros(S)
+    for it in it_range:  # noqa: B007
+        plans, costs = [], np.zeros(S)
+        num = np.zeros((N, N))
+        den = np.zeros((N, N))
+        for s, (Cs_, ws_) in enumerate(spaces):
+            G, _, _ = _fw(C, Cs_, pb, ws_, lams[s], None, 1.0, solver, None, 500, 1e-9, 6)
+            plans.append(G)
+            costs[s] = float(_objective(C, Cs_, C * C, Cs_ * Cs_, lams[s], None, 1.0, G)[0]
+                             + lams[s] * (pb.sum() ** 2 + ws_.sum() ** 2))
+            r = G.sum(1)
+            num += w[s] * (G @ Cs_ @ G.T)
+            den += w[s] * np.outer(r, r)
+        reached = den > 1e-300 * max(1.0, float(den.max()))
+        new = np.where(reached, num / np.where(reached, den, 1.0), C)
+        change = float(np.abs(new - C).max()) / max(float(np.abs(C).max()), 1e-300)
+        C = new
+        if change <= tol and reached.any():
+            converged = True
+            break
+
+    def t(x):
+        return torch.as_tensor(x, dtype=io.dtype, device=io.device)
+
+    return PartialGWBarycenter(io.out(t(C)), io.out(t(pb)), [io.out(t(G)) for G in plans],
+                               io.out(t(costs)), it, converged)

@@ -1,0 +1,204 @@
+"""Linear partial Gromov–Wasserstein embedding (``lpgw``): K PGW solves instead of K^2.
+
+Each metric measure space ``(C_k, p_k)`` is compared once with a reference
+``(C_0, p_0)`` by :func:`~mintlab.transport.partial_gromov_wasserstein`. The
+plan ``gamma_k`` (``n_0 x n_k``) gives, for every reference point ``i``, the
+transported mass ``pt_i = (gamma_k 1)_i`` and the barycentric cost matrix
+
+.. math:: \\tilde C_k = \\operatorname{diag}(1/pt)\\, \\gamma_k C_k \\gamma_k^\\top
+          \\operatorname{diag}(1/pt)
+
+(``0`` where nothing arrives). The embedding is ``(K_k = \\tilde C_k - C_0,
+pt, |p_k|^2 - |pt|^2)`` and the LPGW distance between two spaces is
+
+.. math:: \\sum_{ij} q_i q_j (K_a - K_b)_{ij}^2
+          + \\lambda\\big(|pt_a|^2 + |pt_b|^2 - 2|q|^2\\big)
+          + \\lambda\\big(|p_a|^2 - |pt_a|^2 + |p_b|^2 - |pt_b|^2\\big),
+   \\qquad q = \\min(pt_a, pt_b).
+
+Against the reference itself it is at most PGW (Jensen), and equal to it
+when the plan is a map; between two spaces it is a metric (the paper's
+theorem), computed without solving their PGW problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_choice, check_int, check_nonnegative
+from ..transport.gromov import _fw, partial_gromov_barycenter
+from .lot import _progress
+
+__all__ = ["LinearPartialGromovWasserstein", "lpgw_distance"]
+
+
+def _as_spaces(X, metric, name="X"):
+    """A list of ``(C, p)`` float64 numpy pairs from point clouds or cost matrices."""
+    if isinstance(X, np.ndarray | torch.Tensor) and np.ndim(X) == 3:
+        X = list(X)
+    if not isinstance(X, list | tuple) or len(X) == 0:
+        raise ValueError(f"{name} must be a non-empty list of point clouds or cost matrices")
+    out = []
+    for k, item in enumerate(X):
+        if isinstance(item, tuple):
+            if len(item) != 2:
+                raise ValueError(f"{name}[{k}] must be an array or a (values, masses) pair")
+            vals, w = item
+        else:
+            vals, w = item, None
+        v = np.asarray(vals.detach().cpu() if isinstance(vals, torch.Tensor) else vals,
+                       dtype=np.float64)
+        if v.ndim != 2 or v.shape[0] == 0:
+            raise ValueError(f"{name}[{k}] must be 2-dimensional and non-empty, got shape "
+                             f"{v.shape}")
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name}[{k}] must be finite")
+        if metric == "precomputed":
+            if v.shape[0] != v.shape[1]:
+                raise ValueError(f"{name}[{k}] must be a square cost matrix with "
+                                 f"metric='precomputed', got shape {v.shape}")
+            C = v
+        else:
+            d = np.sqrt(np.maximum(((v[:, None] - v[None]) ** 2).sum(-1), 0.0))
+            C = d * d if metric == "sqeuclidean" else d
+        n = C.shape[0]
+        if w is None:
+            p = np.full(n, 1.0 / n)
+        else:
+            p = np.asarray(w.detach().cpu() if isinstance(w, torch.Tensor) else w,
+                           dtype=np.float64)
+            if p.shape != (n,) or (p < 0).any() or p.sum() <= 0 or not np.isfinite(p).all():
+                raise ValueError(f"{name}[{k}] masses must be {n} non-negative finite numbers "
+                                 "with a positive sum")
+        out.append((C, p))
+    return out
+
+
+def _embed(C0, p0, C, p, lam, solver):
+    G, _, _ = _fw(C0, C, p0, p, lam, None, 1.0, solver, None, 500, 1e-9, 6)
+    pt = G.sum(1)
+    inv = np.where(pt > 0, 1.0 / np.where(pt > 0, pt, 1.0), 0.0)
+    Ct = inv[:, None] * (G @ C @ G.T) * inv[None, :]
+    K = np.where(np.outer(pt > 0, pt > 0), Ct - C0, 0.0)
+    return K, pt, float(p.sum() ** 2 - pt.sum() ** 2)
+
+
+def lpgw_distance(E, F=None, penalty=1.0, n_reference=None):
+    """LPGW distances between packed embeddings (rows of :meth:`LinearPartialGromovWasserstein.
+    transform`): ``(len(E), len(F))``, or ``(len(E), len(E))`` when ``F`` is omitted."""
+    lam = check_nonnegative(penalty, "penalty")
+    E = np.asarray(E, dtype=np.float64)
+    F = E if F is None else np.asarray(F, dtype=np.float64)
+    if E.ndim != 2 or F.ndim != 2 or E.shape[1] != F.shape[1]:
+        raise ValueError(f"E and F must be 2-dimensional with the same width, got {E.shape} "
+                         f"and {F.shape}")
+    n0 = int(round((-1 + np.sqrt(1 + 4 * (E.shape[1] - 1))) / 2)) if n_reference is None \
+        else n_reference
+    if n0 * n0 + n0 + 1 != E.shape[1]:
+        raise ValueError(f"rows of width {E.shape[1]} are not packed LPGW embeddings")
+
+    def unpack(Z):
+        return Z[:, :n0 * n0].reshape(-1, n0, n0), Z[:, n0 * n0:n0 * n0 + n0], Z[:, -1]
+
+    Ka, pa, ma = unpack(E)
+    Kb, pb, mb = unpack(F)
+    out = np.empty((len(E), len(F)))
+    for i in range(len(E)):
+        q = np.minimum(pa[i][None, :], pb)  # (nF, n0)
+        diff = (Ka[i][None] - Kb) ** 2  # (nF, n0, n0)
+        trans = np.einsum("fi,fij,fj->f", q, diff, q)
+        pen = lam * (pa[i].sum() ** 2 + pb.sum(1) ** 2 - 2 * q.sum(1) ** 2) + lam * (ma[i] + mb)
+        out[i] = trans + pen
+    return np.maximum(out, 0.0)
+
+
+class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
+    """LPGW embedding of metric measure spaces against one reference (``lpgw``).
+
+    Parameters
+    ----------
+    penalty : float, default 1.0
+        ``lambda`` of the PGW problems (and of the embedding distance).
+    reference : {"barycenter", "first"} or (C0, p0), default "barycenter"
+        The reference space: a PGW barycenter of (up to 10 of) the training
+        spaces with ``n_reference`` points, the first training space, or a
+        given cost matrix with masses.
+    n_reference : int, optional
+        Size of the barycenter reference (default: the median training size).
+    metric : {"euclidean", "sqeuclidean", "precomputed"}, default "euclidean"
+        How a point cloud becomes a cost matrix; ``"precomputed"``: the inputs
+        are cost matrices already.
+    solver : {"fw1", "fw2"}
+    seed : int, optional
+        Seeds the barycenter's start.
+    progress : bool, default False
+
+    Attributes
+    ----------
+    reference_C_, reference_p_ : the fitted reference.
+
+    Notes
+    -----
+    ``transform`` returns one row per space: ``K`` flattened (``n0^2``), the
+    transported masses ``pt`` (``n0``) and ``|p|^2 - |pt|^2``; use
+    :meth:`pairwise_distances` (or :func:`lpgw_distance`) for LPGW distances.
+    """
+
+    def __init__(self, penalty=1.0, reference="barycenter", n_reference=None,
+                 metric="euclidean", solver="fw1", seed=None, progress=False):
+        self.penalty = penalty
+        self.reference = reference
+        self.n_reference = n_reference
+        self.metric = metric
+        self.solver = solver
+        self.seed = seed
+        self.progress = progress
+
+    def _check_params(self):
+        check_nonnegative(self.penalty, "penalty")
+        check_choice(self.metric, "metric", ("euclidean", "sqeuclidean", "precomputed"))
+        check_choice(self.solver, "solver", ("fw1", "fw2"))
+
+    def fit(self, X, y=None):
+        self._check_params()
+        spaces = _as_spaces(X, self.metric)
+        ref = self.reference
+        if isinstance(ref, tuple):
+            (C0, p0), = _as_spaces([ref], "precomputed", name="reference")
+        elif ref == "first":
+            C0, p0 = spaces[0]
+        elif ref == "barycenter":
+            sizes = [len(p) for _, p in spaces]
+            n0 = int(np.median(sizes)) if self.n_reference is None else check_int(
+                self.n_reference, "n_reference", minimum=1)
+            sub = spaces[:10]
+            bary = partial_gromov_barycenter([C for C, _ in sub], [p for _, p in sub],
+                                             n_points=n0, p=np.full(n0, np.mean(
+                                                 [p.sum() for _, p in sub]) / n0),
+                                             penalty=self.penalty, max_iter=10,
+                                             solver=self.solver, seed=self.seed)
+            C0, p0 = np.asarray(bary.C), np.asarray(bary.p)
+        else:
+            raise ValueError("reference must be 'barycenter', 'first' or a (C0, p0) pair, got "
+                             f"{ref!r}")
+        self.reference_C_, self.reference_p_ = C0, p0
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "reference_C_")
+        self._check_params()
+        spaces = _as_spaces(X, self.metric)
+        lam = float(self.penalty)
+        rows = []
+        for C, p in _progress(spaces, self.progress, "LPGW"):
+            K, pt, mc = _embed(self.reference_C_, self.reference_p_, C, p, lam, self.solver)
+            rows.append(np.concatenate([K.ravel(), pt, [mc]]))
+        return np.stack(rows)
+
+    def pairwise_distances(self, E, F=None):
+        """LPGW distance matrix between embeddings from :meth:`transform`."""
+        check_is_fitted(self, "reference_C_")
+        return lpgw_distance(E, F, self.penalty, n_reference=len(self.reference_p_))
