@@ -227,3 +227,20 @@ def test_pgw_barycenter_ignores_extra_points_and_validates():
         partial_gromov_barycenter(Cs, ps[:1])
     with pytest.raises(ValueError, match="weights"):
         partial_gromov_barycenter(Cs, weights=[1.0, -1.0, 1.0])
+
+
+def test_point_clouds_in_with_metric():
+    from mintlab.transport import fused_partial_gromov_wasserstein
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(7, 2)), rng.normal(size=(9, 3))
+    a = partial_gromov_wasserstein(X, Y, penalty=0.4, metric="euclidean")
+    b = partial_gromov_wasserstein(gromov_cost_matrix(X), gromov_cost_matrix(Y), penalty=0.4)
+    np.testing.assert_allclose(a.plan, b.plan)
+    M = rng.random((7, 9))
+    c = fused_partial_gromov_wasserstein(M, X, Y, penalty=0.4, metric="sqeuclidean")
+    d = fused_partial_gromov_wasserstein(M, gromov_cost_matrix(X, "sqeuclidean"),
+                                         gromov_cost_matrix(Y, "sqeuclidean"), penalty=0.4)
+    np.testing.assert_allclose(c.plan, d.plan)
+    with pytest.raises(ValueError, match="metric"):
+        partial_gromov_wasserstein(X, Y, metric="cosine")

@@ -80,6 +80,14 @@ def gromov_cost_matrix(X, metric="euclidean"):
     return io.out(D * D if metric == "sqeuclidean" else D)
 
 
+def _costs(C1, C2, metric):
+    """Cost matrices as given, or built from point clouds when ``metric`` is set."""
+    if metric is None:
+        return C1, C2
+    metric = check_choice(metric, "metric", ("euclidean", "sqeuclidean"))
+    return gromov_cost_matrix(C1, metric), gromov_cost_matrix(C2, metric)
+
+
 def _space(io, C, w, name, wname):
     Ct = io.tensor(C, name, ndim=2)
     if Ct.shape[0] != Ct.shape[1]:
@@ -108,7 +116,7 @@ def _partial_lp(p, q, G):
 
 
 def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1", G0=None,
-                               max_iter=500, tol=1e-9, n_masses=6):
+                               max_iter=500, tol=1e-9, n_masses=6, metric=None):
     """Partial Gromov–Wasserstein (``pgw``) between two metric measure spaces.
 
     Parameters
@@ -141,6 +149,10 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
         ``tol`` times the objective scale.
     n_masses : int, default 6
         Candidate masses of the default start.
+    metric : {None, "euclidean", "sqeuclidean"}, default None
+        ``None``: ``C1``, ``C2`` are cost matrices. Otherwise they are point
+        clouds ``(n, d1)``, ``(m, d2)`` and their distance matrices are built
+        with this metric (:func:`gromov_cost_matrix`).
 
     Returns
     -------
@@ -162,6 +174,7 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
     solver = check_choice(solver, "solver", ("fw1", "fw2"))
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     io = ArrayIO(C1, C2, p, q, G0)
+    C1, C2 = _costs(C1, C2, metric)
     A, pa = _space(io, C1, p, "C1", "p")
     B, qb = _space(io, C2, q, "C2", "q")
     G0n = _start(io, G0, pa, qb)
@@ -296,7 +309,7 @@ def _sinkhorn_solve(A, B, pa, qb, lam, M, alpha, G, epsilon, max_iter, tol, n_ma
 
 def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penalty=1.0,
                                      solver="fw1", epsilon=0.01, G0=None, max_iter=500,
-                                     tol=1e-9, n_masses=6):
+                                     tol=1e-9, n_masses=6, metric=None):
     r"""Fused partial Gromov–Wasserstein (``fpgw``): features and structure, unbalanced.
 
     .. math::
@@ -316,8 +329,8 @@ def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penal
     ----------
     M : array of shape (n, m)
         Feature cost between the nodes of the two spaces (e.g. ``ot.dist`` of features).
-    C1, C2, p, q, penalty, G0, max_iter, tol, n_masses
-        As in :func:`partial_gromov_wasserstein`.
+    C1, C2, p, q, penalty, G0, max_iter, tol, n_masses, metric
+        As in :func:`partial_gromov_wasserstein` (``metric``: point clouds in).
     alpha : float in [0, 1], default 0.5
         Weight of the structure term.
     solver : {"fw1", "fw2", "sinkhorn"}
@@ -355,6 +368,7 @@ def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penal
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     eps = check_nonnegative(epsilon, "epsilon")
     io = ArrayIO(M, C1, C2, p, q, G0)
+    C1, C2 = _costs(C1, C2, metric)
     A, pa = _space(io, C1, p, "C1", "p")
     B, qb = _space(io, C2, q, "C2", "q")
     Mn = io.tensor(M, "M", ndim=2, shape=(len(pa), len(qb))).detach().cpu().numpy().astype(
