@@ -167,3 +167,19 @@ def test_soft_sort_matrix_rejects_non_tensors():
         soft_sort_matrix(np.ones(3), 0.1)
     with pytest.raises(ValueError, match=r"values must have shape \(\.\.\., n\)"):
         soft_sort_matrix(torch.zeros(0, dtype=torch.float64), 0.1)
+
+
+def test_soft_sort_matrix_with_padding_matches_the_real_entries_alone():
+    import torch
+
+    from mintlab.transport.plans import soft_sort_matrix
+
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(2, 6, generator=g, dtype=torch.float64)
+    pad = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
+    P = soft_sort_matrix(v, 0.3, pad)
+    torch.testing.assert_close(P[0], soft_sort_matrix(v[0], 0.3))
+    torch.testing.assert_close(P[1, :4, :4], soft_sort_matrix(v[1, :4], 0.3))
+    assert torch.all(P[1, :, 4:] == 0)
+    with pytest.raises(TypeError, match="pad must be a boolean"):
+        soft_sort_matrix(v, 0.3, pad.float())

@@ -31,6 +31,7 @@ from torch import nn
 
 from .._random import make_generator
 from .._validation import check_finite, check_int, check_nonnegative, check_positive
+from ..transport.plans import soft_sort_matrix
 
 __all__ = [
     "SoftmaxAttention",
@@ -189,22 +190,6 @@ def _uniform_monotone_batched(n, counts, m, like):
     return Q * (j < counts).to(dt)
 
 
-def _soft_sort(values, tau, pad=None):
-    """SoftSort matrices ``(..., n, n)``: row ``k`` softly selects the ``k``-th smallest value.
-
-    Padded entries (``pad`` broadcastable to ``values``, True = padding) sort
-    last and are never selected.
-    """
-    if pad is not None:
-        big = values.detach().abs().amax() + 1.0
-        values = values.masked_fill(pad, big)
-    sv = torch.sort(values, -1).values
-    logits = -(sv.unsqueeze(-1) - values.unsqueeze(-2)).abs() / tau
-    if pad is not None:
-        logits = logits.masked_fill(pad.unsqueeze(-2), float("-inf"))
-    return torch.softmax(logits, -1)
-
-
 class ESPAttention(_MultiheadBase):
     r"""Attention from expected sliced transport plans (``espformer``).
 
@@ -268,8 +253,8 @@ class ESPAttention(_MultiheadBase):
         plan = None
         log_norm = None
         for s in range(self.n_slices):
-            Sq = _soft_sort(pq[..., s], self.temperature)  # (B, h, n, n): rank x query
-            Sk = _soft_sort(pk[..., s], self.temperature, kpad)  # (B, h, m, m): rank x key
+            Sq = soft_sort_matrix(pq[..., s], self.temperature)  # (B, h, n, n): rank x query
+            Sk = soft_sort_matrix(pk[..., s], self.temperature, kpad)  # (B, h, m, m)
             o = Sq.transpose(-1, -2) @ (Q @ (Sk @ v))
             G = Sq.transpose(-1, -2) @ (Q @ Sk) if need_weights else None
             if self.beta == 0:

@@ -99,7 +99,7 @@ def _densify(src, tgt, weights, n, m, dense, io):
                                    (idx[0], idx[1])), shape=(n, m))
 
 
-def soft_sort_matrix(values: torch.Tensor, temperature: float) -> torch.Tensor:
+def soft_sort_matrix(values: torch.Tensor, temperature: float, pad=None) -> torch.Tensor:
     r"""Soft permutation matrices sorting ``values`` along the last axis (SoftSort).
 
     .. math:: P_{ki} = \operatorname{softmax}_i\big(-|v_{(k)} - v_i| / \tau\big)
@@ -107,6 +107,10 @@ def soft_sort_matrix(values: torch.Tensor, temperature: float) -> torch.Tensor:
     where ``v_(k)`` is the ``k``-th smallest value. Rows sum to one; as
     ``tau -> 0`` ``P`` tends to the sorting permutation, so ``P @ v`` tends
     to the sorted values. Shape ``(..., n)`` to ``(..., n, n)``.
+
+    ``pad`` (boolean, broadcastable to ``values``, ``True`` at padding) sorts
+    the padded entries last and never selects them: for a set of ``n_b`` real
+    entries the first ``n_b`` rows are its SoftSort matrix.
 
     Examples
     --------
@@ -119,8 +123,15 @@ def soft_sort_matrix(values: torch.Tensor, temperature: float) -> torch.Tensor:
         raise TypeError(f"values must be a floating torch tensor, got {type(values).__name__}")
     if values.ndim == 0 or values.shape[-1] == 0:
         raise ValueError(f"values must have shape (..., n) with n >= 1, got {tuple(values.shape)}")
+    if pad is not None:
+        if not isinstance(pad, torch.Tensor) or pad.dtype != torch.bool:
+            raise TypeError("pad must be a boolean tensor (True at padding)")
+        big = values.detach().abs().amax() + 1.0
+        values = values.masked_fill(pad, big)
     sorted_v = torch.sort(values, dim=-1).values
     logits = -(sorted_v.unsqueeze(-1) - values.unsqueeze(-2)).abs() / tau
+    if pad is not None:
+        logits = logits.masked_fill(pad.unsqueeze(-2), float("-inf"))
     return torch.softmax(logits, dim=-1)
 
 
