@@ -1,6 +1,7 @@
 """Gromov–Wasserstein family: partial GW (ours, penalised) vs POT's fixed-mass partial GW.
 
-Run: ``python -m benchmarks gromov`` (``--quick``: n = 100, 300 only).
+Run: ``python -m benchmarks gromov`` (``--quick``: n = 100, 300 only; ``--pgw``: the
+partial GW rows only).
 Writes ``benchmarks/results/gromov.json``.
 
 Two point clouds in R^3 (the second a rotated, noisy copy of 80% of the
@@ -34,6 +35,7 @@ def _gw_term(C1, C2, G):
 
 def main():
     quick = "--quick" in sys.argv
+    only_pgw = "--pgw" in sys.argv
     rng = np.random.default_rng(0)
     rows = []
     for n in (100, 300) if quick else (100, 300, 1000):
@@ -61,6 +63,8 @@ def main():
                      "outlier_mass_pot": float(G[:, k:].sum())})
     report("Partial GW: ours (penalised, FW with a mass-scan start) vs POT (fixed mass, "
            "told our mass)", rows, "benchmarks/results/gromov.json")
+    if only_pgw:
+        return
 
     rows = []
     for n in (1000,) if quick else (1000, 5000):

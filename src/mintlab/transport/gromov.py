@@ -230,7 +230,8 @@ def _fw(A, B, pa, qb, lam, M, alpha, solver, G, max_iter, tol, n_masses):
         return _objective(A, B, Asq, Bsq, lam, M, alpha, G)
 
     if G is None:
-        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol * scale, M, alpha)
+        # a start, not a solution: a loose tolerance (each step is one n x m LP)
+        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, 1e-5 * scale, M, alpha)
         if solver == "fw2":
             # also try the n x m block of the augmented problem's product plan
             P = np.outer(pe, qe)[:n, :m] / (pa.sum() + qb.sum())
@@ -283,7 +284,7 @@ def _sinkhorn_solve(A, B, pa, qb, lam, M, alpha, G, epsilon, max_iter, tol, n_ma
     pe, qe = np.r_[pa, qb.sum()], np.r_[qb, pa.sum()]
     if G is None:  # the Frank-Wolfe start: the empty plan is stationary here too
         scale = max(float(np.abs(A).max() ** 2 + np.abs(B).max() ** 2), 1e-300)
-        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, 1e-9 * scale, M, alpha)
+        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, 1e-5 * scale, M, alpha)
     converged, it = False, 0
     for it in range(1, max_iter + 1):  # noqa: B007
         _, tens = _objective(A, B, Asq, Bsq, lam, M, alpha, G)
