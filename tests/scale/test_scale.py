@@ -112,8 +112,20 @@ def test_failed_partition_is_named_and_a_retry_gives_the_same_result(client, tmp
     assert len(list((tmp_path / "b").iterdir())) == 3  # every partition failed once
 
 
+def _idle_transitions(client, timeout=30.0):
+    """The scheduler's transition count once earlier tests' tasks are all released."""
+    import time
+
+    end = time.monotonic() + timeout
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and \
+            time.monotonic() < end:
+        time.sleep(0.05)
+    return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+
+
 def test_bad_inputs_are_rejected_before_scheduling(client):
-    before = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    # every task state change on the scheduler counts: none may happen below
+    before = _idle_transitions(client)
     with pytest.raises(ValueError, match="must not be empty"):
         embed_distributed([], _swe(), client=client)
     with pytest.raises(ValueError, match=r"sets\[2\] has 2"):
@@ -131,7 +143,7 @@ def test_bad_inputs_are_rejected_before_scheduling(client):
         embed_distributed(_sets(5), _swe(), client=42)
     with pytest.raises(ValueError, match=r"shape \(K, D\)"):
         pairwise_distances_distributed(np.zeros(5), client=client)
-    after = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
     assert after == before
 
 
