@@ -5,7 +5,6 @@ import torch
 
 from mintlab.nn import (
     BACKBONES,
-    ISAB,
     MaxPooling,
     PointNetBackbone,
     SetClassifier,
@@ -41,13 +40,6 @@ def test_equivariant_and_padding_blind(name):
     torch.testing.assert_close(bb(x2, mask), out)
     assert torch.all(out[~mask] == 0)
     torch.testing.assert_close(bb(x[1:2, :4]), out[1:2, :4])
-
-
-def test_isab_cost_is_linear_in_set_size():
-    # ISAB attends through m inducing points: no n x n score matrix
-    blk = ISAB(8, n_heads=2, n_inducing=4)
-    x = torch.randn(1, 3000, 8)
-    assert blk(x).shape == (1, 3000, 8)
 
 
 def test_set_classifier_is_invariant_and_trainable():

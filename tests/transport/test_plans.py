@@ -183,3 +183,5 @@ def test_soft_sort_matrix_with_padding_matches_the_real_entries_alone():
     assert torch.all(P[1, :, 4:] == 0)
     with pytest.raises(TypeError, match="pad must be a boolean"):
         soft_sort_matrix(v, 0.3, pad.float())
+    with pytest.raises(ValueError, match="does not broadcast"):
+        soft_sort_matrix(v, 0.3, pad[:, :5])

@@ -26,6 +26,7 @@ import ot
 import torch
 
 from mintlab.nn import ConstrainedSWEPooling, MaxPooling, SWEPooling
+from mintlab.transport.plans import _uniform_monotone
 
 from ._core import Experiment, Result
 from ._sets_common import backbone, one_torch_thread, point_cloud_split, train_and_score
@@ -58,16 +59,10 @@ def _plan_ratio(pool, encoder, data):
         P = fb @ theta
         for s in range(theta.shape[1]):
             i, j = torch.argsort(P[:, s]), torch.argsort(pr[:, s])
-            Q = _uniform_monotone(fb.shape[0], M)
+            Q = _uniform_monotone(fb.shape[0], M, torch.float64, "cpu")
             cost = float((Q * C[i][:, j].double()).sum())
             ratios.append(cost / max(opt, 1e-12))
     return float(np.mean(ratios))
-
-
-def _uniform_monotone(n, m):
-    from mintlab.transport.plans import _uniform_monotone as um
-
-    return um(n, m, torch.float64, "cpu")
 
 
 def run(quick: bool = True, seed: int = 0) -> Result:

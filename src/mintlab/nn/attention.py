@@ -31,7 +31,7 @@ from torch import nn
 
 from .._random import make_generator
 from .._validation import check_finite, check_int, check_nonnegative, check_positive
-from ..transport.plans import soft_sort_matrix
+from ..transport.plans import _uniform_monotone, soft_sort_matrix
 
 __all__ = [
     "SoftmaxAttention",
@@ -176,20 +176,6 @@ class SinkhornAttention(_MultiheadBase):
         return a @ v, (a if need_weights else None)
 
 
-def _uniform_monotone_batched(n, counts, m, like):
-    """Monotone couplings of uniform measures on ``n`` and ``m_b`` sorted ranks: (B, 1, n, m).
-
-    Ranks ``j >= m_b`` (padding, sorted last) get no mass.
-    """
-    dt, dev = like.dtype, like.device
-    i = torch.arange(n, dtype=dt, device=dev).view(1, 1, n, 1)
-    j = torch.arange(m, dtype=dt, device=dev).view(1, 1, 1, m)
-    lo = torch.maximum(i / n, j / counts)
-    hi = torch.minimum((i + 1) / n, (j + 1) / counts)
-    Q = (hi - lo).clamp_min(0)
-    return Q * (j < counts).to(dt)
-
-
 class ESPAttention(_MultiheadBase):
     r"""Attention from expected sliced transport plans (``espformer``).
 
@@ -240,7 +226,7 @@ class ESPAttention(_MultiheadBase):
         var = ((dq * dq).sum(2, keepdim=True) + dk2.sum(2, keepdim=True)) / (n + counts)
         scale = var.clamp_min(1e-12).sqrt()
         pq, pk = pq / scale, pk / scale
-        Q = _uniform_monotone_batched(n, counts, m, q)  # (B, 1, n, m)
+        Q = _uniform_monotone(n, m, q.dtype, q.device, counts)  # (B, 1, n, m)
         kpad = None if pad is None else pad[:, None, :]
         if self.beta > 0:
             q2 = (q * q).sum(-1, keepdim=True)  # (B, h, n, 1)

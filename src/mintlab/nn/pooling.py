@@ -22,7 +22,7 @@ from torch import nn
 
 from .._random import make_generator
 from .._validation import check_choice, check_int, check_nonnegative, check_positive
-from ..transport.plans import soft_sort_matrix
+from ..transport.plans import _uniform_monotone, soft_sort_matrix
 from ._common import check_set, masked_weights
 
 __all__ = [
@@ -342,6 +342,8 @@ class ConstrainedSWEPooling(SWEPooling):
         R = ref @ theta  # (M, L)
         C = torch.cdist(x, ref.unsqueeze(0).expand(B, -1, -1)) ** 2  # (B, n, M)
         wx = masked_weights(x, mask)  # (B, n)
+        if self.constraint == "relative":
+            import ot
         soft, hard, bound = [], [], []
         for b in range(B):
             keep = slice(None) if mask is None else mask[b]
@@ -362,8 +364,6 @@ class ConstrainedSWEPooling(SWEPooling):
                 gathered = Cb[oi.unsqueeze(-1), orr.unsqueeze(1)]  # (L, nb, M)
                 hard.append((Qh * gathered).sum((1, 2)))
             if self.constraint == "relative":
-                import ot
-
                 a = wx[b][keep].detach().double().cpu().numpy()
                 G = ot.emd(a / a.sum(), np.full(M, 1.0 / M), Cb.detach().double().cpu().numpy())
                 # the optimal cost with its plan held fixed: its gradient is the optimal
@@ -407,12 +407,6 @@ class ConstrainedSWEPooling(SWEPooling):
         self.lambdas += self.dual_lr * (self._hard.to(self.lambdas.dtype) - self._bound)
         self.lambdas.clamp_(min=0)
         self._soft = None
-
-
-def _uniform_monotone(n, m, dtype, device):
-    from ..transport.plans import _uniform_monotone as um
-
-    return um(n, m, dtype, device)
 
 
 class EMPERORPooling(SetPooling):

@@ -293,19 +293,22 @@ def solve_batch(xs, ys, lams, p, match_x, counts):
 
 
 @numba.njit(cache=True, nogil=True)
-def unsort_batch(us, vs, match, u_order, v_order, p, assign, costs):
-    """Map sorted-space matchings to original indices and sum their transport cost.
+def unsort_batch(match, u_order, v_order, assign):
+    """Map sorted-space matchings to original indices:
+    ``assign[b, u_order[b, i]] = v_order[b, match[b, i]]`` (``-1`` for unmatched points)."""
+    for b in range(match.shape[0]):  # memory-bound: one thread, no parallel launch per call
+        for i in range(match.shape[1]):
+            j = match[b, i]
+            assign[b, u_order[b, i]] = v_order[b, j] if j >= 0 else -1
 
-    ``assign[b, u_order[b, i]] = v_order[b, match[b, i]]`` (``-1`` stays for
-    unmatched points); ``costs[b] = sum_i |us[b, i] - vs[b, match[b, i]]|^p``.
-    """
-    for b in range(us.shape[0]):  # memory-bound: one thread, no parallel launch per call
+
+@numba.njit(cache=True, nogil=True)
+def sorted_costs(us, vs, match, p, costs):
+    """``costs[b] = sum_i |us[b, i] - vs[b, match[b, i]]|^p`` over matched points."""
+    for b in range(us.shape[0]):
         c = 0.0
         for i in range(us.shape[1]):
             j = match[b, i]
             if j >= 0:
-                assign[b, u_order[b, i]] = v_order[b, j]
                 c += _cost(us[b, i] - vs[b, j], p)
-            else:
-                assign[b, u_order[b, i]] = -1
         costs[b] = c

@@ -471,8 +471,7 @@ def partial_wasserstein_1d(u_values, v_values, penalty=None, p=2, *, n_transport
     from ._partial1d import unsort_batch
 
     assign = np.empty((B, n), np.int64)
-    transport_np = np.empty(B)
-    unsort_batch(us_np, vs_np, match, u_sorter_np, v_sorter_np, p, assign, transport_np)
+    unsort_batch(match, u_sorter_np, v_sorter_np, assign)
     assign_t = torch.as_tensor(assign, device=u.device)
     if io.is_torch:
         # recomputed in torch so that the cost is differentiable in the values
@@ -480,7 +479,7 @@ def partial_wasserstein_1d(u_values, v_values, penalty=None, p=2, *, n_transport
         partner = torch.gather(vf, -1, assign_t.clamp(min=0))
         transport = (_pow(uf - partner, p) * mask).sum(-1)
     else:
-        transport = torch.as_tensor(transport_np)
+        transport = torch.as_tensor(_transport_cost(us_np, vs_np, match, p))
     counts_t = torch.as_tensor(counts, device=u.device, dtype=u.dtype)
     lam_t = torch.as_tensor(lams, device=u.device, dtype=u.dtype)
     if penalty is not None:
@@ -499,11 +498,10 @@ def partial_wasserstein_1d(u_values, v_values, penalty=None, p=2, *, n_transport
 
 def _transport_cost(us, vs, match, p):
     """Per-row transport cost of sorted-space matchings ``match`` (B, n)."""
-    B = us.shape[0]
-    rows, cols = np.nonzero(match >= 0)
-    d = np.abs(us[rows, cols] - vs[rows, match[rows, cols]])
-    out = np.zeros(B)
-    np.add.at(out, rows, d if p == 1.0 else d**p)
+    from ._partial1d import sorted_costs
+
+    out = np.empty(us.shape[0])
+    sorted_costs(us, vs, match, float(p), out)
     return out
 
 

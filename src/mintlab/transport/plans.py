@@ -126,6 +126,11 @@ def soft_sort_matrix(values: torch.Tensor, temperature: float, pad=None) -> torc
     if pad is not None:
         if not isinstance(pad, torch.Tensor) or pad.dtype != torch.bool:
             raise TypeError("pad must be a boolean tensor (True at padding)")
+        try:
+            torch.broadcast_shapes(pad.shape, values.shape)
+        except RuntimeError:
+            raise ValueError(f"pad of shape {tuple(pad.shape)} does not broadcast to the values' "
+                             f"shape {tuple(values.shape)}") from None
         big = values.detach().abs().amax() + 1.0
         values = values.masked_fill(pad, big)
     sorted_v = torch.sort(values, dim=-1).values
@@ -135,15 +140,23 @@ def soft_sort_matrix(values: torch.Tensor, temperature: float, pad=None) -> torc
     return torch.softmax(logits, dim=-1)
 
 
-def _uniform_monotone(n, m, dtype, device):
-    """The monotone coupling of uniform measures on ``n`` and ``m`` sorted ranks, dense."""
-    if n == m:
-        return torch.eye(n, dtype=dtype, device=device) / n
-    cu = torch.arange(1, n + 1, dtype=dtype, device=device) / n
-    cv = torch.arange(1, m + 1, dtype=dtype, device=device) / m
-    lo = torch.maximum((cu - 1.0 / n).unsqueeze(1), (cv - 1.0 / m).unsqueeze(0))
-    hi = torch.minimum(cu.unsqueeze(1), cv.unsqueeze(0))
-    return (hi - lo).clamp_min(0)
+def _uniform_monotone(n, m, dtype, device, counts=None):
+    """The monotone coupling of uniform measures on ``n`` and ``m`` sorted ranks, dense.
+
+    With ``counts`` (a tensor broadcastable to ``(..., 1, 1)``: the number of
+    real ranks of each batch entry, ``<= m``) the second measure is uniform on
+    its first ``counts`` ranks and the later (padding) ranks get no mass; the
+    result then has shape ``(..., n, m)``.
+    """
+    if counts is None:
+        if n == m:
+            return torch.eye(n, dtype=dtype, device=device) / n
+        counts = torch.tensor(float(m), dtype=dtype, device=device)
+    i = torch.arange(n, dtype=dtype, device=device).unsqueeze(-1)
+    j = torch.arange(m, dtype=dtype, device=device)
+    lo = torch.maximum(i / n, j / counts)
+    hi = torch.minimum((i + 1) / n, (j + 1) / counts)
+    return (hi - lo).clamp_min(0) * (j < counts).to(dtype)
 
 
 def _soft_slice_plans(Xs, Xt, ps, pt, tau, p):
