@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-SUITES = ["line", "sliced", "embed", "sets", "attention", "gromov", "compress", "scale"]
+SUITES = ["line", "sliced", "embed", "sets", "attention", "gromov", "compress", "svd", "scale"]
 
 names = [a for a in sys.argv[1:] if not a.startswith("--")] or SUITES
 for name in names:

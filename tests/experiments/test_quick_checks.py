@@ -9,6 +9,18 @@ import pytest
 from mintlab.experiments import experiments, get_experiment
 
 EXPECTED_CHECKS = {
+    "zs-svd": {"zs_beats_uniform_whitening_20", "zs_beats_uniform_whitening_40",
+               "zs_beats_uniform_whitening_60", "correction_helps_at_60",
+               "ranks_are_heterogeneous"},
+    "io-svd": {"io_beats_uniform_whitening_20", "io_beats_uniform_whitening_40",
+               "io_beats_uniform_whitening_60", "loss_aware_remap_beats_uniform_remap_70",
+               "hybrid_beats_low_rank_only_70", "loss_aware_remap_beats_uniform_remap_80",
+               "hybrid_beats_low_rank_only_80"},
+    "prehab": {"prehab_smaller_immediate_drop_40", "prehab_better_after_recovery_40",
+               "prehab_smaller_immediate_drop_60", "prehab_better_after_recovery_60"},
+    "conqur": {"conqur_beats_hadamard", "conqur_beats_random", "rotation_beats_none",
+               "calibration_memory_tenfold_smaller", "w8a8_near_lossless",
+               "corner_alignment_increases"},
     "sopt": {"opt1d_equals_lp", "opt1d_faster_than_lp", "sopt_more_robust_than_sw"},
     "s3w": {"ri_s3w_tracks_w2", "ri_s3w_as_accurate_as_ssw", "s3w_faster_than_ssw",
             "ri_s3w_rotation_invariant"},

@@ -8,6 +8,12 @@
   random matrices, PEFT-shaped; :func:`apply_lora` for the LoRA baseline
   (PEFT's when installed).
 
+Post-training compression of trained models lives in the subpackages
+:mod:`mintlab.compress.svd` (``svd-llm``, ``zs-svd``, ``io-svd``, ``prehab``:
+:func:`~mintlab.compress.svd.compress_model`) and :mod:`mintlab.compress.quant`
+(``conqur``: :func:`~mintlab.compress.quant.quantize_model`), with the offline
+language-model testbed in :mod:`mintlab.compress.testbed`.
+
 Every random tensor is generated from the seed by named streams
 (:mod:`mintlab.compress._basis`): ``export()`` / :func:`rebuild` and
 :func:`save_adapter` / :func:`load_adapter` store only the trained numbers.

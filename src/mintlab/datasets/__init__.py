@@ -1,5 +1,6 @@
 """Offline, procedural data used by the experiments and available to users."""
 
+from .corpus import CORPUS_SPLITS, load_corpus_verses, load_text_corpus
 from .digits import load_digits_split, rotate_digits
 from .graphs import GRAPH_FAMILIES, make_graph_classes
 from .pointclouds import (
@@ -12,4 +13,5 @@ from .tasks import make_digit_tasks, make_gaussian_tasks
 
 __all__ = ["SHAPES", "sample_shape", "make_point_cloud_classes", "make_set_retrieval_corpus",
            "GRAPH_FAMILIES", "make_graph_classes", "make_digit_tasks", "make_gaussian_tasks",
-           "load_digits_split", "rotate_digits"]
+           "load_digits_split", "rotate_digits",
+           "CORPUS_SPLITS", "load_text_corpus", "load_corpus_verses"]

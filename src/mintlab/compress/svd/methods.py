@@ -1,0 +1,584 @@
+"""Whitened-SVD compression of the ``nn.Linear`` layers of any model.
+
+Every method factorises a layer ``W`` (``out x in``) in a *whitened* space
+``A = R W S`` (``S`` acts on the input side, ``R`` on the output side), keeps
+a set of singular components of ``A = U diag(s) V^T`` and maps them back,
+
+    ``W' = R^{-1} U_k diag(s_k) V_k^T S^{-1} = up @ down``,
+
+``up = R^{-1} U_k diag(s_k)^{1/2}``, ``down = diag(s_k)^{1/2} V_k^T S^{-1}``,
+stored as a :class:`~mintlab.compress.svd.LowRankLinear`. With ``S S^T =
+E[x x^T]`` the truncation error of the layer's output,
+``E||(W - W') x||^2``, equals the sum of the dropped ``s_i^2`` (SVD-LLM's
+truncation awareness); with also ``R^T R = E[g g^T]`` (the output metric,
+:mod:`~mintlab.compress.svd._calib`) it is twice the second-order estimate
+of the KL divergence between the original and compressed predictions.
+
+Methods (``method=``):
+
+``"svd"``
+    plain truncated SVD of ``W`` (``S = R = I``), uniform rank.
+``"asvd"``
+    activation-aware scaling (ASVD-style): ``S = diag(E|x|)^alpha``, uniform rank.
+``"svd-llm"``
+    SVD-LLM's whitening: ``S`` the Cholesky factor of ``E[x x^T]``, uniform rank.
+``"zs-svd"``
+    Zero Sum SVD: input whitening as SVD-LLM, then a *global* selection of
+    components to drop across all layers by their first-order loss
+    estimates ``delta_i = -s_i * u_i^T H v_i`` (``H`` the calibration-loss
+    gradient in whitened coordinates). Each layer offers its smallest
+    remaining component; the *zero-sum rule* takes, from the candidates of
+    the sign opposite to the running sum of accepted ``delta`` (positive when
+    the sum is <= 0, negative otherwise), the one of smallest ``|delta|``,
+    so the cumulative predicted loss change stays near zero; layers whose
+    final rank does not beat the dense size stay dense. ``correction=True``
+    adds the one-step correction: the removed part ``W - W_r`` is projected
+    onto the span of per-batch gradients at ``W_r``, added back, and the
+    layer is truncated again to its rank.
+``"io-svd"``
+    Input-output whitened SVD: ``S`` as SVD-LLM, ``R`` from the KL-aware
+    output metric over the top-K token probabilities; the components are
+    scored by the predicted loss change ``-s_i u_i^T H v_i + s_i^2 / 2``
+    (first-order calibration loss plus the second-order KL term, which the
+    double whitening makes exactly ``s_i^2 / 2``) and the least sensitive are
+    dropped globally, cheapest predicted change per stored parameter first,
+    until the budget is met. ``quantize="loss-aware"`` is the hybrid
+    low-rank + 8-bit path: a kept component may also be stored in 8 bits
+    (its ``down`` row and ``up`` column, per-vector scales), at the predicted
+    loss of that quantisation (first order plus the whitened second-order
+    error), so a byte budget buys more rank; moves (quantise a component,
+    drop a layer's last one) are taken by predicted loss per byte saved.
+    ``quantize="all"`` stores every kept component in 8 bits (the uniform
+    remapping baseline). With ``quantize`` the ``ratio`` is a reduction of
+    *bytes*.
+
+``ratio`` is the fraction of the targeted layers' weight entries (bytes
+with ``quantize``) removed.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._calib import (
+    Objective,
+    check_batches,
+    collect_statistics,
+    find_linear_layers,
+    resolve_objective,
+)
+from .layers import LowRankLinear
+
+__all__ = ["METHODS", "compress_model", "CompressionReport", "uniform_rank",
+           "whitened_decomposition", "quantize_int8_per_vector"]
+
+METHODS = ("svd", "asvd", "svd-llm", "zs-svd", "io-svd")
+_INPUT_KIND = {"svd": None, "asvd": "asvd", "svd-llm": "chol", "zs-svd": "chol", "io-svd": "chol"}
+
+
+@dataclass
+class CompressionReport:
+    """What :func:`compress_model` did, layer by layer.
+
+    ``layers[name]`` holds ``shape`` (out, in), ``rank``, ``full_rank``,
+    ``dense`` (left as it was), ``int8`` (components stored in 8 bits),
+    ``params`` and ``bytes`` stored for the weight.
+    """
+
+    method: str
+    ratio: float
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    params_before: int = 0
+    params_after: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    model_params_before: int = 0
+    model_params_after: int = 0
+    calibration_seconds: float = 0.0
+    seconds: float = 0.0
+    predicted_loss_change: float | None = None
+
+    @property
+    def achieved_ratio(self) -> float:
+        """Fraction of the targeted weight entries removed."""
+        return 1.0 - self.params_after / max(self.params_before, 1)
+
+    @property
+    def achieved_byte_ratio(self) -> float:
+        """Fraction of the targeted weight bytes removed."""
+        return 1.0 - self.bytes_after / max(self.bytes_before, 1)
+
+    @property
+    def ranks(self) -> dict[str, int]:
+        return {k: v["rank"] for k, v in self.layers.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "ratio": self.ratio, "layers": self.layers,
+                "params_before": self.params_before, "params_after": self.params_after,
+                "bytes_before": self.bytes_before, "bytes_after": self.bytes_after,
+                "model_params_before": self.model_params_before,
+                "model_params_after": self.model_params_after,
+                "achieved_ratio": self.achieved_ratio,
+                "calibration_seconds": self.calibration_seconds, "seconds": self.seconds,
+                "predicted_loss_change": self.predicted_loss_change}
+
+    def summary(self) -> str:
+        lines = [f"{self.method}: {self.params_before:,} -> {self.params_after:,} weight entries "
+                 f"({100 * self.achieved_ratio:.1f}% removed), {self.bytes_after:,} bytes"]
+        for name, info in self.layers.items():
+            tag = "dense" if info["dense"] else f"rank {info['rank']}/{info['full_rank']}"
+            if info["int8"]:
+                tag += f" ({info['int8']} in int8)"
+            lines.append(f"  {name}: {tag}")
+        return "\n".join(lines)
+
+
+def uniform_rank(out_features: int, in_features: int, ratio: float) -> int:
+    """The rank removing ``ratio`` of an ``out x in`` weight: floor((1 - ratio) mn / (m + n))."""
+    return int(math.floor((1.0 - ratio) * out_features * in_features
+                          / (out_features + in_features)))
+
+
+def quantize_int8_per_vector(v: torch.Tensor, dim: int) -> torch.Tensor:
+    """Symmetric round-to-nearest 8-bit quantisation, one scale per slice along ``dim``."""
+    scale = v.abs().amax(dim=dim, keepdim=True).clamp_min(1e-12) / 127.0
+    return torch.round(v / scale).clamp(-127, 127) * scale
+
+
+# --------------------------------------------------------------------------- whitening
+
+def _cholesky(C: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Lower Cholesky factor of ``C``, with the least damping (relative to its trace) that works."""
+    d = C.shape[0]
+    scale = float(torch.diagonal(C).mean().clamp_min(1e-30))
+    eye = torch.eye(d, dtype=C.dtype, device=C.device)
+    damp = eps
+    for _ in range(12):
+        L, info = torch.linalg.cholesky_ex(C + damp * scale * eye)
+        if int(info) == 0:
+            return L
+        damp *= 10
+    raise ValueError("calibration covariance is not positive definite even after damping; "
+                     "is the calibration data degenerate?")
+
+
+@dataclass
+class _Whitened:
+    """``A = R W S`` and its SVD, with the maps back to the weight's space."""
+
+    U: torch.Tensor
+    s: torch.Tensor
+    Vh: torch.Tensor
+    S: torch.Tensor | None  # None, a diagonal vector, or a lower-triangular matrix
+    R: torch.Tensor | None  # None or an upper-triangular matrix
+
+    def factors(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        root = self.s[:k].sqrt()
+        up = self.U[:, :k] * root
+        down = root[:, None] * self.Vh[:k]
+        if self.R is not None:
+            up = torch.linalg.solve_triangular(self.R, up, upper=True)
+        if self.S is not None:
+            if self.S.dim() == 1:
+                down = down / self.S
+            else:
+                down = torch.linalg.solve_triangular(self.S, down, upper=False, left=False)
+        return up, down
+
+    def whiten(self, M: torch.Tensor) -> torch.Tensor:
+        """``R M S`` for an ``out x in`` matrix."""
+        if self.S is not None:
+            M = M * self.S if self.S.dim() == 1 else M @ self.S
+        return self.R @ M if self.R is not None else M
+
+    def gradient(self, G: torch.Tensor) -> torch.Tensor:
+        """The loss gradient in whitened coordinates, ``R^{-T} G S^{-T}``."""
+        if self.S is not None:
+            G = G / self.S if self.S.dim() == 1 else torch.linalg.solve_triangular(
+                self.S.T, G, upper=True, left=False)
+        if self.R is not None:
+            G = torch.linalg.solve_triangular(self.R.T, G, upper=False)
+        return G
+
+    def component_gradients(self, G: torch.Tensor) -> torch.Tensor:
+        """``u_i^T H v_i`` for every component: the loss' derivative in ``s_i``."""
+        H = self.gradient(G)
+        return ((self.U.T @ H) * self.Vh).sum(1)
+
+
+def whitened_decomposition(weight: torch.Tensor, S: torch.Tensor | None = None,
+                           R: torch.Tensor | None = None) -> _Whitened:
+    """SVD of ``R W S`` in float64 (``S``: vector = diagonal, matrix = lower triangular)."""
+    W = weight.detach().double()
+    tmp = _Whitened(None, None, None, S, R)
+    U, s, Vh = torch.linalg.svd(tmp.whiten(W), full_matrices=False)
+    return _Whitened(U, s, Vh, S, R)
+
+
+def _input_factor(kind, st, alpha):
+    if kind is None:
+        return None
+    if kind == "asvd":
+        a = st.abs_mean.clamp_min(1e-8) ** alpha
+        return a / a.mean()
+    return _cholesky(st.covariance)
+
+
+def _output_factor(st, damping):
+    M = st.out_metric
+    if M is None:
+        raise RuntimeError("the output metric was not collected")
+    return _cholesky(M, eps=damping).T
+
+
+# --------------------------------------------------------------------------- selection
+
+def _dense_removed(m, n, k):
+    return m * n - min(m * n, k * (m + n))
+
+
+def _select_global(infos, target_removed, rule, min_rank):
+    """Greedy global truncation; returns ranks and the sum of accepted predicted changes."""
+    ranks = {name: len(info["delta"]) for name, info in infos.items()}
+    removed = 0
+    running = 0.0
+    pos, neg, one = [], [], []
+    counter = 0
+
+    def push(name):
+        nonlocal counter
+        k = ranks[name]
+        if k - 1 < min_rank:
+            return
+        d = float(infos[name]["delta"][k - 1])
+        m, n = infos[name]["shape"]
+        counter += 1
+        if rule == "zero-sum":
+            heapq.heappush(pos if d >= 0 else neg, (abs(d), counter, name, d))
+        else:
+            heapq.heappush(one, (d / (m + n), counter, name, d))
+
+    for name in infos:
+        push(name)
+    while removed < target_removed:
+        if rule == "zero-sum":
+            first, second = (pos, neg) if running <= 0 else (neg, pos)
+            heap = first if first else second
+        else:
+            heap = one
+        if not heap:
+            break
+        _, _, name, d = heapq.heappop(heap)
+        m, n = infos[name]["shape"]
+        before = _dense_removed(m, n, ranks[name])
+        ranks[name] -= 1
+        removed += _dense_removed(m, n, ranks[name]) - before
+        running += d
+        push(name)
+    return ranks, running
+
+
+def _select_hybrid(infos, target_bytes, mode, min_rank, width):
+    """Greedy over 'quantise a component' and 'drop a layer's last component' moves by bytes."""
+    state = {}
+    for name, info in infos.items():
+        m, n = info["shape"]
+        k = len(info["delta"])
+        state[name] = {"k": k, "q": np.full(k, mode == "all"), "version": 0}
+
+    def comp_bytes(name, i):
+        m, n = infos[name]["shape"]
+        return (m + n + 8) if state[name]["q"][i] else (m + n) * width
+
+    def layer_bytes(name):
+        m, n = infos[name]["shape"]
+        st = state[name]
+        q = int(st["q"][: st["k"]].sum())
+        fact = q * (m + n + 8) + (st["k"] - q) * (m + n) * width
+        return min(fact, m * n * width)
+
+    total = sum(layer_bytes(n) for n in infos)
+    heap = []
+    counter = 0
+
+    def push_drop(name):
+        nonlocal counter
+        st = state[name]
+        t = st["k"] - 1
+        if t < min_rank:
+            return
+        cost = float(infos[name]["delta"][t]) - (float(infos[name]["dq"][t]) if st["q"][t] else 0)
+        counter += 1
+        heapq.heappush(heap, (cost / comp_bytes(name, t), counter, name, "drop", t,
+                              st["version"]))
+
+    for name, info in infos.items():
+        push_drop(name)
+        if mode == "loss-aware":
+            m, n = info["shape"]
+            saved = (m + n) * width - (m + n + 8)
+            for i in range(len(info["delta"])):
+                counter += 1
+                heapq.heappush(heap, (float(info["dq"][i]) / saved, counter, name, "quant", i, -1))
+    running = 0.0
+    while total > target_bytes and heap:
+        _, _, name, kind, i, version = heapq.heappop(heap)
+        st = state[name]
+        before = layer_bytes(name)
+        if kind == "drop":
+            if version != st["version"]:
+                continue
+            running += float(infos[name]["delta"][i]) - (
+                float(infos[name]["dq"][i]) if st["q"][i] else 0)
+            st["k"] -= 1
+        else:
+            if st["q"][i] or i >= st["k"]:
+                continue
+            st["q"][i] = True
+            running += float(infos[name]["dq"][i])
+        st["version"] += 1
+        total += layer_bytes(name) - before
+        push_drop(name)
+    return {n: (state[n]["k"], state[n]["q"][: state[n]["k"]].copy()) for n in infos}, running
+
+
+# --------------------------------------------------------------------------- entry point
+
+def _check_ratio(ratio):
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio):
+        raise TypeError(f"ratio must be a float in (0, 1), got {ratio!r}")
+    if not 0.0 < float(ratio) < 1.0:
+        raise ValueError(f"ratio must be in (0, 1) (the fraction of parameters removed), "
+                         f"got {ratio}")
+    return float(ratio)
+
+
+def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+
+
+def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4,
+                   calibration: Any = None, *, objective: Objective | None = None,
+                   include: Any = None, exclude: Any = None, inplace: bool = False,
+                   correction: bool = False, quantize: str | None = None, alpha: float = 0.5,
+                   top_k: int = 32, output_damping: float = 1e-2, min_rank: int = 1,
+                   correction_batches: int = 8, seed: int = 0,
+                   progress: bool = False) -> tuple[nn.Module, CompressionReport]:
+    """Compress the ``nn.Linear`` layers of ``model`` by whitened SVD.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module with ``nn.Linear`` layers (only those are compressed).
+    method : {"svd", "asvd", "svd-llm", "zs-svd", "io-svd"}
+        See the module documentation.
+    ratio : float in (0, 1)
+        Fraction of the targeted layers' weight entries to remove (of bytes
+        with ``quantize``).
+    calibration : iterable of batches
+        Required by every method but ``"svd"``; statistics are streamed.
+    objective : Objective, optional
+        How batches are scored; inferred for ``(B, T + 1)`` token batches
+        (causal LM) and ``(x, y)`` pairs (classification).
+    include, exclude : str, list of str or callable, optional
+        Which linear layers to compress (by qualified name).
+    inplace : bool
+        Modify ``model`` itself instead of a deep copy.
+    correction : bool
+        ``zs-svd`` only: the one-step projected-gradient correction.
+    quantize : {None, "loss-aware", "all"}
+        ``io-svd`` only: the hybrid low-rank + 8-bit path.
+    alpha : float
+        ASVD's activation exponent.
+    top_k : int
+        ``io-svd``: the number of most probable tokens in the KL expansion.
+    output_damping : float
+        ``io-svd``: damping of the output metric, relative to its mean diagonal.
+    min_rank : int
+        Global selections never take a layer below this rank.
+    correction_batches : int
+        Batches whose gradients span the correction's subspace.
+
+    Returns
+    -------
+    (model, CompressionReport)
+        The compressed model (factorised layers are
+        :class:`~mintlab.compress.svd.LowRankLinear`) and what was done.
+    """
+    t_start = time.perf_counter()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    ratio = _check_ratio(ratio)
+    if quantize not in (None, "loss-aware", "all"):
+        raise ValueError(f"quantize must be None, 'loss-aware' or 'all', got {quantize!r}")
+    if quantize is not None and method != "io-svd":
+        raise ValueError("quantize= is the hybrid path of method='io-svd'")
+    if correction and method != "zs-svd":
+        raise ValueError("correction=True is the one-step correction of method='zs-svd'")
+    layers = find_linear_layers(model, include, exclude)
+    model_params_before = sum(p.numel() for p in model.parameters())
+    if not inplace:
+        names = list(layers)
+        model = copy.deepcopy(model)
+        layers = {n: model.get_submodule(n) for n in names}
+
+    needs = _INPUT_KIND[method]
+    stats, calib_seconds = {}, 0.0
+    objective_ = None
+    if method != "svd":
+        batches = check_batches(calibration)
+        objective_ = resolve_objective(objective, batches[0])
+        grads = method in ("zs-svd", "io-svd")
+        stats, calib_seconds = collect_statistics(
+            model, layers, batches, objective_, inputs=True, gradients=grads,
+            output_metric=method == "io-svd", top_k=top_k, seed=seed, progress=progress)
+
+    decomps: dict[str, _Whitened] = {}
+    infos: dict[str, dict] = {}
+    for name, lin in layers.items():
+        st = stats.get(name)
+        S = _input_factor(needs, st, alpha) if needs else None
+        R = _output_factor(st, output_damping) if method == "io-svd" else None
+        dec = whitened_decomposition(lin.weight, S, R)
+        decomps[name] = dec
+        m, n = lin.weight.shape
+        info = {"shape": (m, n)}
+        if method in ("zs-svd", "io-svd"):
+            g = dec.component_gradients(st.grad)
+            delta = -dec.s * g
+            if method == "io-svd":
+                delta = delta + 0.5 * dec.s ** 2
+            info["delta"] = delta.cpu().numpy()
+            if quantize is not None:
+                info["dq"] = _quantisation_deltas(dec, st.grad).cpu().numpy()
+        infos[name] = info
+
+    width = next(iter(layers.values())).weight.element_size()
+    dense_entries = {n: lin.weight.numel() for n, lin in layers.items()}
+    total_entries = sum(dense_entries.values())
+    int8 = {n: None for n in layers}
+    predicted = None
+    if method in ("svd", "asvd", "svd-llm"):
+        ranks = {n: max(min_rank, min(min(lin.weight.shape),
+                                      uniform_rank(*lin.weight.shape, ratio)))
+                 for n, lin in layers.items()}
+    elif quantize is None:
+        rule = "zero-sum" if method == "zs-svd" else "ascending"
+        ranks, predicted = _select_global(infos, ratio * total_entries, rule, min_rank)
+    else:
+        target = (1.0 - ratio) * total_entries * width
+        chosen, predicted = _select_hybrid(infos, target, quantize, min_rank, width)
+        ranks = {n: k for n, (k, _) in chosen.items()}
+        int8 = {n: q for n, (_, q) in chosen.items()}
+
+    def is_dense(name, k):
+        m, n = layers[name].weight.shape
+        q = 0 if int8[name] is None else int(int8[name].sum())
+        fact = q * (m + n + 8) + (k - q) * (m + n) * width
+        return fact >= m * n * width
+
+    dense = {n: is_dense(n, ranks[n]) for n in layers}
+    if correction:
+        _correct(model, layers, decomps, ranks, dense, batches, objective_,
+                 correction_batches, seed)
+
+    report = CompressionReport(method=method if quantize is None else f"{method}+{quantize}",
+                               ratio=ratio, calibration_seconds=calib_seconds,
+                               predicted_loss_change=predicted,
+                               model_params_before=model_params_before)
+    for name, lin in layers.items():
+        m, n = lin.weight.shape
+        k = ranks[name]
+        full = min(m, n)
+        if dense[name]:
+            report.layers[name] = {"shape": [m, n], "rank": full, "full_rank": full,
+                                   "dense": True, "int8": 0, "params": m * n,
+                                   "bytes": m * n * width}
+            continue
+        up, down = decomps[name].factors(k)
+        q = int8[name]
+        if q is not None and q.any():
+            qt = torch.as_tensor(q, device=up.device)
+            up = torch.where(qt[None, :], quantize_int8_per_vector(up, 0), up)
+            down = torch.where(qt[:, None], quantize_int8_per_vector(down, 1), down)
+        w = lin.weight
+        new = LowRankLinear.from_factors(
+            up.to(w.dtype), down.to(w.dtype),
+            None if lin.bias is None else lin.bias.detach(),
+            None if q is None else torch.as_tensor(q, device=w.device))
+        new.to(w.device)
+        _set_module(model, name, new)
+        n8 = 0 if q is None else int(q.sum())
+        report.layers[name] = {"shape": [m, n], "rank": k, "full_rank": full, "dense": False,
+                               "int8": n8, "params": k * (m + n),
+                               "bytes": (k - n8) * (m + n) * width + n8 * (m + n + 8)}
+    report.params_before = total_entries
+    report.params_after = sum(v["params"] for v in report.layers.values())
+    report.bytes_before = total_entries * width
+    report.bytes_after = sum(v["bytes"] for v in report.layers.values())
+    report.model_params_after = sum(p.numel() for p in model.parameters())
+    report.seconds = time.perf_counter() - t_start
+    return model, report
+
+
+def _quantisation_deltas(dec: _Whitened, G: torch.Tensor) -> torch.Tensor:
+    """Predicted loss change of storing each component in 8 bits (first + second order)."""
+    k = len(dec.s)
+    up, down = dec.factors(k)
+    uq, dq = quantize_int8_per_vector(up, 0), quantize_int8_per_vector(down, 1)
+    first = ((uq.T @ G) * dq).sum(1) - ((up.T @ G) * down).sum(1)
+    # whitened rank-one errors: a b^T - a0 b0^T with a = R uq_i, b = S^T dq_i
+    a, a0 = _left(dec, uq), _left(dec, up)
+    b, b0 = _right(dec, dq), _right(dec, down)
+    second = ((a * a).sum(0) * (b * b).sum(1) + (a0 * a0).sum(0) * (b0 * b0).sum(1)
+              - 2 * (a * a0).sum(0) * (b * b0).sum(1))
+    return first + 0.5 * second.clamp_min(0)
+
+
+def _left(dec, up):
+    return dec.R @ up if dec.R is not None else up
+
+
+def _right(dec, down):
+    if dec.S is None:
+        return down
+    return down * dec.S if dec.S.dim() == 1 else down @ dec.S
+
+
+def _correct(model, layers, decomps, ranks, dense, batches, objective, n_batches, seed):
+    """ZS-SVD's correction: project ``W - W_r`` on the span of gradients at ``W_r``, re-truncate."""
+    targets = {n: lin for n, lin in layers.items() if not dense[n]}
+    if not targets:
+        return
+    originals = {n: lin.weight.detach().clone() for n, lin in targets.items()}
+    truncated = {}
+    with torch.no_grad():
+        for n, lin in targets.items():
+            up, down = decomps[n].factors(ranks[n])
+            truncated[n] = (up @ down)
+            lin.weight.copy_(truncated[n].to(lin.weight.dtype))
+    g = torch.Generator().manual_seed(int(seed) + 7)
+    pick = torch.randperm(len(batches), generator=g)[: max(1, int(n_batches))].tolist()
+    stats, _ = collect_statistics(model, targets, [batches[i] for i in pick], objective,
+                                  inputs=False, batch_gradients=True)
+    with torch.no_grad():
+        for n, lin in targets.items():
+            Gs = torch.stack([gb.double().reshape(-1) for gb in stats[n].batch_grads])
+            delta = (originals[n].double() - truncated[n]).reshape(-1)
+            gram = Gs @ Gs.T
+            coef = torch.linalg.lstsq(gram, (Gs @ delta)[:, None]).solution[:, 0]
+            corrected = truncated[n] + (coef @ Gs).reshape(truncated[n].shape)
+            old = decomps[n]
+            decomps[n] = whitened_decomposition(corrected, old.S, old.R)
+            lin.weight.copy_(originals[n])
