@@ -9,6 +9,12 @@ import pytest
 from mintlab.experiments import experiments, get_experiment
 
 EXPECTED_CHECKS = {
+    "kd-dd-survey": {"herding_beats_random", "gradient_matching_beats_random",
+                     "distribution_matching_beats_random", "relabel_beats_random",
+                     "soft_labels_beat_hard_label_methods", "kd_beats_cross_entropy",
+                     "feature_kd_at_least_kd"},
+    "vq-soft-labels": {"vq_keeps_90pct_of_accuracy", "vq_labels_10x_smaller", "vq_beats_top1",
+                       "vq_beats_top3", "vq_beats_1bit", "vq_beats_pca5"},
     "zs-svd": {"zs_beats_uniform_whitening_20", "zs_beats_uniform_whitening_40",
                "zs_beats_uniform_whitening_60", "correction_helps_at_60",
                "ranks_are_heterogeneous"},

@@ -21,7 +21,6 @@ each next byte); ``bits_per_byte = log2(perplexity)``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -35,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._cache import cache_dir
+from .._cache import file_lock as _file_lock
 from .._validation import check_int
 
 __all__ = [
@@ -244,29 +245,6 @@ def perplexity(model: nn.Module, split: str = "test", *, max_bytes: int | None =
         count += b[:, 1:].numel()
     model.train(was_training)
     return math.exp(total / count)
-
-
-def cache_dir() -> Path:
-    """Where trained testbed weights are kept (created on first use)."""
-    root = os.environ.get("MINTLAB_CACHE_DIR")
-    if root:
-        path = Path(root)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = Path(base) / "mintlab"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    import fcntl
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def train_testbed_lm(size: str = "tiny", *, seed: int = 0, cache: bool = True,

@@ -2,6 +2,7 @@
 
 from .corpus import CORPUS_SPLITS, load_corpus_verses, load_text_corpus
 from .digits import load_digits_split, rotate_digits
+from .glyphs import affine_deform, glyph_templates, load_glyph_split, make_glyph_classes
 from .graphs import GRAPH_FAMILIES, make_graph_classes
 from .pointclouds import (
     SHAPES,
@@ -14,4 +15,5 @@ from .tasks import make_digit_tasks, make_gaussian_tasks
 __all__ = ["SHAPES", "sample_shape", "make_point_cloud_classes", "make_set_retrieval_corpus",
            "GRAPH_FAMILIES", "make_graph_classes", "make_digit_tasks", "make_gaussian_tasks",
            "load_digits_split", "rotate_digits",
-           "CORPUS_SPLITS", "load_text_corpus", "load_corpus_verses"]
+           "CORPUS_SPLITS", "load_text_corpus", "load_corpus_verses",
+           "affine_deform", "glyph_templates", "make_glyph_classes", "load_glyph_split"]

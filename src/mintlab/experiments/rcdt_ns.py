@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import ndimage
 
+from mintlab.datasets import affine_deform
 from mintlab.embed import NearestSubspaceClassifier, RadonCDT
 
 from ._core import Experiment, Result
@@ -47,21 +47,9 @@ def _templates():
     return [bar + z, cross.astype(float), ring, corner]
 
 
-def _deform(rng, img):
-    s = rng.uniform(0.75, 1.25, 2)
-    sh = rng.uniform(-0.25, 0.25)
-    A = np.array([[s[0], sh], [0.0, s[1]]])
-    Ainv = np.linalg.inv(A)
-    c = np.array([(SIZE - 1) / 2] * 2)
-    t = rng.uniform(-5, 5, 2)
-    offset = c - Ainv @ (c + t)
-    out = ndimage.affine_transform(img, Ainv, offset=offset, order=1)
-    return ndimage.gaussian_filter(out, 0.7)
-
-
 def _data(rng, per_class):
     T = _templates()
-    X = np.stack([_deform(rng, T[c]) for c in range(len(T)) for _ in range(per_class)])
+    X = np.stack([affine_deform(T[c], rng) for c in range(len(T)) for _ in range(per_class)])
     y = np.repeat(np.arange(len(T)), per_class)
     return X, y
 
@@ -156,7 +144,7 @@ def run(quick: bool = True, seed: int = 0) -> Result:
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     T = _templates()
-    axes[0].imshow(np.hstack([_deform(rng, t) for t in T]), cmap="gray")
+    axes[0].imshow(np.hstack([affine_deform(t, rng) for t in T]), cmap="gray")
     axes[0].set_title("one deformed sample per class")
     axes[0].axis("off")
     for k, v in acc.items():

@@ -1,0 +1,215 @@
+"""Generator-based distillation (``d3m``) and the generator behind coreset expansion.
+
+The papers use a pretrained text-to-image diffusion model; here the
+"foundation model" is a small conditional VAE that mintlab pre-trains on
+glyph classes *disjoint from the target classes* (classes 100-199 of
+:func:`~mintlab.datasets.make_glyph_classes` when the targets are 0-99),
+cached under the user's cache directory. Its weights are public in the
+papers' setting and are not counted in the distilled storage.
+
+* :class:`PromptVAE` — decoder ``p(x | z, c)`` with a conditioning vector
+  ``c`` (the analogue of a text embedding; during pre-training each
+  pre-training class has one); :func:`d3m` is textual inversion: one new
+  vector per target class, learned with the generator frozen by maximising
+  the ELBO of that class's real images. The distilled set stores the vectors
+  and a seed; training images are generated anew at every epoch.
+* :class:`SuperResVAE` — decoder ``p(x_high | z, x_low)``: a learned 2x
+  upsampler whose latent ``z`` adds controlled variability (sampled with
+  standard deviation ``variability``), used by
+  :func:`~mintlab.distill.coreset_expansion`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._cache import cache_dir, file_lock
+from .._validation import check_int
+from .data import DistilledSet
+
+__all__ = ["PromptVAE", "SuperResVAE", "pretrain_generator", "d3m"]
+
+
+class _Encoder(nn.Module):
+    def __init__(self, in_ch, latent, size):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(in_ch, 32, 3, 2, 1), nn.GELU(),
+                                 nn.Conv2d(32, 64, 3, 2, 1), nn.GELU(), nn.Flatten())
+        self.out = nn.Linear(64 * (size // 4) ** 2, 2 * latent)
+
+    def forward(self, x):
+        mu, logvar = self.out(self.net(x)).chunk(2, -1)
+        return mu, logvar.clamp(-8, 8)
+
+
+class _Decoder(nn.Module):
+    def __init__(self, cond_dim, size, extra_ch=0):
+        super().__init__()
+        self.size = size
+        self.fc = nn.Sequential(nn.Linear(cond_dim, 256), nn.GELU(),
+                                nn.Linear(256, 64 * (size // 4) ** 2), nn.GELU())
+        self.up = nn.Sequential(nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.GELU(),
+                                nn.ConvTranspose2d(32, 16, 4, 2, 1), nn.GELU())
+        self.head = nn.Conv2d(16 + extra_ch, 1, 3, padding=1)
+
+    def forward(self, h, skip=None):
+        s = self.size // 4
+        x = self.up(self.fc(h).view(-1, 64, s, s))
+        if skip is not None:
+            x = torch.cat([x, skip], 1)
+        return self.head(x)[:, 0]  # logits of pixel intensities
+
+
+def _elbo_terms(logits, x, mu, logvar, beta):
+    rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+    kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum() / len(x)
+    return rec + beta * kl
+
+
+class PromptVAE(nn.Module):
+    """``q(z | x)``, ``p(x | z, c)``; ``c`` a conditioning vector of ``cond_dim`` numbers."""
+
+    def __init__(self, size: int = 16, latent: int = 8, cond_dim: int = 16,
+                 n_pretrain_classes: int = 100, beta: float = 2.0):
+        super().__init__()
+        self.size, self.latent, self.cond_dim, self.beta = size, latent, cond_dim, beta
+        self.encoder = _Encoder(1, latent, size)
+        self.decoder = _Decoder(latent + cond_dim, size)
+        self.prompts = nn.Embedding(n_pretrain_classes, cond_dim)
+        nn.init.normal_(self.prompts.weight, std=1.0)
+
+    def loss(self, x, c, generator=None):
+        mu, logvar = self.encoder(x[:, None])
+        eps = torch.randn(mu.shape, generator=generator)
+        z = mu + (0.5 * logvar).exp() * eps
+        return _elbo_terms(self.decoder(torch.cat([z, c], -1)), x, mu, logvar, self.beta)
+
+    @torch.no_grad()
+    def sample(self, c: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` images for each row of ``c``: ``(len(c) * n, size, size)``, class-major."""
+        z = torch.randn(len(c) * n, self.latent, generator=generator)
+        return torch.sigmoid(self.decoder(torch.cat([z, c.repeat_interleave(n, 0)], -1)))
+
+
+class SuperResVAE(nn.Module):
+    """``q(z | x_high, x_low)``, ``p(x_high | z, x_low)`` for 2x upsampling with variability."""
+
+    def __init__(self, size: int = 16, latent: int = 8, beta: float = 1.0):
+        super().__init__()
+        self.size, self.latent, self.beta = size, latent, beta
+        self.encoder = _Encoder(2, latent, size)
+        self.low = nn.Sequential(nn.Flatten(), nn.Linear((size // 2) ** 2, 64), nn.GELU())
+        self.decoder = _Decoder(latent + 64, size, extra_ch=1)
+
+    def _up(self, low):
+        return F.interpolate(low[:, None], size=(self.size, self.size), mode="bilinear",
+                             align_corners=False)
+
+    def loss(self, x, low, generator=None):
+        up = self._up(low)
+        mu, logvar = self.encoder(torch.cat([x[:, None], up], 1))
+        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
+        logits = self.decoder(torch.cat([z, self.low(low)], -1), skip=up)
+        return _elbo_terms(logits, x, mu, logvar, self.beta)
+
+    @torch.no_grad()
+    def expand(self, low: torch.Tensor, variability: float,
+               generator: torch.Generator) -> torch.Tensor:
+        """Upsample ``(n, size/2, size/2)`` images, with latent noise of std ``variability``."""
+        z = variability * torch.randn(len(low), self.latent, generator=generator)
+        return torch.sigmoid(self.decoder(torch.cat([z, self.low(low)], -1), skip=self._up(low)))
+
+
+def downsample(X: torch.Tensor) -> torch.Tensor:
+    """2x average-pool of ``(n, H, W)`` images."""
+    return F.avg_pool2d(X[:, None], 2)[:, 0]
+
+
+def pretrain_generator(kind: str, *, n_classes: int = 100, first_class: int = 100,
+                       per_class: int = 30, steps: int = 1500, seed: int = 0,
+                       cache: bool = True) -> nn.Module:
+    """Pre-train the ``"prompt"`` or ``"superres"`` generator on glyph classes disjoint from
+    the targets (``first_class ..``), cached."""
+    if kind not in ("prompt", "superres"):
+        raise ValueError(f"kind must be 'prompt' or 'superres', got {kind!r}")
+    steps = check_int(steps, "steps", minimum=1)
+
+    def train():
+        from mintlab.datasets import make_glyph_classes
+        X, y = make_glyph_classes(n_classes, per_class, seed=1000 + seed, first_class=first_class)
+        X, y = torch.as_tensor(X), torch.as_tensor(y)
+        torch.manual_seed(seed)
+        model = PromptVAE(n_pretrain_classes=n_classes) if kind == "prompt" else SuperResVAE()
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(steps):
+            b = torch.randint(0, len(X), (128,), generator=g)
+            if kind == "prompt":
+                loss = model.loss(X[b], model.prompts(y[b]), g)
+            else:
+                loss = model.loss(X[b], downsample(X[b]), g)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return model.eval()
+
+    if not cache:
+        return train()
+    key = hashlib.sha1(json.dumps([kind, n_classes, first_class, per_class, steps, seed,
+                                   1]).encode()).hexdigest()[:12]
+    path = cache_dir() / f"generator-{kind}-{key}.pt"
+    with file_lock(path.with_suffix(".lock")):
+        if path.exists():
+            model = PromptVAE(n_pretrain_classes=n_classes) if kind == "prompt" else SuperResVAE()
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return model.eval()
+        model = train()
+        tmp = path.with_suffix(".tmp")
+        torch.save(model.state_dict(), tmp)
+        tmp.replace(path)
+        return model
+
+
+def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_class: int = 1,
+        steps: int = 400, lr: float = 5e-2, per_epoch: int = 10, seed: int = 0) -> DistilledSet:
+    """One (or a few) learned conditioning vectors per class: textual inversion on a frozen VAE.
+
+    The stored set is the ``(n_classes * vectors_per_class, cond_dim)``
+    float32 vectors and one int64 seed; its sampler generates ``per_epoch``
+    images per class for every epoch.
+    """
+    k = int(y.max()) + 1
+    vpc = check_int(vectors_per_class, "vectors_per_class", minimum=1)
+    for p in generator.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(seed)
+    init = generator.prompts.weight.mean(0)
+    vec = (init[None].repeat(k * vpc, 1) + 0.1 * torch.randn(k * vpc, generator.cond_dim,
+                                                              generator=g)).requires_grad_(True)
+    opt = torch.optim.Adam([vec], lr=lr)
+    by_class = [(y == c).nonzero().flatten() for c in range(k)]
+    for _ in range(check_int(steps, "steps", minimum=1)):
+        ids = torch.cat([bc[torch.randint(0, len(bc), (8,), generator=g)] for bc in by_class])
+        slot = torch.randint(0, vpc, (len(ids),), generator=g)
+        loss = generator.loss(X[ids], vec[y[ids] * vpc + slot], g)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    vectors = vec.detach().float()
+    labels = torch.arange(k).repeat_interleave(vpc)
+    per = max(1, per_epoch // vpc)
+
+    def sampler(epoch: int):
+        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + epoch)
+        return generator.sample(vectors, per, gen), labels.repeat_interleave(per)
+
+    out = DistilledSet("d3m", None, None, k, sampler=sampler,
+                       extra={"vectors": vectors.numpy().astype(np.float32),
+                              "seed": np.array([seed], dtype=np.int64)})
+    return out
