@@ -34,8 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._cache import cache_dir
-from .._cache import file_lock as _file_lock
+from .._cache import cache_dir, cached_module
 from .._validation import check_int
 
 __all__ = [
@@ -278,21 +277,10 @@ def train_testbed_lm(size: str = "tiny", *, seed: int = 0, cache: bool = True,
     if steps is not None:
         tcfg = TrainConfig(**{**asdict(tcfg), "steps": check_int(steps, "steps", minimum=1)})
     key = hashlib.sha1(json.dumps([asdict(cfg), asdict(tcfg), int(seed), 1]).encode()).hexdigest()
-    path = cache_dir() / f"bytegpt-{size}-{key[:12]}.pt" if cache else None
-    if path is None:
+    if not cache:
         return _train(cfg, tcfg, seed, progress)
-    with _file_lock(path.with_suffix(".lock")):
-        if path.exists():
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            model = ByteGPT(cfg)
-            model.load_state_dict(blob["state"])
-            model.train_info = dict(blob["info"])
-            return model.eval()
-        model = _train(cfg, tcfg, seed, progress)
-        tmp = path.with_suffix(".tmp")
-        torch.save({"state": model.state_dict(), "info": model.train_info}, tmp)
-        tmp.replace(path)
-        return model
+    return cached_module(f"bytegpt-{size}-{key[:12]}.pt", lambda: ByteGPT(cfg),
+                         lambda: _train(cfg, tcfg, seed, progress))
 
 
 def _train(cfg: LMConfig, tcfg: TrainConfig, seed: int, progress: bool) -> ByteGPT:

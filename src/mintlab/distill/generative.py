@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._cache import cache_dir, file_lock
+from .._cache import cached_module
 from .._validation import check_int
 from .data import DistilledSet
 
@@ -162,18 +162,11 @@ def pretrain_generator(kind: str, *, n_classes: int = 100, first_class: int = 10
     if not cache:
         return train()
     key = hashlib.sha1(json.dumps([kind, n_classes, first_class, per_class, steps, seed,
-                                   1]).encode()).hexdigest()[:12]
-    path = cache_dir() / f"generator-{kind}-{key}.pt"
-    with file_lock(path.with_suffix(".lock")):
-        if path.exists():
-            model = PromptVAE(n_pretrain_classes=n_classes) if kind == "prompt" else SuperResVAE()
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return model.eval()
-        model = train()
-        tmp = path.with_suffix(".tmp")
-        torch.save(model.state_dict(), tmp)
-        tmp.replace(path)
-        return model
+                                   2]).encode()).hexdigest()[:12]
+    def build():
+        return PromptVAE(n_pretrain_classes=n_classes) if kind == "prompt" else SuperResVAE()
+
+    return cached_module(f"generator-{kind}-{key}.pt", build, train)
 
 
 def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_class: int = 1,

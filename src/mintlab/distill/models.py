@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._cache import cache_dir, file_lock
+from .._cache import cached_module
 from .._validation import check_int
 
 __all__ = ["ConvNet", "augment", "train_classifier", "train_teacher", "predict_proba",
@@ -141,15 +141,5 @@ def train_teacher(data: dict, *, width: int = 64, depth: int = 2, epochs: int = 
         return fit()
     digest = hashlib.sha1(data["X_train"].numpy().tobytes()).hexdigest()[:10]
     key = hashlib.sha1(json.dumps([data.get("name"), digest, width, depth, epochs, seed,
-                                   1]).encode()).hexdigest()[:12]
-    path = cache_dir() / f"teacher-{data.get('name', 'data')}-{key}.pt"
-    with file_lock(path.with_suffix(".lock")):
-        if path.exists():
-            model = build()
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return model.eval()
-        model = fit()
-        tmp = path.with_suffix(".tmp")
-        torch.save(model.state_dict(), tmp)
-        tmp.replace(path)
-        return model
+                                   2]).encode()).hexdigest()[:12]
+    return cached_module(f"teacher-{data.get('name', 'data')}-{key}.pt", build, fit)
