@@ -99,67 +99,64 @@ def distribution_matching_loss(emb_real: torch.Tensor, emb_syn: torch.Tensor) ->
     return ((emb_real.mean(0) - emb_syn.mean(0)) ** 2).sum()
 
 
-def _init_synthetic(X, y, ipc, k, seed):
+def _matching(method, X, y, ipc, *, image_size, iterations, lr, real_batch, seed, width,
+              class_loss, frozen):
+    """The loop both matching methods share: synthetic images initialised from real ones, a
+    fresh random ConvNet per iteration, one real batch per class, ``class_loss`` summed."""
+    ipc, k = _check(X, y, ipc)
     base = random_subset(X, y, ipc, seed=seed)
-    return base.images.clone().requires_grad_(True), base.labels
+    syn, ys = base.images.clone().requires_grad_(True), base.labels
+    opt = torch.optim.SGD([syn], lr=lr, momentum=0.5)
+    g = torch.Generator().manual_seed(seed + 1)
+    by_class = [(y == c).nonzero().flatten() for c in range(k)]
+    for it in range(check_int(iterations, "iterations", minimum=1)):
+        torch.manual_seed(seed * 7 + it)
+        net = ConvNet(k, image_size, width=width)
+        if frozen:
+            for p in net.parameters():
+                p.requires_grad_(False)
+        loss = 0.0
+        for c in range(k):
+            ids = by_class[c][torch.randint(0, len(by_class[c]), (real_batch,), generator=g)]
+            loss = loss + class_loss(net, ids, syn[ys == c], c, it)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            syn.clamp_(0, 1)
+    return DistilledSet(method, syn.detach(), ys, k)
 
 
 def gradient_matching(X, y, ipc: int, *, image_size: int, iterations: int = 200,
                       lr: float = 0.1, real_batch: int = 64, seed: int = 0,
                       width: int = 32) -> DistilledSet:
     """Dataset condensation by gradient matching (a fresh random ConvNet every iteration)."""
-    ipc, k = _check(X, y, ipc)
-    syn, ys = _init_synthetic(X, y, ipc, k, seed)
-    opt = torch.optim.SGD([syn], lr=lr, momentum=0.5)
-    g = torch.Generator().manual_seed(seed + 1)
-    by_class = [(y == c).nonzero().flatten() for c in range(k)]
-    for it in range(check_int(iterations, "iterations", minimum=1)):
-        torch.manual_seed(seed * 7 + it)
-        net = ConvNet(k, image_size, width=width)
+    def class_loss(net, ids, syn_c, c, it):
         params = list(net.parameters())
-        loss = 0.0
-        for c in range(k):
-            ids = by_class[c][torch.randint(0, len(by_class[c]), (real_batch,), generator=g)]
-            g_real = torch.autograd.grad(F.cross_entropy(net(X[ids]), y[ids]), params)
-            g_real = [t.detach() for t in g_real]
-            sc = syn[ys == c]
-            g_syn = torch.autograd.grad(F.cross_entropy(net(sc), ys[ys == c]), params,
-                                        create_graph=True)
-            loss = loss + gradient_distance(g_real, list(g_syn))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            syn.clamp_(0, 1)
-    return DistilledSet("gradient-matching", syn.detach(), ys, k)
+        g_real = [t.detach() for t in torch.autograd.grad(
+            F.cross_entropy(net(X[ids]), y[ids]), params)]
+        target = torch.full((len(syn_c),), c, dtype=torch.long)
+        g_syn = torch.autograd.grad(F.cross_entropy(net(syn_c), target), params,
+                                    create_graph=True)
+        return gradient_distance(g_real, list(g_syn))
+
+    return _matching("gradient-matching", X, y, ipc, image_size=image_size,
+                     iterations=iterations, lr=lr, real_batch=real_batch, seed=seed,
+                     width=width, class_loss=class_loss, frozen=False)
 
 
 def distribution_matching(X, y, ipc: int, *, image_size: int, iterations: int = 300,
                           lr: float = 0.5, real_batch: int = 128, seed: int = 0,
                           width: int = 32) -> DistilledSet:
     """Distribution matching of mean embeddings under random ConvNets (augmented views)."""
-    ipc, k = _check(X, y, ipc)
-    syn, ys = _init_synthetic(X, y, ipc, k, seed)
-    opt = torch.optim.SGD([syn], lr=lr, momentum=0.5)
-    g = torch.Generator().manual_seed(seed + 1)
-    by_class = [(y == c).nonzero().flatten() for c in range(k)]
-    for it in range(check_int(iterations, "iterations", minimum=1)):
-        torch.manual_seed(seed * 7 + it)
-        net = ConvNet(k, image_size, width=width)
-        for p in net.parameters():
-            p.requires_grad_(False)
-        loss = 0.0
-        for c in range(k):
-            ids = by_class[c][torch.randint(0, len(by_class[c]), (real_batch,), generator=g)]
-            s = seed * 100003 + it * 131 + c
-            loss = loss + distribution_matching_loss(net.features(augment(X[ids], s)),
-                                                     net.features(augment(syn[ys == c], s)))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            syn.clamp_(0, 1)
-    return DistilledSet("distribution-matching", syn.detach(), ys, k)
+    def class_loss(net, ids, syn_c, c, it):
+        s = seed * 100003 + it * 131 + c
+        return distribution_matching_loss(net.features(augment(X[ids], s)),
+                                          net.features(augment(syn_c, s)))
+
+    return _matching("distribution-matching", X, y, ipc, image_size=image_size,
+                     iterations=iterations, lr=lr, real_batch=real_batch, seed=seed,
+                     width=width, class_loss=class_loss, frozen=True)
 
 
 def soft_labels_for_views(teacher, images: torch.Tensor, n_views: int, base_seed: int,
