@@ -133,6 +133,25 @@ def test_generators_and_augmentation_are_deterministic():
     assert torch.equal(s1, s2) and len(s1) == len(l1)
 
 
+def test_d3m_vectors_fit_their_class_and_hard_em_uses_every_vector():
+    torch.manual_seed(0)
+    vae = PromptVAE(n_pretrain_classes=4)
+    X, y = (torch.as_tensor(a) for a in make_glyph_classes(3, 8, seed=0))
+    one = torch.as_tensor(d3m(X, y, vae, vectors_per_class=1, steps=60, seed=0)
+                          .extra["vectors"])
+    # the learned vector of a class explains that class's images better than another's
+    mu, _ = vae.encoder(X[:, None])
+    rec = torch.stack([F.binary_cross_entropy_with_logits(
+        vae.decoder(torch.cat([mu, one[c].expand(len(X), -1)], -1)), X,
+        reduction="none").flatten(1).sum(1) for c in range(3)], 1)
+    per_class = torch.stack([rec[y == c].mean(0) for c in range(3)])
+    assert torch.equal(per_class.argmin(1), torch.arange(3))
+    four = torch.as_tensor(d3m(X, y, vae, vectors_per_class=4, steps=60, seed=0)
+                           .extra["vectors"]).view(3, 4, -1)
+    # the copies of a class stay distinct vectors (they do not collapse onto one)
+    assert (four - four.mean(1, keepdim=True)).norm(dim=-1).min() > 1e-3
+
+
 def test_subset_methods_and_bad_budgets():
     X, y = make_glyph_classes(4, 6, seed=0)
     X, y = torch.as_tensor(X), torch.as_tensor(y)

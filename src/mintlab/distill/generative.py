@@ -175,25 +175,52 @@ def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_c
 
     The stored set is the ``(n_classes * vectors_per_class, cond_dim)``
     float32 vectors and one int64 seed; its sampler generates ``per_epoch``
-    images per class for every epoch.
+    images per class for every epoch. With several vectors per class, the
+    first half of the steps learns one vector per class; its copies
+    (perturbed) are then refined by hard EM, each real image training the
+    copy that reconstructs it best, so they spread over the class's modes
+    instead of all learning its mean.
     """
     k = int(y.max()) + 1
     vpc = check_int(vectors_per_class, "vectors_per_class", minimum=1)
+    steps = check_int(steps, "steps", minimum=1)
     for p in generator.parameters():
         p.requires_grad_(False)
     g = torch.Generator().manual_seed(seed)
-    init = generator.prompts.weight.mean(0)
-    vec = (init[None].repeat(k * vpc, 1) + 0.1 * torch.randn(k * vpc, generator.cond_dim,
-                                                              generator=g)).requires_grad_(True)
-    opt = torch.optim.Adam([vec], lr=lr)
     by_class = [(y == c).nonzero().flatten() for c in range(k)]
-    for _ in range(check_int(steps, "steps", minimum=1)):
-        ids = torch.cat([bc[torch.randint(0, len(bc), (8,), generator=g)] for bc in by_class])
-        slot = torch.randint(0, vpc, (len(ids),), generator=g)
-        loss = generator.loss(X[ids], vec[y[ids] * vpc + slot], g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+
+    def invert(vec, n_steps, per_class_vectors):
+        vec = vec.clone().requires_grad_(True)
+        opt = torch.optim.Adam([vec], lr=lr)
+        for _ in range(n_steps):
+            ids = torch.cat([bc[torch.randint(0, len(bc), (8,), generator=g)]
+                             for bc in by_class])
+            slot = torch.zeros(len(ids), dtype=torch.long)
+            if per_class_vectors > 1:  # hard EM: the vector that reconstructs the image best
+                with torch.no_grad():
+                    mu, _ = generator.encoder(X[ids][:, None])
+                    cand = vec[(y[ids] * per_class_vectors)[:, None]
+                               + torch.arange(per_class_vectors)]
+                    logits = generator.decoder(torch.cat(
+                        [mu[:, None].expand(-1, per_class_vectors, -1), cand], -1).flatten(0, 1))
+                    rec = F.binary_cross_entropy_with_logits(
+                        logits, X[ids].repeat_interleave(per_class_vectors, 0), reduction="none")
+                    slot = rec.flatten(1).sum(1).view(-1, per_class_vectors).argmin(1)
+            loss = generator.loss(X[ids], vec[y[ids] * per_class_vectors + slot], g)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return vec.detach()
+
+    init = generator.prompts.weight.mean(0)
+    vec = init[None].repeat(k, 1) + 0.1 * torch.randn(k, generator.cond_dim, generator=g)
+    # one vector per class first; with several, each then starts from its class's vector
+    # (perturbed) so none is left untrained at the generic mean prompt
+    vec = invert(vec, steps if vpc == 1 else (steps + 1) // 2, 1)
+    if vpc > 1:
+        vec = vec.repeat_interleave(vpc, 0)
+        vec = invert(vec + 0.3 * vec.std() * torch.randn(vec.shape, generator=g),
+                     steps // 2, vpc)
     vectors = vec.detach().float()
     labels = torch.arange(k).repeat_interleave(vpc)
     per = max(1, per_epoch // vpc)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from mintlab.distill import (
     distribution_matching,
-    evaluate,
     gradient_matching,
     herding,
     random_subset,
@@ -28,7 +27,7 @@ from mintlab.distill import (
 )
 
 from ._core import Experiment, Result
-from ._distill_common import EPOCHS, setup, single_threaded
+from ._distill_common import EPOCHS, evaluate_sets, setup, single_threaded
 from .registry import register
 
 CLAIM = (
@@ -45,9 +44,7 @@ def run(quick: bool, seed: int) -> Result:
     import matplotlib.pyplot as plt
 
     res = Result()
-    data, teacher, tacc = setup("digits", seed)
-    res.metrics["teacher_accuracy"] = tacc
-    X, y = data["X_train"], data["y_train"]
+    data, teacher, X, y = setup("digits", seed, res)
     its = 1 if quick else 2
     sets = {
         "random": random_subset(X, y, IPC, seed=seed),
@@ -58,13 +55,8 @@ def run(quick: bool, seed: int) -> Result:
                                                        iterations=200 * its, seed=seed),
         "relabel": relabel(X, y, IPC, teacher, n_views=30, temperature=4.0, seed=seed),
     }
-    acc = {}
-    for name, ds in sets.items():
-        r = evaluate(ds, data, epochs=EPOCHS, seed=seed,
-                     temperature=4.0 if name == "relabel" else 1.0)
-        acc[name] = r["accuracy"]
-        res.metrics[f"accuracy_{name}"] = r["accuracy"]
-        res.metrics[f"bytes_{name}"] = r["bytes"]
+    acc, _ = evaluate_sets(res, sets, data, seed,
+                           temperature=lambda name: 4.0 if name == "relabel" else 1.0)
     for name in ("herding", "gradient-matching", "distribution-matching", "relabel"):
         res.check(f"{name.replace('-', '_')}_beats_random", acc[name], acc["random"], ">",
                   description=f"test accuracy at {IPC} images per class: {name} vs random subset")
@@ -92,7 +84,8 @@ def run(quick: bool, seed: int) -> Result:
     ax[0].bar(range(len(names)), [acc[n] for n in names])
     ax[0].set_xticks(range(len(names)), names, rotation=20, fontsize=7)
     ax[0].set_ylim(min(acc.values()) - 0.05, 1)
-    ax[0].axhline(tacc, color="k", ls=":", lw=0.8, label="teacher (all data)")
+    ax[0].axhline(res.metrics["teacher_accuracy"], color="k", ls=":", lw=0.8,
+                  label="teacher (all data)")
     ax[0].set_ylabel(f"student accuracy ({IPC} images / class)")
     ax[0].legend(fontsize=7)
     for n in names:

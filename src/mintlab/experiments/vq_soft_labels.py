@@ -26,7 +26,7 @@ from mintlab.distill import (
 )
 
 from ._core import Experiment, Result
-from ._distill_common import EPOCHS, setup, single_threaded
+from ._distill_common import EPOCHS, scatter_bytes_accuracy, setup, single_threaded
 from .registry import register
 
 CLAIM = (
@@ -41,9 +41,7 @@ def run(quick: bool, seed: int) -> Result:
     import matplotlib.pyplot as plt
 
     res = Result()
-    data, teacher, tacc = setup("glyphs", seed)
-    res.metrics["teacher_accuracy"] = tacc
-    X, y = data["X_train"], data["y_train"]
+    data, teacher, X, y = setup("glyphs", seed, res)
     ds = relabel(X, y, 2, teacher, n_views=30, temperature=4.0, seed=seed)
     P = ds.soft_labels.decode()
     image_bytes = ds.storage_bytes - len(ds.soft_labels.payload())
@@ -73,13 +71,9 @@ def run(quick: bool, seed: int) -> Result:
                               f"({label_bytes[base]:,} B)")
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for name in codecs:
-        ax.scatter(label_bytes[name], acc[name], label=name, s=40)
-    ax.set_xscale("log")
+    scatter_bytes_accuracy(ax, acc, label_bytes, "student accuracy (100 classes)")
     ax.set_xlabel("soft-label bytes stored")
-    ax.set_ylabel("student accuracy (100 classes)")
     ax.set_title("Soft-label storage vs accuracy")
-    ax.legend(fontsize=7)
     fig.tight_layout()
     res.figures["vq_soft_labels"] = fig
     return res
