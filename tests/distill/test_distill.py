@@ -150,6 +150,10 @@ def test_d3m_vectors_fit_their_class_and_hard_em_uses_every_vector():
                            .extra["vectors"]).view(3, 4, -1)
     # the copies of a class stay distinct vectors (they do not collapse onto one)
     assert (four - four.mean(1, keepdim=True)).norm(dim=-1).min() > 1e-3
+    again = d3m(X, y, vae, vectors_per_class=4, steps=30, seed=0, init=one)
+    assert again.extra["vectors"].shape == (12, 16)
+    with pytest.raises(ValueError, match="init"):
+        d3m(X, y, vae, vectors_per_class=4, steps=3, init=one[:2])
 
 
 def test_subset_methods_and_bad_budgets():

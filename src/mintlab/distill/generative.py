@@ -170,7 +170,8 @@ def pretrain_generator(kind: str, *, n_classes: int = 100, first_class: int = 10
 
 
 def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_class: int = 1,
-        steps: int = 400, lr: float = 5e-2, per_epoch: int = 10, seed: int = 0) -> DistilledSet:
+        steps: int = 400, lr: float = 5e-2, per_epoch: int = 10, seed: int = 0,
+        init: torch.Tensor | np.ndarray | None = None) -> DistilledSet:
     """One (or a few) learned conditioning vectors per class: textual inversion on a frozen VAE.
 
     The stored set is the ``(n_classes * vectors_per_class, cond_dim)``
@@ -212,15 +213,25 @@ def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_c
             opt.step()
         return vec.detach()
 
-    init = generator.prompts.weight.mean(0)
-    vec = init[None].repeat(k, 1) + 0.1 * torch.randn(k, generator.cond_dim, generator=g)
+    mean_prompt = generator.prompts.weight.mean(0)
+    vec = mean_prompt[None].repeat(k, 1) + 0.1 * torch.randn(k, generator.cond_dim, generator=g)
     # one vector per class first; with several, each then starts from its class's vector
     # (perturbed) so none is left untrained at the generic mean prompt
-    vec = invert(vec, steps if vpc == 1 else (steps + 1) // 2, 1)
+    if init is not None:
+        vec = torch.as_tensor(np.asarray(init), dtype=torch.float32)
+        if vec.shape != (k, generator.cond_dim):
+            raise ValueError(f"init must be ({k}, {generator.cond_dim}) vectors, got "
+                             f"{tuple(vec.shape)}")
+        if not torch.isfinite(vec).all():
+            raise ValueError("init must be finite")
+        if vpc == 1:
+            vec = invert(vec, steps, 1)
+    else:
+        vec = invert(vec, steps if vpc == 1 else (steps + 1) // 2, 1)
     if vpc > 1:
         vec = vec.repeat_interleave(vpc, 0)
         vec = invert(vec + 0.3 * vec.std() * torch.randn(vec.shape, generator=g),
-                     steps // 2, vpc)
+                     steps if init is not None else steps // 2, vpc)
     vectors = vec.detach().float()
     labels = torch.arange(k).repeat_interleave(vpc)
     per = max(1, per_epoch // vpc)
