@@ -24,7 +24,7 @@ from mintlab.distill import (
     random_subset,
     relational_kd_loss,
 )
-from mintlab.distill.generative import PromptVAE, SuperResVAE, d3m
+from mintlab.distill.generative import PromptVAE, SuperResVAE, d3m, pretrain_generator
 from mintlab.distill.labels import pack_bits, unpack_bits
 
 
@@ -133,7 +133,7 @@ def test_generators_and_augmentation_are_deterministic():
     assert torch.equal(s1, s2) and len(s1) == len(l1)
 
 
-def test_d3m_vectors_fit_their_class_and_hard_em_uses_every_vector():
+def test_d3m_vectors_fit_their_class_and_bad_input():
     torch.manual_seed(0)
     vae = PromptVAE(n_pretrain_classes=4)
     X, y = (torch.as_tensor(a) for a in make_glyph_classes(3, 8, seed=0))
@@ -146,14 +146,33 @@ def test_d3m_vectors_fit_their_class_and_hard_em_uses_every_vector():
         reduction="none").flatten(1).sum(1) for c in range(3)], 1)
     per_class = torch.stack([rec[y == c].mean(0) for c in range(3)])
     assert torch.equal(per_class.argmin(1), torch.arange(3))
-    four = torch.as_tensor(d3m(X, y, vae, vectors_per_class=4, steps=60, seed=0)
-                           .extra["vectors"]).view(3, 4, -1)
-    # the copies of a class stay distinct vectors (they do not collapse onto one)
-    assert (four - four.mean(1, keepdim=True)).norm(dim=-1).min() > 1e-3
     again = d3m(X, y, vae, vectors_per_class=4, steps=30, seed=0, init=one)
     assert again.extra["vectors"].shape == (12, 16)
     with pytest.raises(ValueError, match="init"):
         d3m(X, y, vae, vectors_per_class=4, steps=3, init=one[:2])
+    with pytest.raises(ValueError, match="X must hold 16x16"):
+        d3m(X[:, :8, :8], y, vae)
+    with pytest.raises(ValueError, match="every class"):
+        d3m(X[y != 1], y[y != 1], vae)
+    with pytest.raises(TypeError, match="PromptVAE"):
+        d3m(X, y, SuperResVAE())
+
+
+def test_d3m_hard_em_splits_a_two_mode_class_between_its_vectors():
+    # one label made of two glyph classes: the two vectors should take one glyph each
+    vae = pretrain_generator("prompt", n_classes=10, per_class=10, steps=200, cache=False)
+    for s in range(4):
+        X, mode = (torch.as_tensor(a) for a in make_glyph_classes(2, 10, seed=s,
+                                                                  first_class=2 * s))
+        v = torch.as_tensor(d3m(X, torch.zeros_like(mode), vae, vectors_per_class=2,
+                                steps=120, seed=s).extra["vectors"])
+        with torch.no_grad():
+            mu, _ = vae.encoder(X[:, None])
+            rec = torch.stack([F.binary_cross_entropy_with_logits(
+                vae.decoder(torch.cat([mu, v[j].expand(len(X), -1)], -1)), X,
+                reduction="none").flatten(1).sum(1) for j in range(2)], 1)
+        agree = float((rec.argmin(1) == mode).float().mean())
+        assert max(agree, 1 - agree) >= 0.75, (s, agree)
 
 
 def test_subset_methods_and_bad_budgets():

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from .._validation import check_int
 from .data import DistilledSet, quantize_images
+from .dd import check_images_and_labels
 from .generative import SuperResVAE, downsample
 
 __all__ = ["patch_coreset", "coreset_expansion", "bilinear_coreset"]
@@ -40,8 +41,8 @@ def patch_coreset(X, y, n_per_class: int, teacher, *, crop: float = 0.75,
                   crops_per_image: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The lowest-teacher-loss patches per class, at half resolution and 8 bits."""
     n_per_class = check_int(n_per_class, "n_per_class", minimum=1)
+    _, k = check_images_and_labels(X, y, 1)
     g = torch.Generator().manual_seed(seed)
-    k = int(y.max()) + 1
     keep, labels = [], []
     with torch.no_grad():
         for c in range(k):

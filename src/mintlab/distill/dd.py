@@ -36,7 +36,8 @@ __all__ = ["random_subset", "herding", "gradient_matching", "distribution_matchi
            "gradient_distance", "distribution_matching_loss", "soft_labels_for_views"]
 
 
-def _check(X, y, ipc):
+def check_images_and_labels(X, y, ipc):
+    """Validate ``X (n, H, W)``, ``y (n,)`` and a per-class budget; (ipc, n_classes)."""
     if not torch.is_tensor(X) or X.dim() != 3:
         raise ValueError(f"X must be an (n, H, W) tensor, got {tuple(getattr(X, 'shape', ()))}")
     if not torch.is_tensor(y) or y.shape != (X.shape[0],):
@@ -51,7 +52,7 @@ def _check(X, y, ipc):
 
 def random_subset(X, y, ipc: int, *, seed: int = 0) -> DistilledSet:
     """``ipc`` real images per class, drawn with ``seed``."""
-    ipc, k = _check(X, y, ipc)
+    ipc, k = check_images_and_labels(X, y, ipc)
     g = torch.Generator().manual_seed(seed)
     idx = torch.cat([(y == c).nonzero().flatten()[torch.randperm(int((y == c).sum()),
                                                                  generator=g)[:ipc]]
@@ -61,7 +62,7 @@ def random_subset(X, y, ipc: int, *, seed: int = 0) -> DistilledSet:
 
 def herding(X, y, ipc: int, features: Callable[[torch.Tensor], torch.Tensor]) -> DistilledSet:
     """Herding in ``features(X)`` (e.g. a teacher's embedding), per class."""
-    ipc, k = _check(X, y, ipc)
+    ipc, k = check_images_and_labels(X, y, ipc)
     with torch.no_grad():
         Fx = features(X)
     chosen = []
@@ -103,7 +104,7 @@ def _matching(method, X, y, ipc, *, image_size, iterations, lr, real_batch, seed
               class_loss, frozen):
     """The loop both matching methods share: synthetic images initialised from real ones, a
     fresh random ConvNet per iteration, one real batch per class, ``class_loss`` summed."""
-    ipc, k = _check(X, y, ipc)
+    ipc, k = check_images_and_labels(X, y, ipc)
     base = random_subset(X, y, ipc, seed=seed)
     syn, ys = base.images.clone().requires_grad_(True), base.labels
     opt = torch.optim.SGD([syn], lr=lr, momentum=0.5)
@@ -176,7 +177,7 @@ def relabel(X, y, ipc: int, teacher, *, n_views: int = 30, codec=None, seed: int
     labels of ``n_views`` augmented views, through ``codec(P)`` (default
     :class:`~mintlab.distill.RawLabels`).
     """
-    ipc, k = _check(X, y, ipc)
+    ipc, k = check_images_and_labels(X, y, ipc)
     g = torch.Generator().manual_seed(seed)
     picked = []
     with torch.no_grad():

@@ -32,6 +32,7 @@ from torch import nn
 from .._cache import cached_module
 from .._validation import check_int
 from .data import DistilledSet
+from .dd import check_images_and_labels
 
 __all__ = ["PromptVAE", "SuperResVAE", "pretrain_generator", "d3m"]
 
@@ -181,8 +182,26 @@ def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_c
     (perturbed) are then refined by hard EM, each real image training the
     copy that reconstructs it best, so they spread over the class's modes
     instead of all learning its mean.
+
+    Parameters
+    ----------
+    X : ``(n, size, size)`` images in [0, 1] (the generator's size); y : ``(n,)`` labels
+    generator : a pre-trained :class:`PromptVAE` (frozen here)
+    init : optional ``(n_classes, cond_dim)`` vectors, e.g. the ``"vectors"`` of
+        a one-vector-per-class result; they replace the first stage, and all
+        ``steps`` then refine their copies (or, with one vector per class,
+        continue from them).
     """
-    k = int(y.max()) + 1
+    if not isinstance(generator, PromptVAE):
+        raise TypeError(f"generator must be a PromptVAE, got {type(generator).__name__}")
+    _, k = check_images_and_labels(X, y, 1)
+    if X.shape[1:] != (generator.size, generator.size):
+        raise ValueError(f"X must hold {generator.size}x{generator.size} images for this "
+                         f"generator, got {tuple(X.shape[1:])}")
+    if not torch.isfinite(X).all():
+        raise ValueError("X must be finite")
+    if (torch.bincount(y, minlength=k) == 0).any():
+        raise ValueError("y must have images of every class 0 .. max(y)")
     vpc = check_int(vectors_per_class, "vectors_per_class", minimum=1)
     steps = check_int(steps, "steps", minimum=1)
     for p in generator.parameters():
@@ -213,11 +232,13 @@ def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_c
             opt.step()
         return vec.detach()
 
-    mean_prompt = generator.prompts.weight.mean(0)
-    vec = mean_prompt[None].repeat(k, 1) + 0.1 * torch.randn(k, generator.cond_dim, generator=g)
     # one vector per class first; with several, each then starts from its class's vector
     # (perturbed) so none is left untrained at the generic mean prompt
-    if init is not None:
+    if init is None:
+        vec = generator.prompts.weight.mean(0)[None].repeat(k, 1)
+        vec = vec + 0.1 * torch.randn(k, generator.cond_dim, generator=g)
+        vec = invert(vec, steps if vpc == 1 else (steps + 1) // 2, 1)
+    else:
         vec = torch.as_tensor(np.asarray(init), dtype=torch.float32)
         if vec.shape != (k, generator.cond_dim):
             raise ValueError(f"init must be ({k}, {generator.cond_dim}) vectors, got "
@@ -226,8 +247,6 @@ def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_c
             raise ValueError("init must be finite")
         if vpc == 1:
             vec = invert(vec, steps, 1)
-    else:
-        vec = invert(vec, steps if vpc == 1 else (steps + 1) // 2, 1)
     if vpc > 1:
         vec = vec.repeat_interleave(vpc, 0)
         vec = invert(vec + 0.3 * vec.std() * torch.randn(vec.shape, generator=g),

@@ -15,6 +15,8 @@ to 16x16 glyphs and a small VAE.
 
 from __future__ import annotations
 
+import torch
+
 from mintlab.distill import (
     bilinear_coreset,
     coreset_expansion,
@@ -73,7 +75,6 @@ def run(quick: bool, seed: int) -> Result:
     scatter_bytes_accuracy(ax[0], acc, nbytes, "student accuracy (100 classes)", log=False)
     rows = [sets["coreset_alone"].sampler(0)[0][:32:4], sets["expansion"].sampler(0)[0][:32:4],
             sets["expansion"].sampler(1)[0][:32:4]]
-    import torch
     ax[1].imshow(torch.cat([r.permute(1, 0, 2).reshape(size, -1) for r in rows]).numpy(),
                  cmap="gray")
     ax[1].set_title("bilinear patches; two expansions (epochs 0, 1)", fontsize=8)
