@@ -3,7 +3,8 @@
 import importlib
 import sys
 
-SUITES = ["line", "sliced", "embed", "sets", "attention", "gromov", "compress", "svd", "scale"]
+SUITES = ["line", "sliced", "embed", "sets", "attention", "gromov", "compress", "svd", "scale",
+          "rl"]
 
 names = [a for a in sys.argv[1:] if not a.startswith("--")] or SUITES
 for name in names:

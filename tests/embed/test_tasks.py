@@ -36,6 +36,18 @@ def test_class_embedding_reproduces_class_distances():
     assert abs(D[0, 1] - np.sqrt(ot.emd2([], [], ot.dist(clouds[0], clouds[1])))) < 1e-12
 
 
+def test_rank_deficient_class_distances_stay_finite():
+    """Two training classes give one MDS axis; asking for more must not divide by ~0."""
+    tasks = [(RNG.normal(size=(40, 2)) + s, np.zeros(40, int)) for s in (0.0, 4.0)]
+    emb = TaskEmbedding(label_dim=3, n_references=8, seed=0)
+    E = emb.fit_transform(tasks)
+    assert np.allclose(emb.class_embedding_[:, 1:], 0)  # only one informative axis
+    again = emb.transform(tasks)
+    assert np.allclose(again, E, atol=1e-9)
+    new = emb.transform([(RNG.normal(size=(40, 2)) + 2.0, np.zeros(40, int))])
+    assert np.isfinite(new).all() and np.abs(new).max() < 100
+
+
 def test_task_embedding_bad_inputs():
     with pytest.raises(ValueError, match="non-empty list"):
         TaskEmbedding().fit([])

@@ -96,6 +96,13 @@ EXPECTED_CHECKS = {
     "brainwash": {"fine_tuning_forgets_more_when_poisoned", "ewc_forgets_more_when_poisoned",
                   "perturbation_within_bound"},
     "covarnav": {"forget_accuracy_at_chance", "retained_accuracy_kept", "better_than_baselines"},
+    "ct-graph": {"sparsity_exponential_in_depth", "decay_per_level_matches_theory",
+                 "random_success_matches_closed_form", "wait_states_lengthen_as_configured",
+                 "longer_with_more_waiting", "optimal_policy_reaches_optimal_return"},
+    "lrl-modulating-masks": {"masks_no_forgetting", "fine_tuning_forgets",
+                             "linear_comb_learns_faster"},
+    "mosaic": {"mosaic_fewer_steps_than_isolated", "mosaic_fewer_steps_than_indiscriminate",
+               "mosaic_imports_from_own_family"},
 }
 
 

@@ -7,6 +7,11 @@ suite), :mod:`~mintlab.continual.ssl` (continual self-supervised learning),
 :mod:`~mintlab.continual.attacks` (BrainWash),
 :mod:`~mintlab.continual.unlearning` (CovarNav). The main names are also
 available from ``mintlab.continual`` directly.
+
+Lifelong reinforcement learning needs the ``rl`` extra (Gymnasium,
+Stable-Baselines3) and is imported on its own: :mod:`mintlab.continual.envs`
+(the CT-graph environment) and :mod:`mintlab.continual.rl` (modulating masks,
+PPO agents, MOSAIC collectives).
 """
 
 from . import benchmarks, metrics, models, strategies

@@ -127,10 +127,14 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
         vals, vecs = np.linalg.eigh(B)
         k = min(check_int(self.label_dim, "label_dim", minimum=1), n)
         order = np.argsort(vals)[::-1][:k]
-        lam = np.maximum(vals[order], 1e-12)
-        self.class_embedding_ = vecs[:, order] * np.sqrt(lam)
+        # components with a (numerically) zero or negative eigenvalue carry no distance
+        # information: their coordinates are 0, for training and new classes alike (dividing
+        # by a near-zero eigenvalue in the landmark formula would blow noise up)
+        keep = vals[order] > 1e-9 * max(vals.max(), 1e-300)
+        lam = np.where(keep, vals[order], 1.0)
+        self.class_embedding_ = vecs[:, order] * np.sqrt(lam) * keep
         self._landmarks = clouds
-        self._vecs, self._lam, self._mean_d2 = vecs[:, order], lam, D2.mean(1)
+        self._vecs, self._lam, self._mean_d2 = vecs[:, order] * keep, lam, D2.mean(1)
         self.dim_ = tasks[0][0].shape[1]
         aug = self._augment(tasks, {key: i for i, key in enumerate(index)}, self.class_embedding_)
         self.lot_ = LinearOT(n_references=self.n_references, seed=self.seed).fit(aug)
