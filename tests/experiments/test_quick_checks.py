@@ -103,6 +103,14 @@ EXPECTED_CHECKS = {
                              "linear_comb_learns_faster"},
     "mosaic": {"mosaic_fewer_steps_than_isolated", "mosaic_fewer_steps_than_indiscriminate",
                "mosaic_imports_from_own_family"},
+    "kg-fairdiff": {"kg_lowers_bias_p_vs_raw", "kg_lowers_bias_p_vs_template",
+                    "kg_lowers_bias_w_vs_raw", "kg_lowers_bias_w_vs_template",
+                    "kg_lowers_intersectional_bias", "fidelity_kept",
+                    "loop_terminates_within_bound"},
+    "surgformer": {"surgformer_beats_plain_gnn_uncut", "surgformer_beats_plain_gnn_cut",
+                   "surgformer_beats_node_mlp_uncut", "surgformer_beats_node_mlp_cut",
+                   "faster_than_fem_on_large_mesh"},
+    "surgical-gesture": {"prompt_model_matches_classifier_on_seen", "zero_shot_above_chance"},
 }
 
 
