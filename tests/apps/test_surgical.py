@@ -157,6 +157,14 @@ def test_bad_solves_rejected():
         remove_elements(mesh, np.ones(mesh.n_tets, bool))
     with pytest.raises(TypeError, match="integer node indices"):
         TetMesh(mesh.nodes, mesh.tets.astype(float))
+    with pytest.raises(ValueError, match="traction must be a finite 3-vector"):
+        traction_forces(mesh, surface_triangles(mesh), (1.0, 0.0))
+    with pytest.raises(ValueError, match="node indices"):
+        traction_forces(mesh, [[0, 1, 99]], (1.0, 0.0, 0.0))
+    with pytest.raises(ValueError, match="shape \\(n, 3\\)"):
+        MeshHierarchy(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="both have shape"):
+        displacement_error(np.zeros((4, 3)), np.zeros((5, 3)))
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,8 @@ FIXED_TEMPLATE = "diverse people of different genders, ethnicities and ages"
 
 def fixed_template(prompt: str, template: str = FIXED_TEMPLATE) -> str:
     """The fixed-template baseline: the same demographic phrase appended to every prompt."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("prompt must be a non-empty string")
     return f"{prompt.rstrip(' .')}, {template}"
 
 

@@ -167,6 +167,12 @@ class MeshHierarchy:
 
     def __init__(self, nodes: np.ndarray, sizes=(64, 16), seed: int = 0):
         nodes = np.asarray(nodes, float)
+        if nodes.ndim != 2 or nodes.shape[1] != 3 or len(nodes) == 0:
+            raise ValueError(f"nodes must have shape (n, 3) with n >= 1, got {nodes.shape}")
+        if not np.isfinite(nodes).all():
+            raise ValueError("nodes must be finite")
+        if len(sizes) == 0:
+            raise ValueError("sizes must hold at least one coarse level")
         self.sizes = [min(check_int(s, "sizes[i]", minimum=1), len(nodes)) for s in sizes]
         rng = np.random.default_rng(seed)
         self.assign = []
@@ -380,6 +386,9 @@ def fit_deformation_model(model: nn.Module, dataset: DeformationDataset, train_i
     train_idx = np.asarray(train_idx)
     if len(train_idx) == 0:
         raise ValueError("train_idx must name at least one case")
+    if train_idx.min() < 0 or train_idx.max() >= len(dataset.cases):
+        raise ValueError(f"train_idx must index the dataset's {len(dataset.cases)} cases")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     p = next(model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=check_positive(lr, "lr"))
     epochs = check_int(epochs, "epochs", minimum=1)
@@ -420,6 +429,9 @@ def predict_displacements(model: nn.Module, dataset: DeformationDataset, idx) ->
 
 def displacement_error(pred, true) -> float:
     """Mean Euclidean error over nodes, relative to the mean displacement magnitude."""
-    pred, true = np.asarray(pred), np.asarray(true)
+    pred, true = np.asarray(pred, float), np.asarray(true, float)
+    if pred.shape != true.shape or pred.ndim != 2 or pred.shape[1] != 3:
+        raise ValueError(f"pred and true must both have shape (n, 3), got {pred.shape} and "
+                         f"{true.shape}")
     return float(np.linalg.norm(pred - true, axis=1).mean()
                  / max(np.linalg.norm(true, axis=1).mean(), 1e-300))

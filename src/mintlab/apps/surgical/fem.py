@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from ..._validation import check_positive
+from ..._validation import check_int, check_positive
 
 __all__ = ["TetMesh", "box_mesh", "ellipsoid_mesh", "elasticity_matrix", "stiffness_matrix",
            "solve_elasticity", "ElasticitySolution", "surface_triangles", "traction_forces",
@@ -126,7 +126,9 @@ def ellipsoid_mesh(radii=(1.0, 0.7, 0.5), cells: int = 8) -> TetMesh:
     """An organ-like solid: the tets of a box mesh whose centroids lie inside an ellipsoid
     (unused nodes dropped). ``cells`` cubes along the longest axis."""
     radii = np.array([check_positive(r, "radii[i]") for r in radii], float)
-    h = 2 * radii.max() / int(cells)
+    if radii.shape != (3,):
+        raise ValueError(f"radii must hold three semi-axes, got {len(radii)}")
+    h = 2 * radii.max() / check_int(cells, "cells", minimum=1)
     shape = np.maximum(1, np.ceil(2 * radii / h)).astype(int)
     box = box_mesh(shape, shape * h, -shape * h / 2)
     inside = ((box.centroids() / radii) ** 2).sum(1) <= 1.0
@@ -218,8 +220,13 @@ def surface_triangles(mesh: TetMesh) -> np.ndarray:
 def traction_forces(mesh: TetMesh, faces: np.ndarray, traction) -> np.ndarray:
     """Consistent nodal forces (n, 3) of a uniform ``traction`` (3,) on triangles ``faces``:
     each triangle gives a third of ``traction * area`` to each of its nodes."""
-    t = np.asarray(traction, float).reshape(3)
-    faces = np.asarray(faces, int).reshape(-1, 3)
+    t = np.asarray(traction, float)
+    if t.shape != (3,) or not np.isfinite(t).all():
+        raise ValueError(f"traction must be a finite 3-vector, got {t.shape}")
+    faces = np.asarray(faces).reshape(-1, 3)
+    if faces.size and (not np.issubdtype(faces.dtype, np.integer) or faces.min() < 0
+                       or faces.max() >= mesh.n_nodes):
+        raise ValueError(f"faces must hold node indices in [0, {mesh.n_nodes})")
     P = mesh.nodes[faces]
     area = 0.5 * np.linalg.norm(np.cross(P[:, 1] - P[:, 0], P[:, 2] - P[:, 0]), axis=1)
     f = np.zeros((mesh.n_nodes, 3))

@@ -555,8 +555,6 @@ class CTGraphEnv(gym.Env):
             raise ValueError(f"action must be an integer in [0, {self.config.n_actions}), "
                              f"got {action!r}")
         core = self._core
-        if core.state[0] == CRASH:
-            raise RuntimeError("the episode has ended (crash): call reset()")
         was_end = core.state[0] == END
         r, term = core.step(np.array([int(action)]))
         if was_end:
@@ -659,12 +657,11 @@ class VecCTGraph(VectorEnv):
 
     def step(self, actions):
         a = np.asarray(actions)
-        if a.shape != (self.num_envs,) or not np.issubdtype(a.dtype, np.integer):
-            a = np.asarray(a)
-            if a.shape != (self.num_envs,) or not np.all(np.equal(np.mod(a, 1), 0)):
-                raise ValueError(f"actions must be {self.num_envs} integers, got shape "
-                                 f"{a.shape} and dtype {a.dtype}")
-            a = a.astype(np.int64)
+        if a.shape != (self.num_envs,) or not (np.issubdtype(a.dtype, np.integer) or (
+                np.issubdtype(a.dtype, np.floating) and np.all(np.mod(a, 1) == 0))):
+            raise ValueError(f"actions must be {self.num_envs} integers, got shape {a.shape} "
+                             f"and dtype {a.dtype}")
+        a = a.astype(np.int64, copy=False)
         if a.size and (a.min() < 0 or a.max() >= self.config.n_actions):
             raise ValueError(f"actions must lie in [0, {self.config.n_actions}), got values in "
                              f"[{a.min()}, {a.max()}]")
