@@ -252,25 +252,32 @@ class ElasticitySolution:
 
 
 def _check_supported(mesh: TetMesh, fixed: np.ndarray) -> None:
-    """Every connected part of the mesh must have its six rigid motions stopped by the fixed
-    degrees of freedom (else the stiffness matrix is singular)."""
+    """Every rigid part of the mesh must have its six rigid motions stopped by the fixed
+    degrees of freedom (else the stiffness matrix is singular). Elements form one rigid part
+    when they are joined through shared faces; parts that touch only along an edge or at a
+    vertex can turn about it, so each needs its own support."""
     from scipy.sparse.csgraph import connected_components
 
-    e = mesh_edges(mesh)
-    n = mesh.n_nodes
-    adj = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-    _, comp = connected_components(adj, directed=False)
-    used = np.zeros(n, bool)
-    used[mesh.tets.ravel()] = True
-    for c in np.unique(comp[used]):
-        nodes = np.flatnonzero((comp == c) & used)
+    m = mesh.n_tets
+    faces = np.sort(mesh.tets[:, [[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]], axis=2)
+    _, inv = np.unique(faces.reshape(-1, 3), axis=0, return_inverse=True)
+    owner = np.repeat(np.arange(m), 4)
+    order = np.argsort(inv.ravel(), kind="stable")
+    key, own = inv.ravel()[order], owner[order]
+    pair = key[1:] == key[:-1]  # a face listed twice: its two elements are joined
+    adj = sp.coo_matrix((np.ones(int(pair.sum())), (own[:-1][pair], own[1:][pair])),
+                        shape=(m, m))
+    n_parts, part = connected_components(adj, directed=False)
+    for c in range(n_parts):
+        nodes = np.unique(mesh.tets[part == c])
         x = mesh.nodes[nodes] - mesh.nodes[nodes].mean(0)
         modes = np.zeros((len(nodes), 3, 6))
         modes[:, [0, 1, 2], [0, 1, 2]] = 1.0
         for k, w in enumerate(np.eye(3)):
             modes[:, :, 3 + k] = np.cross(w, x)
         held = modes[fixed[nodes]]  # (fixed dofs, 6)
-        if len(held) == 0 or np.linalg.matrix_rank(held, tol=1e-9 * max(1.0, np.abs(x).max())) < 6:
+        tol = 1e-9 * max(1.0, float(np.abs(x).max()))
+        if len(held) == 0 or np.linalg.matrix_rank(held, tol=tol) < 6:
             raise ValueError(f"the stiffness matrix is singular: the part of the mesh holding "
                              f"node {nodes[0]} ({len(nodes)} nodes) can still move rigidly; fix "
                              "enough degrees of freedom to stop every rigid motion")
