@@ -12,9 +12,13 @@ Each agent learns its own tasks with modulating masks
    task's return;
 3. it keeps the answers with similarity >= ``similarity_threshold`` and a
    return above its own, and takes the ``top_n`` most similar;
-4. it fetches those masks and composes them with its own: the imported score
-   matrices enter a learned softmax combination with the agent's scores
+4. when that selection differs from the last one, it fetches those masks and
+   composes them with its own: the imported score matrices enter a learned
+   softmax combination with the agent's scores, its own share starting at
+   ``0.5 + 0.5 r`` for normalised return ``r``
    (:meth:`MaskedLinear.set_community`), and PPO fine-tunes the combination.
+   (The authors' code re-imports every round; re-folding the same masks each
+   round would keep restarting the combination weights.)
 
 ``sharing="isolated"`` switches communication off; ``sharing="all"``
 imports every peer's mask whatever its similarity or return (indiscriminate

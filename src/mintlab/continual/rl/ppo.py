@@ -270,8 +270,6 @@ class _ProgressCallback(BaseCallback):
 class _Agent:
     """Common PPO driver: one SB3 model, one vectorised CT-graph, task by task."""
 
-    masked = False
-
     def __init__(self, config: CTGraphConfig | None, settings: PPOSettings | None, seed: int,
                  device: str | torch.device):
         self.config = config if config is not None else CTGraphConfig()
@@ -391,8 +389,6 @@ class MaskAgent(_Agent):
     >>> rec.steps
     1024
     """
-
-    masked = True
 
     def __init__(self, config: CTGraphConfig | None = None, n_tasks: int = 4, *,
                  linear_comb: bool = False, hidden: Sequence[int] = (200, 200, 200),
