@@ -244,3 +244,21 @@ def test_point_clouds_in_with_metric():
     np.testing.assert_allclose(c.plan, d.plan)
     with pytest.raises(ValueError, match="metric"):
         partial_gromov_wasserstein(X, Y, metric="cosine")
+
+
+@pytest.mark.parametrize("n, m", [(12, 63), (14, 78)])
+def test_mass_search_start_never_asks_pot_for_a_negative_dummy_weight(n, m):
+    # with these sizes and 10 masses the grid's last point exceeds min(|p|, |q|) by round-off;
+    # it must not
+    # exceed the smaller total, or POT sees a negative dummy weight and warns "infeasible"
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(n, 2)), rng.normal(size=(m, 2))
+    C1 = np.linalg.norm(X[:, None] - X[None], axis=-1)
+    C2 = np.linalg.norm(Y[:, None] - Y[None], axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        res = partial_gromov_wasserstein(C1, C2, np.full(n, 1 / n), np.full(m, 1 / m),
+                                         penalty=0.5, n_masses=10)
+    assert np.isfinite(res.cost)

@@ -393,9 +393,10 @@ def _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol_abs, M=None, alpha=1
     n, m = len(pa), len(qb)
     top = min(pa.sum(), qb.sum())
     best, best_val = np.zeros((n, m)), 0.0
-    for mass in top * np.arange(1, n_masses + 1) / n_masses:
-        pe = np.r_[pa, qb.sum() - mass]
-        qe = np.r_[qb, pa.sum() - mass]
+    for mass in np.minimum(top * np.arange(1, n_masses + 1) / n_masses, top):
+        # the grid's last mass can exceed ``top`` by round-off: a negative dummy weight
+        pe = np.r_[pa, max(qb.sum() - mass, 0.0)]
+        qe = np.r_[qb, max(pa.sum() - mass, 0.0)]
         G = np.outer(pa, qb) * mass / (pa.sum() * qb.sum())
         for _ in range(30):  # a start, not a solution: a few steps separate the masses
             # fixed mass: the penalty is constant
