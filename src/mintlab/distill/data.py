@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from .._validation import check_int
 from .models import ConvNet, augment
 
-__all__ = ["DistilledSet", "quantize_images", "evaluate", "view_seed"]
+__all__ = ["DistilledSet", "quantize_images", "train_student", "evaluate", "view_seed"]
 
 
 def quantize_images(X: torch.Tensor) -> torch.Tensor:
@@ -84,14 +84,18 @@ class DistilledSet:
         return sum(len(v) for v in self.serialize().values())
 
 
-def evaluate(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: float = 3e-3,
-             batch_size: int = 64, width: int = 32, seed: int = 0,
-             temperature: float = 1.0) -> dict[str, float]:
-    """Train a fresh ConvNet student on ``distilled``; test accuracy and storage.
+def train_student(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: float = 3e-3,
+                  batch_size: int = 64, width: int = 32, seed: int = 0,
+                  temperature: float = 1.0, augment_generated: bool = False) -> ConvNet:
+    """Train a fresh ConvNet student on ``distilled`` and return it in eval mode.
 
     With soft labels, epoch ``e`` uses view ``e mod n_views`` (its augmentation
-    seed and its decoded labels). With a sampler, epoch ``e`` trains on
-    ``sampler(e)``.
+    seed and its decoded labels), fitted by KL divergence; hard labels are
+    fitted by cross-entropy on a seeded augmentation of the stored images. With
+    a sampler, epoch ``e`` trains on ``sampler(e)``, and with
+    ``augment_generated`` those images get the same seeded augmentation as
+    stored images do, so that no arm of a comparison trains with augmentation
+    another lacks.
     """
     epochs = check_int(epochs, "epochs", minimum=1)
     torch.manual_seed(seed)
@@ -105,6 +109,8 @@ def evaluate(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: float
     for e in range(epochs):
         if distilled.sampler is not None:
             X, y = distilled.sampler(e)
+            if augment_generated:
+                X = augment(X, seed * 7919 + e)
             target = None
         elif soft is not None:
             v = e % soft.shape[0]
@@ -126,6 +132,17 @@ def evaluate(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: float
             loss.backward()
             opt.step()
     student.eval()
+    return student
+
+
+def evaluate(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: float = 3e-3,
+             batch_size: int = 64, width: int = 32, seed: int = 0,
+             temperature: float = 1.0, augment_generated: bool = False) -> dict[str, float]:
+    """Train a fresh ConvNet student on ``distilled`` (:func:`train_student`); test
+    accuracy and storage in bytes."""
+    student = train_student(distilled, data, epochs=epochs, lr=lr, batch_size=batch_size,
+                            width=width, seed=seed, temperature=temperature,
+                            augment_generated=augment_generated)
     with torch.no_grad():
         pred = student(data["X_test"]).argmax(1)
     return {"accuracy": float((pred == data["y_test"]).float().mean()),

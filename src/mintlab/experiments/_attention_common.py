@@ -6,24 +6,55 @@ Two offline tasks, one small model, one training recipe:
   noise tokens and, at one random position, a single signal token whose
   identity (one of ``n_classes``) is the label. Averaging the tokens dilutes
   the signal by ``1 / length``; attention can find it wherever it is.
-* point clouds: the eight procedural shapes of :mod:`mintlab.datasets`.
+* ``points``: classification of the eight procedural point-cloud shapes of
+  :mod:`mintlab.datasets`.
 
 The model: an input embedding, one pre-norm transformer block whose
 attention is the layer under test, mean pooling over the (real) elements and
-a linear classifier.
+a linear classifier. Every attention is trained with the same recipe (Adam,
+learning rate 3e-3, batch 32, the same epochs and the same seed), and scored
+per test item, so two attentions are compared on the same test sequences and
+clouds (paired samples). Times are per-repeat seconds of one forward and
+backward pass of the attention layer alone, the layers taking turns within
+each repeat.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from mintlab.nn import accuracy, fit_classifier, make_attention
+from mintlab.nn import fit_classifier, make_attention
 
+from ._core import Settings
 from ._sets_common import point_cloud_split
+
+TASKS = ("needle", "points")
+N_CLASSES = {"needle": 4, "points": 8}
+LEARNING_RATE = 3e-3
+BATCH_SIZE = 32
+DIM = 32  # model width
+HEADS = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionSettings(Settings):
+    """The two tasks' sizes and training budgets (shared by the attention experiments)."""
+
+    needle_length: int  # tokens per sequence of the needle task
+    needle_train: int  # training sequences of the needle task
+    needle_test: int  # test sequences of the needle task (one paired item each)
+    needle_epochs: int  # training epochs on the needle task
+    clouds_train: int  # training point clouds per shape (8 shapes)
+    clouds_test: int  # test point clouds per shape (one paired item each)
+    clouds_epochs: int  # training epochs on the point clouds
+    extra_attentions: tuple[str, ...]  # attentions trained for the record only (metrics)
+    time_repeats: int  # timed forward + backward passes per attention and length
 
 
 def needle_task(n_seq, length, n_classes=4, n_noise=16, seed=0):
@@ -61,6 +92,8 @@ class TinyTransformer(nn.Module):
 
 
 def attention_layer(name, dim, heads, seed):
+    """The layer under test by name; ``luna_fixed`` is LUNA with its random features frozen
+    (the Performer-style positive-random-feature baseline)."""
     kw = {"luna_fixed": ("luna", {"learn_features": False, "n_features": 32}),
           "luna": ("luna", {"n_features": 32}),
           "lot": ("lot", {"n_pivots": 8}),
@@ -70,47 +103,78 @@ def attention_layer(name, dim, heads, seed):
     return make_attention(kw[0], dim, heads, **kw[1], **extra)
 
 
-def run_tasks(names, quick, seed):
-    """Accuracy of each attention on both tasks (mean over seeds), the last trained model
-    per (task, attention) and a few test inputs of each task."""
-    seeds = [seed] if quick else [seed, seed + 1, seed + 2]
-    length = 128 if quick else 256
-    n_train = 768 if quick else 2000
-    acc, models = {}, {}
-    for s in seeds:
-        Xtr, ytr = needle_task(n_train, length, seed=10 * s)
-        Xte, yte = needle_task(500, length, seed=10 * s + 1)
-        train, test = point_cloud_split(12 if quick else 48, 40, seed=s)
-        for name in names:
-            torch.manual_seed(s)
-            m = TinyTransformer(attention_layer(name, 32, 2, s), 32, 4, vocab=20)
-            fit_classifier(m, Xtr, ytr, epochs=8 if quick else 15, lr=3e-3, batch_size=32,
-                           seed=s)
-            acc.setdefault(("needle", name), []).append(accuracy(m, Xte, yte))
-            models[("needle", name)] = m
-            torch.manual_seed(s)
-            m = TinyTransformer(attention_layer(name, 32, 2, s), 32, 8, in_features=3)
-            fit_classifier(m, train[0], train[2], mask=train[1], epochs=30, lr=3e-3,
-                           batch_size=32, seed=s)
-            acc.setdefault(("points", name), []).append(
-                accuracy(m, test[0], test[2], mask=test[1]))
-            models[("points", name)] = m
+@torch.no_grad()
+def _correct(model, X, y, mask=None):
+    model.eval()
+    logits = model(X) if mask is None else model(X, mask)
+    return (logits.argmax(1) == y).to(torch.float64).numpy()
+
+
+def run_tasks(names, settings: AttentionSettings, seed):
+    """Train each attention of ``names`` on both tasks (one seed).
+
+    Returns ``(correct, models, inputs)``: ``correct[(task, name)]`` is the 0/1
+    correctness of each test item (the same items for every attention),
+    ``models[(task, name)]`` the trained model and ``inputs[task]`` a few test
+    inputs (a token batch, or ``(points, mask)``).
+    """
+    s = settings
+    Xtr, ytr = needle_task(s.needle_train, s.needle_length, seed=10 * seed)
+    Xte, yte = needle_task(s.needle_test, s.needle_length, seed=10 * seed + 1)
+    train, test = point_cloud_split(s.clouds_train, s.clouds_test, seed=seed)
+    correct, models = {}, {}
+    for name in names:
+        torch.manual_seed(seed)
+        m = TinyTransformer(attention_layer(name, DIM, HEADS, seed), DIM, N_CLASSES["needle"],
+                            vocab=20)
+        fit_classifier(m, Xtr, ytr, epochs=s.needle_epochs, lr=LEARNING_RATE,
+                       batch_size=BATCH_SIZE, seed=seed)
+        correct[("needle", name)] = _correct(m, Xte, yte)
+        models[("needle", name)] = m
+        torch.manual_seed(seed)
+        m = TinyTransformer(attention_layer(name, DIM, HEADS, seed), DIM, N_CLASSES["points"],
+                            in_features=3)
+        fit_classifier(m, train[0], train[2], mask=train[1], epochs=s.clouds_epochs,
+                       lr=LEARNING_RATE, batch_size=BATCH_SIZE, seed=seed)
+        correct[("points", name)] = _correct(m, test[0], test[2], test[1])
+        models[("points", name)] = m
     inputs = {"needle": Xte[:16], "points": (test[0][:16], test[1][:16])}
-    return {k: float(np.mean(v)) for k, v in acc.items()}, models, inputs
+    return correct, models, inputs
 
 
-def step_seconds(name, length, dim=32, heads=2, batch=4, repeats=7):
-    """Best time of one forward + backward pass of the attention alone (the minimum over
-    repeats: a few-millisecond pass is easily slowed by other work on the machine)."""
+def both_tasks(correct, name):
+    """Correctness over the test items of both tasks, needle items first."""
+    return np.concatenate([correct[(t, name)] for t in TASKS])
+
+
+def step_times(names, length, repeats, *, batch=4):
+    """Seconds of one forward + backward pass of each attention alone at ``length`` tokens.
+
+    One untimed warm-up pass each, then ``repeats`` rounds in which the layers
+    take turns, so a slow moment of the machine falls on all of them alike.
+    Returns ``{name: array of repeats seconds}`` (paired by round).
+    """
     torch.manual_seed(0)
-    att = attention_layer(name, dim, heads, 0)
-    x = torch.randn(batch, length, dim, requires_grad=True)
-    times = []
-    for _ in range(repeats + 1):
+    layers = {name: attention_layer(name, DIM, HEADS, 0) for name in names}
+    x = torch.randn(batch, length, DIM, requires_grad=True)
+
+    def one(att):
         t0 = time.perf_counter()
         att(x)[0].sum().backward()
-        times.append(time.perf_counter() - t0)
-    return float(np.min(times[1:]))
+        return time.perf_counter() - t0
+
+    for att in layers.values():
+        one(att)
+    times = {name: [] for name in names}
+    for _ in range(repeats):
+        for name, att in layers.items():
+            times[name].append(one(att))
+    return {name: np.asarray(t) for name, t in times.items()}
+
+
+def growth_exponents(t_short, t_long, n_short, n_long):
+    """Per repeat, the exponent ``a`` of ``time ~ n^a`` between two lengths."""
+    return np.log(np.asarray(t_long) / np.asarray(t_short)) / math.log(n_long / n_short)
 
 
 @torch.no_grad()
@@ -131,13 +195,14 @@ def stochasticity(model, inputs):
     return (float((w.sum(-1) - 1).abs().max()), float((w.sum(-2) - n / m).abs().max()))
 
 
-def accuracy_figure(acc, names, title):
+def accuracy_figure(correct, names, title):
+    """Test accuracy of each attention on both tasks (one seed), as bars."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     xs = np.arange(len(names))
-    for j, task in enumerate(("needle", "points")):
-        ax.bar(xs + 0.4 * j - 0.2, [acc[(task, n)] for n in names], 0.4, label=task)
+    for j, task in enumerate(TASKS):
+        ax.bar(xs + 0.4 * j - 0.2, [correct[(task, n)].mean() for n in names], 0.4, label=task)
     ax.set_xticks(xs, names)
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)

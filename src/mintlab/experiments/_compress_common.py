@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -37,6 +38,16 @@ def mlp(widths: Sequence[int], seed: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@torch.no_grad()
+def correct(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """1.0 where ``model`` classifies a test item correctly, else 0.0 (shape ``(n,)``)."""
+    was = model.training
+    model.eval()
+    out = (model(X).argmax(-1) == y).double().numpy()
+    model.train(was)
+    return out
+
+
 @dataclass
 class Fitted:
     model: nn.Module
@@ -44,6 +55,31 @@ class Fitted:
     val_accuracy: float
     test_accuracy: float
     seconds: float
+    test_correct: np.ndarray | None = None  # per test item, 1.0 if correct
+    candidate: int = 0  # index of the chosen model factory (see fit_best_of)
+
+
+def fit_best_of(makes: Sequence[Callable[[], nn.Module]], data: dict, lrs: Sequence[float],
+                epochs: int, seed: int) -> Fitted:
+    """Train every (model factory, learning rate) pair; keep the best on the validation split.
+
+    ``makes`` are alternative models of one arm (e.g. several initialisations
+    of a small baseline); each is trained at every learning rate with the same
+    epochs and data order.
+    """
+    best = None
+    for c, make in enumerate(makes):
+        for lr in lrs:
+            model = make()
+            t0 = time.perf_counter()
+            fit_classifier(model, data["X_train"], data["y_train"], epochs=epochs, lr=lr,
+                           seed=seed)
+            seconds = time.perf_counter() - t0
+            val = accuracy(model, data["X_val"], data["y_val"])
+            if best is None or val > best.val_accuracy:
+                hits = correct(model, data["X_test"], data["y_test"])
+                best = Fitted(model, lr, val, float(hits.mean()), seconds, hits, c)
+    return best
 
 
 def fit_best_lr(make: Callable[[], nn.Module], data: dict, lrs: Sequence[float], epochs: int,
@@ -53,17 +89,7 @@ def fit_best_lr(make: Callable[[], nn.Module], data: dict, lrs: Sequence[float],
     Every method of an experiment gets the same grid and the same epochs,
     so none is tuned more than another.
     """
-    best = None
-    for lr in lrs:
-        model = make()
-        t0 = time.perf_counter()
-        fit_classifier(model, data["X_train"], data["y_train"], epochs=epochs, lr=lr, seed=seed)
-        seconds = time.perf_counter() - t0
-        val = accuracy(model, data["X_val"], data["y_val"])
-        if best is None or val > best.val_accuracy:
-            best = Fitted(model, lr, val, accuracy(model, data["X_test"], data["y_test"]),
-                          seconds)
-    return best
+    return fit_best_of([make], data, lrs, epochs, seed)
 
 
 def n_trainable(model: nn.Module) -> int:

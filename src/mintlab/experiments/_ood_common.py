@@ -26,6 +26,7 @@ from mintlab.ood import (
 )
 
 from ._compress_common import mlp
+from ._core import Settings
 
 METHODS = ("AC", "DoC", "ATC", "COT", "COTT")
 
@@ -53,12 +54,25 @@ def _blur(X, sigma):
     return np.stack([gaussian_filter(im, sigma) for im in X.reshape(-1, 8, 8)]).reshape(-1, 64)
 
 
-def run_testbed(quick: bool, seed: int) -> list[Target]:
+@dataclass(frozen=True, kw_only=True)
+class ShiftSettings(Settings):
+    """The testbed's knobs shared by ``cot`` and ``cott`` (both define QUICK and FULL from it)."""
+
+    epochs: int = 40  # training epochs of the digits MLP
+    noise: tuple[float, ...]  # std of the added pixel noise, one target per value
+    angles: tuple[float, ...]  # rotation angles in degrees, one target per value
+    blurs: tuple[float, ...]  # Gaussian blur sigmas in pixels, one target per value
+    contrast: tuple[float, ...]  # contrast factors (pixels scaled towards 0), one target each
+    n_label_shifts: int  # class-resampled targets (Dirichlet(0.5) proportions, 400 samples)
+
+
+def run_testbed(settings: ShiftSettings, seed: int) -> list[Target]:
+    """Train the digits MLP and evaluate every estimator on every shifted target of ``settings``."""
     rng = np.random.default_rng(seed)
     d = load_digits_split(seed=seed, val_fraction=0.2, test_fraction=0.35)
     model = mlp([64, 64, 10], seed)
     fit_classifier(model, torch.tensor(d["X_train"], dtype=torch.float32),
-                   torch.tensor(d["y_train"]), epochs=40, lr=1e-2, seed=seed)
+                   torch.tensor(d["y_train"]), epochs=settings.epochs, lr=1e-2, seed=seed)
     model.eval()
 
     def probs(X):
@@ -73,23 +87,18 @@ def run_testbed(quick: bool, seed: int) -> list[Target]:
 
     Xt, yt = d["X_test"], d["y_test"]
     shifts = []
-    noise = [0.1, 0.3, 0.5] if quick else [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
-    angles = [10, 25, 40] if quick else [10, 20, 30, 40, 50]
-    blurs = [0.6, 1.0] if quick else [0.5, 0.75, 1.0, 1.25]
-    contrast = [0.5] if quick else [0.6, 0.4, 0.25]
-    for s in noise:
+    for s in settings.noise:
         shifts.append((f"noise {s}", np.clip(Xt + rng.normal(scale=s, size=Xt.shape), 0, 1), yt))
-    for a in angles:
+    for a in settings.angles:
         shifts.append((f"rotate {a}", _rotate(Xt, a), yt))
-    for s in blurs:
+    for s in settings.blurs:
         shifts.append((f"blur {s}", _blur(Xt, s), yt))
-    for c in contrast:
+    for c in settings.contrast:
         shifts.append((f"contrast {c}", Xt * c, yt))
     targets = []
     for name, X, y in shifts:
         targets.append(_evaluate(name, "covariate", probs(X), y, estimators))
-    n_label = 4 if quick else 10
-    for r in range(n_label):
+    for r in range(settings.n_label_shifts):
         p = rng.dirichlet(np.full(10, 0.5))
         idx = np.concatenate([rng.choice(np.flatnonzero(yt == c), int(round(p[c] * 400)))
                               for c in range(10) if round(p[c] * 400) > 0])
@@ -114,6 +123,21 @@ def _evaluate(name, kind, P, y, estimators) -> Target:
     for k, est in estimators.items():
         t.estimates[k] = est.predict_accuracy(P)
     return t
+
+
+def covariate(targets):
+    """The covariate-shift targets, in the order they were made."""
+    return [t for t in targets if t.kind == "covariate"]
+
+
+def abs_errors(targets, method):
+    """Per-target absolute error of ``method``'s predicted accuracy (one item per target)."""
+    return np.array([abs(t.estimates[method] - t.accuracy) for t in targets])
+
+
+def over_estimates(targets, method):
+    """Per-target predicted minus true accuracy (positive: the error is underestimated)."""
+    return np.array([t.estimates[method] - t.accuracy for t in targets])
 
 
 def mae(targets, method, kind=None):

@@ -1,79 +1,147 @@
 """``io-svd``: input-output whitened SVD with loss-aware heterogeneous ranks, on the testbed LM.
 
 The testbed GPT (``tiny`` in quick mode, ``small`` in full mode; head kept)
-is compressed at 20 / 40 / 60 % parameter reduction by plain SVD,
-ASVD-style scaling, SVD-LLM (input whitening, uniform ranks) and IO-SVD
-(input whitening plus the output metric of the second-order KL expansion
-over the top-32 next-byte probabilities, global allocation by predicted
-loss change). The hybrid path is compared at 70 / 80 % *byte* reduction:
-IO-SVD low-rank only, every kept component in 8 bits (uniform remapping),
-and loss-aware remapping. Full mode adds all-MiniLM-L6-v2's embedding
-fidelity at the same ratios (its output metric: the Fisher of the in-batch
-contrastive softmax).
+is compressed by IO-SVD (input whitening plus the output metric of the
+second-order KL expansion over the top-32 next-byte probabilities, global
+allocation by predicted loss change) and by SVD-LLM (input whitening only,
+uniform ranks), the paper's baseline, which keeps exactly as many weight
+entries as IO-SVD did (near-uniform integer ranks, counted and asserted).
+The hybrid path is compared at 70 / 80 % *byte* reduction: every kept
+component in 8 bits (uniform remapping) against loss-aware remapping, both
+at the same byte target (the bytes each one keeps are metrics). Full mode
+adds plain SVD and ASVD-style scaling (same count), IO-SVD low-rank only at
+the byte targets, and all-MiniLM-L6-v2's embedding fidelity.
+
+Claims and how each is judged (per-window test NLL, paired bootstrap over
+the test windows, margin 0):
+
+1. ``io_whitening``: IO-SVD below SVD-LLM with the same kept entries, at
+   every ratio;
+2. ``loss_aware_remapping``: loss-aware remapping below uniform 8-bit
+   remapping at each byte target.
 
 Scaled down from the paper's LLM and VLM families.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mintlab.compress.svd import compress_model
 
 from ._core import Experiment, Result
-from ._llm_common import minilm_sweep, plot_sweep, single_threaded, start
+from ._llm_common import (
+    LMSettings,
+    matched_uniform,
+    minilm_sweep,
+    perplexity_of,
+    plot_sweep,
+    single_threaded,
+    start,
+)
 from .registry import register
 
-CLAIM = (
-    "Whitening on both the input and the KL-aware output side, with ranks allocated globally by "
-    "first-order loss estimates, gives lower perplexity than uniform-rank input-whitened SVD at "
-    "equal budget, and loss-aware 8-bit remapping improves the hybrid low-rank + quantised path."
-)
+CLAIMS = {
+    "io_whitening": "IO-SVD forms a KL-aware double-sided whitening space and prunes the least "
+                    "sensitive whitened singular components under a global budget, where "
+                    "existing methods rely on input-only whitening and homogeneous rank "
+                    "allocation.",
+    "loss_aware_remapping": "IO-SVD improves hybrid SVD-quantization compression through "
+                            "loss-aware remapping, which selects low-rank factor rows for 8-bit "
+                            "quantization based on the predicted loss change incurred by "
+                            "quantizing them.",
+}
 
-RATIOS = (0.2, 0.4, 0.6)
-BYTE_RATIOS = (0.7, 0.8)
-METHODS = ("svd", "asvd", "svd-llm", "io-svd")
 
+@dataclass(frozen=True, kw_only=True)
+class IoSvdSettings(LMSettings):
+    ratios: tuple[float, ...]  # fractions of the block weights removed
+    byte_ratios: tuple[float, ...]  # fractions of the block weight bytes removed (hybrid path)
+    extra_baselines: tuple[str, ...]  # uniform methods reported beside SVD-LLM (same count)
+    low_rank_reference: bool  # also report IO-SVD low-rank only at the byte targets
+    minilm: bool  # also compress all-MiniLM-L6-v2 and report embedding fidelity
+
+
+QUICK = IoSvdSettings(seeds=1, size="tiny", calibration_batches=16, eval_bytes=32768,
+                      ratios=(0.2, 0.4, 0.6), byte_ratios=(0.7,), extra_baselines=(),
+                      low_rank_reference=False, minilm=False)
+FULL = IoSvdSettings(seeds=3, size="small", calibration_batches=32, eval_bytes=None,
+                     ratios=(0.2, 0.4, 0.6), byte_ratios=(0.7, 0.8),
+                     extra_baselines=("svd", "asvd"), low_rank_reference=True, minilm=True)
+EXPECTED = "reproduced"
 
 @single_threaded
-def run(quick: bool, seed: int) -> Result:
-    res, model, calib, ppl, size = start(quick, seed)
-    table, ranks40 = {}, None
-    for ratio in RATIOS:
+def run(settings: IoSvdSettings = QUICK, seed: int = 0) -> Result:
+    res, model, calib, score = start(settings, seed)
+    table, ranks_mid = {}, None
+    mid = settings.ratios[len(settings.ratios) // 2]
+    for ratio in settings.ratios:
         pct = int(round(100 * ratio))
-        for method in METHODS:
-            cm, rep = compress_model(model, method, ratio, calib, exclude="head", seed=seed)
-            table[(method, ratio)] = ppl(cm)
-            res.metrics[f"ppl_{method}_{pct}"] = table[(method, ratio)]
-            if method == "io-svd":
-                res.metrics[f"io_svd_calibration_s_{pct}"] = rep.calibration_seconds
-                if ratio == 0.4:
-                    ranks40 = rep.ranks
-        res.check(f"io_beats_uniform_whitening_{pct}", table[("io-svd", ratio)],
-                  table[("svd-llm", ratio)], "<",
-                  description=f"{pct}% reduction: IO-SVD perplexity vs SVD-LLM uniform ranks")
+        io, rep = compress_model(model, "io-svd", ratio, calib, exclude="head", seed=seed)
+        nll = {"io-svd": score(io)}
+        kept = rep.params_after
+        res.metrics[f"kept_entries_{pct}"] = float(kept)
+        res.metrics[f"achieved_ratio_{pct}"] = rep.achieved_ratio
+        res.metrics[f"io_svd_calibration_s_{pct}"] = rep.calibration_seconds
+        res.metrics[f"distinct_ranks_io-svd_{pct}"] = float(len(set(rep.ranks.values())))
+        if ratio == mid:
+            ranks_mid = rep.ranks
+        for method in ("svd-llm", *settings.extra_baselines):
+            base, _ = matched_uniform(model, method, kept, calib, exclude="head", seed=seed)
+            nll[method] = score(base)
+        for key, v in nll.items():
+            table[(key, ratio)] = perplexity_of(v)
+            res.metrics[f"ppl_{key}_{pct}"] = table[(key, ratio)]
+        res.compare(f"io_beats_uniform_whitening_{pct}", nll["io-svd"], nll["svd-llm"],
+                    better="lower", claim="io_whitening",
+                    description=f"{pct}% of block weights removed ({kept} entries kept by both): "
+                                "per-window test NLL, IO-SVD vs SVD-LLM with near-uniform ranks")
+
     hybrid = {}
-    for ratio in BYTE_RATIOS:
+    arms = ("all", "loss-aware", *((None,) if settings.low_rank_reference else ()))
+    for ratio in settings.byte_ratios:
         pct = int(round(100 * ratio))
-        for q in (None, "all", "loss-aware"):
+        nll = {}
+        for q in arms:
             cm, rep = compress_model(model, "io-svd", ratio, calib, exclude="head", seed=seed,
                                      quantize=q)
             key = q or "low-rank"
-            hybrid[(key, ratio)] = ppl(cm)
+            nll[key] = score(cm)
+            hybrid[(key, ratio)] = perplexity_of(nll[key])
             res.metrics[f"ppl_hybrid_{key}_{pct}"] = hybrid[(key, ratio)]
-            res.metrics[f"byte_ratio_hybrid_{key}_{pct}"] = rep.achieved_byte_ratio
-        res.check(f"loss_aware_remap_beats_uniform_remap_{pct}", hybrid[("loss-aware", ratio)],
-                  hybrid[("all", ratio)], "<=",
-                  description=f"{pct}% byte reduction: loss-aware vs all-8-bit remapping")
-        res.check(f"hybrid_beats_low_rank_only_{pct}", hybrid[("loss-aware", ratio)],
-                  hybrid[("low-rank", ratio)], "<",
-                  description=f"{pct}% byte reduction: hybrid low-rank + 8-bit vs low-rank only")
+            res.metrics[f"bytes_kept_hybrid_{key}_{pct}"] = float(rep.bytes_after)
+            res.metrics[f"int8_components_hybrid_{key}_{pct}"] = float(sum(
+                v["int8"] for v in rep.layers.values()))
+            res.metrics[f"rank_sum_hybrid_{key}_{pct}"] = float(sum(
+                v["rank"] for v in rep.layers.values()))
+        res.compare(f"loss_aware_remap_beats_uniform_remap_{pct}", nll["loss-aware"], nll["all"],
+                    better="lower", claim="loss_aware_remapping",
+                    description=f"{pct}% of block weight bytes removed: per-window test NLL, "
+                                "loss-aware 8-bit remapping vs every kept component in 8 bits "
+                                "(bytes kept by each are metrics)")
 
-    if not quick:
-        minilm_sweep(res, ("svd-llm", "io-svd"), RATIOS, seed)
+    if settings.minilm:
+        minilm_sweep(res, "io-svd", settings.ratios, seed)
 
-    res.figures["io_svd"] = plot_sweep(table, METHODS, RATIOS,
-                                       res.metrics["dense_perplexity"], ranks40,
-                                       f"IO-SVD rank profile ({size} testbed)")
+    methods = ["svd-llm", *settings.extra_baselines, "io-svd"]
+    fig = plot_sweep(table, methods, settings.ratios, res.metrics["dense_perplexity"], ranks_mid,
+                     f"IO-SVD ranks at {int(round(100 * mid))}% ({settings.size} testbed)",
+                     rank_label=f"rank kept at {int(round(100 * mid))}%")
+    ax = fig.axes[0]
+    for key, marker in (("all", "x"), ("loss-aware", "+"), ("low-rank", "1")):
+        xs = [r for r in settings.byte_ratios if (key, r) in hybrid]
+        if xs:
+            ax.plot([100 * r for r in xs], [hybrid[(key, r)] for r in xs], marker, ms=9,
+                    ls="none", label=f"hybrid {key} (bytes removed)")
+    ax.legend(fontsize=7)
+    res.figures["io_svd"] = fig
     return res
 
 
-EXPERIMENT = register(Experiment(slug="io-svd", claim=CLAIM, run=run))
+EXPERIMENT = register(Experiment(
+    "io-svd", CLAIMS, run, QUICK, FULL, EXPECTED,
+    data="real text: King James Version bytes (train/calibration/test chapters) on mintlab's "
+         "byte-level testbed GPT (0.48 M parameters quick, 3.2 M full); MiniLM in full mode",
+    full_scale="LLM and VLM families (LLaMA, Qwen, LLaVA) at 20-60% parameter and 70-80% byte "
+               "reduction with perplexity, zero-shot accuracy and inference timing, on GPUs",
+))

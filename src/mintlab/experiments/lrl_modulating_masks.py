@@ -1,127 +1,156 @@
 """``lrl-modulating-masks``: PPO with one mask per task on a frozen random network.
 
-A sequence of five CT-graph tasks (branching 2, depth 3, one-hot
-observations, Markov decision states; each task rewards one leaf) is learned
-by three PPO agents (Stable-Baselines3, same hyper-parameters, three hidden
-layers of 200 units as in the paper):
+A sequence of CT-graph tasks (branching 2, depth 3, one-hot observations,
+Markov decision states; each task rewards one leaf) is learned by three PPO
+agents (Stable-Baselines3, same hyper-parameters, three hidden layers):
 
 * **MASK RI**: a fresh random mask per task;
 * **MASK LC**: a new task's mask starts as a learned linear combination of the
   masks already learned;
-* **fine-tuned PPO**: one ordinary network trained on each task in turn.
+* **fine-tuned PPO**: one ordinary network trained on each task in turn (the
+  lifelong-RL baseline of the comparison).
 
 Each task trains until the greedy policy's return reaches 90 % of the optimal
-return (evaluated every 1,024 steps) or 30,000 steps (steps-to-threshold is
-then counted as 30,000). RI and LC share the first task (the LC agent learns
-it, the RI agent copies its mask), so their comparison starts from the same
-point. After every task all tasks are evaluated; the log is a
-:class:`~mintlab.continual.metrics.LifelongLog`, so the lifelong-metrics
-suite's scores are reported too. Quick mode: two seeds; full mode: five.
+return (evaluated every 1,024 steps) or the step cap (steps-to-threshold is
+then counted as the cap, and the task as unsolved). RI and LC share the first
+task (the LC agent learns it, the RI agent copies its mask), so their
+comparison starts from the same point. After every task all tasks are
+evaluated; the log is a :class:`~mintlab.continual.metrics.LifelongLog`, so
+the lifelong-metrics suite's scores are reported too.
+
+Claims and how each is judged (per task of the sequence, paired, pooled over
+seeds, 95% bootstrap intervals):
+
+1. ``masks_beat_lrl_baseline``: after the whole sequence, the greedy return
+   of modulating masks (MASK RI, the method without the linear combination)
+   on the tasks is higher than the fine-tuned PPO network's. That the masks
+   do not forget at all, and that a fine-tuned network keeps at most one
+   needle task, hold by construction and are unit tests; what this
+   comparison measures is whether the masks learn the tasks within the cap.
+2. ``linear_comb_learns_faster``: MASK LC needs fewer steps than MASK RI to
+   reach the threshold on the tasks after the first (a task unsolved within
+   the cap counts as the cap, which favours the slower agent).
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._core import Experiment, Result
+from ._core import Experiment, Result, Settings
 from ._sets_common import one_torch_thread
 from .registry import register
 
-CLAIM = ("Modulating masks on a fixed random backbone learn a sequence of RL tasks with PPO "
-         "without forgetting, where a single fine-tuned PPO network forgets, and a linear "
-         "combination of previously learned masks learns new tasks faster than a mask "
-         "learned from scratch.")
-
-CAP = 30_000
-
-
-def _forgetting(log):
-    """Per trained task: return right after its own training minus the final return."""
-    from mintlab.continual.metrics import accuracy_matrix
-
-    R, _ = accuracy_matrix(log)
-    return np.array([R[j, j] - R[-1, j] for j in range(R.shape[1] - 1)]), R
+CLAIMS = {
+    "masks_beat_lrl_baseline": "Modulating masks adapted to deep lifelong RL (PPO) show "
+                               "superior performance in comparison with LRL baselines.",
+    "linear_comb_learns_faster": "With a linear combination of previously learned masks to "
+                                 "exploit previous knowledge, learning new tasks is faster.",
+}
 
 
-def _steps(records):
-    return [CAP if r.steps_to_threshold is None else r.steps_to_threshold for r in records]
+@dataclass(frozen=True, kw_only=True)
+class LrlSettings(Settings):
+    n_tasks: int  # tasks in the sequence (distinct leaves of the depth-3 graph)
+    cap: int  # environment steps per task at most
+    hidden: tuple[int, ...]  # hidden layers of the backbone (and of the fine-tuned network)
 
 
-def _one_seed(cfg, tasks, seed):
+QUICK = LrlSettings(seeds=1, n_tasks=3, cap=15_000, hidden=(200, 200, 200))
+FULL = LrlSettings(seeds=5, n_tasks=5, cap=30_000, hidden=(200, 200, 200))
+EXPECTED = "not reproduced at this scale"
+
+THRESHOLD = 0.9  # fraction of the optimal return at which a task counts as learned
+EVAL_EVERY = 1024  # steps between greedy evaluations
+
+
+def _steps(records, cap):
+    return [cap if r.steps_to_threshold is None else r.steps_to_threshold for r in records]
+
+
+def _sequence(cfg, tasks, settings, seed):
     from mintlab.continual.rl import FineTuneAgent, MaskAgent, run_task_sequence
 
-    kw = dict(threshold=0.9, eval_every=1024)
-    lc = MaskAgent(cfg, len(tasks), linear_comb=True, seed=seed)
-    log_first, rec0 = run_task_sequence(lc, tasks, CAP, end_at=1, **kw)
-    ri = MaskAgent(cfg, len(tasks), linear_comb=False, seed=seed)
+    kw = dict(threshold=THRESHOLD, eval_every=EVAL_EVERY)
+    lc = MaskAgent(cfg, len(tasks), linear_comb=True, hidden=settings.hidden, seed=seed)
+    log_first, rec0 = run_task_sequence(lc, tasks, settings.cap, end_at=1, **kw)
+    ri = MaskAgent(cfg, len(tasks), linear_comb=False, hidden=settings.hidden, seed=seed)
     ri.copy_masks_from(lc)
-    out = {"first_task_steps": _steps(rec0)[0]}
+    out = {"first_task_steps": _steps(rec0, settings.cap)[0]}
     for name, agent in (("RI", ri), ("LC", lc)):
-        log, recs = run_task_sequence(agent, tasks, CAP, start_at=1, log=copy.deepcopy(log_first),
-                                      **kw)
-        out[name] = (log, _steps(recs))
-    log_ft, recs_ft = run_task_sequence(FineTuneAgent(cfg, seed=seed), tasks, CAP, **kw)
-    out["FT"] = (log_ft, _steps(recs_ft)[1:])
+        log, recs = run_task_sequence(agent, tasks, settings.cap, start_at=1,
+                                      log=copy.deepcopy(log_first), **kw)
+        out[name] = (log, _steps(recs, settings.cap))
+    log_ft, recs_ft = run_task_sequence(FineTuneAgent(cfg, hidden=settings.hidden, seed=seed),
+                                        tasks, settings.cap, **kw)
+    out["FT"] = (log_ft, _steps(recs_ft, settings.cap)[1:])
     return out
 
 
-def run(quick: bool = True, seed: int = 0) -> Result:
+def run(settings: LrlSettings = QUICK, seed: int = 0) -> Result:
     import matplotlib.pyplot as plt
 
-    from mintlab.continual.envs import CTGraphConfig, make_tasks
-    from mintlab.continual.metrics import backward_transfer
+    from mintlab.continual.envs import CTGraphConfig, make_tasks, optimal_return
+    from mintlab.continual.metrics import accuracy_matrix, backward_transfer
 
-    res = Result()
+    res = Result(seed=seed)
     cfg = CTGraphConfig(branching=2, depth=3, wait_prob=0.0)
-    seeds = [seed + k for k in range(2 if quick else 5)]
-    runs = []
+    tasks = make_tasks(cfg, settings.n_tasks, seed=seed)
     with one_torch_thread():
-        for s in seeds:
-            runs.append(_one_seed(cfg, make_tasks(cfg, 5, seed=s), s))
-
-    steps = {k: np.array([r[k][1] for r in runs], float) for k in ("RI", "LC", "FT")}
-    forget, finals = {}, {}
+        out = _sequence(cfg, tasks, settings, seed)
+    opt = np.array([optimal_return(cfg, t) for t in tasks])
+    final = {}
     for k in ("RI", "LC", "FT"):
-        f, R = zip(*[_forgetting(r[k][0]) for r in runs], strict=True)
-        forget[k] = np.concatenate(f)
-        finals[k] = np.array([Ri[-1].mean() for Ri in R])
-        res.metrics[f"{k}_mean_forgetting"] = float(forget[k].mean())
-        res.metrics[f"{k}_final_mean_return"] = float(finals[k].mean())
-        res.metrics[f"{k}_backward_transfer"] = float(np.mean([backward_transfer(r[k][0])
-                                                               for r in runs]))
-        res.metrics[f"{k}_mean_steps_to_threshold"] = float(steps[k].mean())
-        res.metrics[f"{k}_tasks_unsolved_within_cap"] = int((steps[k] >= CAP).sum())
-    masks_forget = float(max(forget["RI"].max(), forget["LC"].max()))
-    res.check("masks_no_forgetting", masks_forget, 1e-9, "<=",
-              description="largest drop, over earlier tasks, RI and LC and seeds, from a "
-                          "task's greedy return right after learning it to its return after "
-                          "the whole sequence")
-    res.check("fine_tuning_forgets", float(forget["FT"].mean()), 0.5, ">=",
-              description="mean drop of the fine-tuned PPO network's return on earlier tasks "
-                          f"(final mean return {finals['FT'].mean():.2f} vs masks "
-                          f"{finals['RI'].mean():.2f} / {finals['LC'].mean():.2f})")
-    ratio = float(steps["LC"].mean() / steps["RI"].mean())
-    res.metrics["lc_over_ri_steps"] = ratio
-    res.check("linear_comb_learns_faster", ratio, 1.0, "<",
-              description="mean steps to reach 90 % of the optimal return on tasks 2-5, MASK "
-                          f"LC / MASK RI ({steps['LC'].mean():.0f} vs {steps['RI'].mean():.0f}, "
-                          f"{len(seeds)} seeds, cap {CAP:,})")
+        log, steps = out[k]
+        R, _ = accuracy_matrix(log)
+        final[k] = R[-1] / opt
+        forget = np.array([R[j, j] - R[-1, j] for j in range(R.shape[1] - 1)])
+        res.metrics[f"{k}_final_mean_return"] = float(final[k].mean())
+        res.metrics[f"{k}_mean_forgetting"] = float(forget.mean())
+        res.metrics[f"{k}_backward_transfer"] = float(backward_transfer(log))
+        res.metrics[f"{k}_mean_steps_to_threshold"] = float(np.mean(steps))
+        res.metrics[f"{k}_tasks_unsolved_within_cap"] = int(sum(s >= settings.cap
+                                                                for s in steps))
+    res.metrics["first_task_steps"] = out["first_task_steps"]
+
+    res.compare("masks_final_return_above_fine_tuning", final["RI"], final["FT"],
+                better="higher", claim="masks_beat_lrl_baseline",
+                known_gap="MASK RI ends at {ours:.2f} of the optimal return on average over the "
+                          "tasks and fine-tuned PPO at {baseline:.2f} (interval of the "
+                          "difference [{low:.2f}, {high:.2f}] over {n} tasks): within the quick "
+                          "step cap a mask learned from random scores does not solve every "
+                          "depth-3 task, and the tasks of one seed cannot separate the two",
+                description="greedy return (fraction of optimal) on every task of the sequence "
+                            "after learning all of them, MASK RI vs fine-tuned PPO; one item "
+                            "per task")
+    steps_lc = np.asarray(out["LC"][1], float)
+    steps_ri = np.asarray(out["RI"][1], float)
+    res.metrics["lc_over_ri_steps"] = float(steps_lc.mean() / steps_ri.mean())
+    res.compare("linear_comb_fewer_steps_than_random_init", steps_lc, steps_ri,
+                better="lower", claim="linear_comb_learns_faster",
+                known_gap="MASK LC needs {ours:.0f} steps per task on average and MASK RI "
+                          "{baseline:.0f} (interval of the difference [{low:.0f}, {high:.0f}] "
+                          "over {n} tasks): the capped step counts of so few tasks of one seed "
+                          "vary too much to bound the difference away from zero",
+                description=f"steps to reach {THRESHOLD:.0%} of the optimal return on the tasks "
+                            f"after the first (cap {settings.cap:,}, counted when unsolved), "
+                            "MASK LC vs MASK RI; one item per task")
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     ax = axes[0]
-    x = np.arange(2, 6)
+    x = np.arange(2, settings.n_tasks + 1)
     for k, off in (("RI", -0.2), ("LC", 0.2)):
-        ax.bar(x + off, steps[k].mean(0), width=0.4, label=f"MASK {k}")
+        ax.bar(x + off, out[k][1], width=0.4, label=f"MASK {k}")
+    ax.axhline(settings.cap, color="k", ls=":", lw=1)
     ax.set_xlabel("task in the sequence")
-    ax.set_ylabel("steps to 90% of optimal")
+    ax.set_ylabel(f"steps to {THRESHOLD:.0%} of optimal")
     ax.legend()
     ax = axes[1]
     labels = {"RI": "MASK RI", "LC": "MASK LC", "FT": "fine-tuned PPO"}
     for k in ("RI", "LC", "FT"):
-        _, R = _forgetting(runs[0][k][0])
-        ax.plot(np.arange(1, 6), R[-1], "o-", label=labels[k])
+        ax.plot(np.arange(1, settings.n_tasks + 1), final[k], "o-", label=labels[k])
     ax.set_xlabel("task")
     ax.set_ylabel("greedy return after all tasks")
     ax.set_ylim(-0.05, 1.05)
@@ -131,4 +160,9 @@ def run(quick: bool = True, seed: int = 0) -> Result:
     return res
 
 
-EXPERIMENT = register(Experiment("lrl-modulating-masks", CLAIM, run))
+EXPERIMENT = register(Experiment(
+    "lrl-modulating-masks", CLAIMS, run, QUICK, FULL, EXPECTED,
+    data="synthetic: CT-graph (branching 2, depth 3, one-hot observations)",
+    full_scale="the paper's CT-graph depths 3-5 and MiniGrid sequences with PPO and IMPALA, "
+               "online-EWC and multitask baselines, 1e6 steps per task and 5 seeds; CPU days",
+))

@@ -3,12 +3,23 @@
 At equal numbers of trained (and stored) values:
 
 * accuracy: an MLP (64-64-10) on 8x8 digits trained as MCNC (chunks of
-  128 weights on a 7-dimensional sinusoidal manifold, plus one amplitude
-  each) and as PRANC with as many coefficients; both with the same
-  learning-rate grid (best on the validation split);
-* reconstruction time: rebuilding a wider MLP's weights from the stored
-  numbers and the seed, MCNC (one pass of a small generator over the
-  chunks) vs PRANC (regenerating its ``weights x k`` basis).
+  weights on a k-dimensional sinusoidal manifold, plus one amplitude each)
+  and as PRANC with as many coefficients; both with the same learning-rate
+  grid and epochs (best on the validation split);
+* reconstruction time (metrics): rebuilding a wider MLP from the stored
+  numbers and the seed with :func:`mintlab.compress.rebuild`, generator or
+  basis construction included, MCNC vs PRANC.
+
+Claim and how it is judged (per-test-image correctness, paired bootstrap
+over the test images and the seeds):
+
+1. ``outperforms_pranc``: MCNC is more accurate than PRANC at the same
+   number of stored values, at every manifold setting.
+
+The reconstruction-time advantage is structural (PRANC regenerates
+``weights x coefficients`` random values, MCNC runs a small generator once
+per chunk): it is a unit test (``tests/compress/test_mcnc_claims.py``), and
+the timings are metrics here.
 
 Scaled down from the paper's ViT / ResNet / LLaMA compression.
 """
@@ -16,34 +27,48 @@ Scaled down from the paper's ViT / ResNet / LLaMA compression.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-import torch
-
-from mintlab.compress import MCNC, PRANC
+from mintlab.compress import MCNC, PRANC, rebuild
 
 from ._compress_common import digits_tensors, fit_best_lr, mlp, n_trainable
-from ._core import Experiment, Result
+from ._core import Experiment, Result, Settings
 from .registry import register
 
-CLAIM = (
-    "Constraining weights to a frozen low-dimensional nonlinear manifold compresses a network "
-    "better than a random linear subspace (PRANC) at the same number of stored parameters, "
-    "and rebuilds the weights faster."
-)
+CLAIMS = {
+    "outperforms_pranc": "Constraining the parameter space to low-dimensional pre-defined and "
+                         "frozen nonlinear manifolds significantly outperforms state-of-the-art "
+                         "baselines in terms of compression, accuracy, and/or model "
+                         "reconstruction time.",
+}
 
 WIDTHS = [64, 64, 10]
+LRS = (3e-3, 1e-2, 3e-2)  # learning-rate grid of both methods
+FREQUENCY = 10.0  # w0 of the generator's sine activations
 
-ACCURACY_GAP = (
-    "On a 4,810-weight MLP for 8x8 digits, PRANC is as accurate or more at every budget we "
-    "tried: quick run (seed 0) 0.944 vs 0.949 at 312 trained numbers (2 of 450 test images); "
-    "full run 0.873 vs 0.922 at 156, 0.942 vs 0.947 at 312, 0.960 vs 0.964 at 624, 0.936 vs "
-    "0.969 at 608 (chunks of 64). The paper's accuracy advantage is reported at far higher "
-    "compression of ViTs, ResNets and LLMs, which we cannot train here; the reconstruction-time "
-    "advantage holds."
-)
+_GAP = ("on a 4,810-weight MLP for 8x8 digits MCNC reaches {ours:.3f} test accuracy vs "
+        "{baseline:.3f} for PRANC with the same stored values (difference interval "
+        "[{low:.3f}, {high:.3f}], not above 0): the paper's accuracy advantage is at far higher "
+        "compression of ViTs, ResNets and LLMs than we can train here")
 
 
-def _best_time(fn, repeats=3):
+@dataclass(frozen=True, kw_only=True)
+class McncSettings(Settings):
+    epochs: int  # training epochs of both methods
+    manifolds: tuple[tuple[int, int], ...]  # (code dimension k, chunk size d) per comparison
+    timing_widths: tuple[int, ...]  # MLP whose rebuild is timed
+    timing_chunk: int  # MCNC chunk size of the timed network
+    timing_repeats: int  # timed rebuilds per method (the best is kept)
+
+
+QUICK = McncSettings(seeds=1, epochs=40, manifolds=((7, 128),),
+                     timing_widths=(64, 256, 256, 10), timing_chunk=512, timing_repeats=2)
+FULL = McncSettings(seeds=3, epochs=150, manifolds=((3, 128), (7, 128), (15, 128), (7, 64)),
+                    timing_widths=(64, 512, 512, 10), timing_chunk=1024, timing_repeats=3)
+EXPECTED = "not reproduced at this scale"
+
+
+def _best_time(fn, repeats):
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -52,24 +77,22 @@ def _best_time(fn, repeats=3):
     return best
 
 
-def run(quick: bool = True, seed: int = 0) -> Result:
+def run(settings: McncSettings = QUICK, seed: int = 0) -> Result:
     import matplotlib.pyplot as plt
 
-    res = Result()
+    res = Result(seed=seed)
     data = digits_tensors(seed)
-    lrs = [3e-3, 1e-2, 3e-2]
-    epochs = 60 if quick else 150
-    settings = [(7, 128)] if quick else [(3, 128), (7, 128), (15, 128), (7, 64)]
+    epochs = settings.epochs
 
     mc_acc, pr_acc, budgets = [], [], []
-    for code_dim, chunk in settings:
+    for code_dim, chunk in settings.manifolds:
         mc = fit_best_lr(lambda k=code_dim, d=chunk: MCNC(mlp(WIDTHS, seed), code_dim=k,
-                                                          chunk_size=d, frequency=10.0,
+                                                          chunk_size=d, frequency=FREQUENCY,
                                                           seed=seed),
-                         data, lrs, epochs, seed)
+                         data, LRS, epochs, seed)
         budget = n_trainable(mc.model)
         pr = fit_best_lr(lambda b=budget: PRANC(mlp(WIDTHS, seed), n_coefficients=b, seed=seed),
-                         data, lrs, epochs, seed)
+                         data, LRS, epochs, seed)
         budgets.append(budget)
         mc_acc.append(mc.test_accuracy)
         pr_acc.append(pr.test_accuracy)
@@ -78,34 +101,31 @@ def run(quick: bool = True, seed: int = 0) -> Result:
                             f"pranc_accuracy_{tag}": pr.test_accuracy,
                             f"mcnc_train_seconds_{tag}": mc.seconds,
                             f"pranc_train_seconds_{tag}": pr.seconds})
-    main = settings.index((7, 128))
-    res.check("mcnc_at_least_as_accurate_as_pranc", mc_acc[main] - pr_acc[main], 0.0, ">=",
-              known_gap=ACCURACY_GAP,
-              description=f"test accuracy of MCNC minus PRANC, both with {budgets[main]} "
-                          "trained numbers")
+        res.compare(f"mcnc_more_accurate_than_pranc_{tag}", mc.test_correct, pr.test_correct,
+                    better="higher", claim="outperforms_pranc", known_gap=_GAP,
+                    description=f"per-test-image correctness: MCNC (k={code_dim}, chunks of "
+                                f"{chunk}) vs PRANC, both with {budget} stored values")
 
-    # reconstruction from (seed, stored numbers) of a wider network
-    wide = [64, 256, 256, 10] if quick else [64, 512, 512, 10]
-    chunk = 512 if quick else 1024
-    mc_w = MCNC(mlp(wide, seed), code_dim=7, chunk_size=chunk, frequency=10.0, seed=seed)
+    # reconstruction of a wider network from (seed, stored numbers), construction included
+    wide = list(settings.timing_widths)
+    mc_w = MCNC(mlp(wide, seed), code_dim=7, chunk_size=settings.timing_chunk,
+                frequency=FREQUENCY, seed=seed)
     n_stored = n_trainable(mc_w)
     pr_w = PRANC(mlp(wide, seed), n_coefficients=n_stored, seed=seed, cache_basis=False)
-    with torch.no_grad():
-        t_mc = _best_time(mc_w.generate)
-        t_pr = _best_time(pr_w.generate, repeats=2)
+    mc_export, pr_export = mc_w.export(), pr_w.export()
+    t_mc = _best_time(lambda: rebuild(mlp(wide, seed + 1), mc_export), settings.timing_repeats)
+    t_pr = _best_time(lambda: rebuild(mlp(wide, seed + 1), pr_export), settings.timing_repeats)
     n_weights = sum(p.numel() for p in mc_w.model.parameters())
     res.metrics.update({"reconstruction_weights": n_weights, "reconstruction_stored": n_stored,
                         "mcnc_reconstruction_seconds": t_mc,
-                        "pranc_reconstruction_seconds": t_pr})
-    res.check("mcnc_rebuilds_faster_than_pranc", t_pr / t_mc, 10.0, ">=",
-              description=f"PRANC / MCNC time to rebuild {n_weights} weights from "
-                          f"{n_stored} stored numbers and the seed")
+                        "pranc_reconstruction_seconds": t_pr,
+                        "pranc_over_mcnc_reconstruction_time": t_pr / t_mc})
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     order = sorted(range(len(budgets)), key=lambda i: budgets[i])
     axes[0].plot([budgets[i] for i in order], [mc_acc[i] for i in order], "o-", label="MCNC")
     axes[0].plot([budgets[i] for i in order], [pr_acc[i] for i in order], "s-", label="PRANC")
-    axes[0].set_xlabel("trained numbers")
+    axes[0].set_xlabel("stored values")
     axes[0].set_ylabel("test accuracy (digits)")
     axes[0].legend()
     axes[1].bar(["MCNC", "PRANC"], [t_mc, t_pr])
@@ -117,4 +137,9 @@ def run(quick: bool = True, seed: int = 0) -> Result:
     return res
 
 
-EXPERIMENT = register(Experiment("mcnc", CLAIM, run))
+EXPERIMENT = register(Experiment(
+    "mcnc", CLAIMS, run, QUICK, FULL, EXPECTED,
+    data="sklearn digits 8x8 (real), stratified train/validation/test split per seed",
+    full_scale="ViT and ResNet classifiers on ImageNet/CIFAR and LLaMA adapters at 100-1000x "
+               "compression, with reconstruction timed on GPUs",
+))

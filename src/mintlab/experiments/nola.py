@@ -9,24 +9,36 @@ weights frozen:
   smallest LoRA there is;
 * NOLA at rank 4 with 48 + 48 basis matrices per layer (288 trained
   numbers, about half);
-* full fine-tuning, the reference.
+* in full mode also full fine-tuning (the reference), NOLA at rank 16 with
+  the same 288 numbers, and NOLA with 24 + 24 bases.
 
-Each gets the same learning-rate grid (best on the validation split).
-Claims checked: NOLA, with half of rank-1 LoRA's trained numbers, reaches
-LoRA's accuracy within 2 points, and the adaptation recovers the shift.
-The full run also shows that NOLA's rank can grow (4 -> 16) without adding
-trained numbers.
+Each adapter gets the same learning-rate grid and epochs (best on the
+validation split).
+
+Claim and how it is judged (per-test-image correctness, paired bootstrap
+over the test images and the seeds):
+
+1. ``matches_lora_with_fewer_parameters``: NOLA, with about half of rank-1
+   LoRA's trained numbers, is at most 2 points below LoRA (the paper's
+   "as well as LoRA": its NOLA/LoRA gaps are within about a point), and the
+   adaptation itself works (NOLA beats the frozen model by at least 50
+   points, so two failed adaptations cannot "match").
+
+That NOLA's trained numbers are fewer than rank-1 LoRA's and do not depend
+on its rank holds by construction: a unit test
+(``tests/compress/test_nola_claims.py``); the counts are metrics here.
+
 Scaled down from the paper's GPT-2 / LLaMA-2 / ViT fine-tuning.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 from mintlab.compress import (
     LoRAConfig,
     NOLAConfig,
-    accuracy,
     adapter_bytes,
     apply_lora,
     apply_nola,
@@ -34,28 +46,45 @@ from mintlab.compress import (
 )
 from mintlab.datasets import rotate_digits
 
-from ._compress_common import digits_tensors, fit_best_lr, mlp, n_trainable
-from ._core import Experiment, Result
+from ._compress_common import correct, digits_tensors, fit_best_lr, mlp, n_trainable
+from ._core import Experiment, Result, Settings
 from .registry import register
 
-CLAIM = (
-    "Re-parameterising LoRA's factors as linear combinations of seeded random matrices matches "
-    "LoRA's accuracy with fewer trained parameters than rank-1 LoRA, the most compact LoRA."
-)
+CLAIMS = {
+    "matches_lora_with_fewer_parameters": "NOLA performs as well as LoRA models with much fewer "
+                                          "number of parameters compared to LoRA with rank one, "
+                                          "the best compression LoRA can achieve.",
+}
 
 WIDTHS = [64, 128, 128, 10]
+LRS = (3e-3, 1e-2, 3e-2, 1e-1)  # learning-rate grid of every adapter
+PRETRAIN_LRS = (3e-3, 1e-2)  # learning-rate grid of the source model
+FULL_LRS = (1e-3, 3e-3)  # learning-rate grid of full fine-tuning
+TOLERANCE = 0.02  # "as well as LoRA": at most 2 accuracy points below it
+ADAPTS_BY = 0.5  # the adapted model must beat the frozen one by this much
 
 
-def run(quick: bool = True, seed: int = 0) -> Result:
+@dataclass(frozen=True, kw_only=True)
+class NolaSettings(Settings):
+    epochs: int  # epochs of pre-training and of every adaptation
+    extra_nola: bool  # also NOLA rank 16 (same numbers) and NOLA with 24 + 24 bases
+    full_finetune: bool  # also fine-tune every weight (the reference)
+
+
+QUICK = NolaSettings(seeds=1, epochs=30, extra_nola=False, full_finetune=False)
+FULL = NolaSettings(seeds=3, epochs=150, extra_nola=True, full_finetune=True)
+EXPECTED = "reproduced"
+
+
+def run(settings: NolaSettings = QUICK, seed: int = 0) -> Result:
     import matplotlib.pyplot as plt
 
-    res = Result()
+    res = Result(seed=seed)
     source = digits_tensors(seed)
     target = digits_tensors(seed, lambda X: rotate_digits(X, 1))
-    lrs = [3e-3, 1e-2, 3e-2, 1e-1]
-    epochs = 60 if quick else 150
+    epochs = settings.epochs
 
-    pre = fit_best_lr(lambda: mlp(WIDTHS, seed), source, [3e-3, 1e-2], epochs, seed)
+    pre = fit_best_lr(lambda: mlp(WIDTHS, seed), source, PRETRAIN_LRS, epochs, seed)
     state = copy.deepcopy(pre.model.state_dict())
 
     def pretrained():
@@ -63,57 +92,71 @@ def run(quick: bool = True, seed: int = 0) -> Result:
         m.load_state_dict(state)
         return m
 
+    frozen = correct(pretrained(), target["X_test"], target["y_test"])
     res.metrics["source_accuracy"] = pre.test_accuracy
-    res.metrics["target_accuracy_without_adaptation"] = accuracy(
-        pretrained(), target["X_test"], target["y_test"])
+    res.metrics["target_accuracy_without_adaptation"] = float(frozen.mean())
 
     backend = "peft" if peft_available() else "mintlab"
     lora = fit_best_lr(lambda: apply_lora(pretrained(), LoRAConfig(rank=1, seed=seed),
-                                          backend=backend), target, lrs, epochs, seed)
+                                          backend=backend), target, LRS, epochs, seed)
     configs = {"nola_r4": NOLAConfig(rank=4, n_basis_A=48, n_basis_B=48, seed=seed)}
-    if not quick:
+    if settings.extra_nola:
         configs["nola_r16"] = NOLAConfig(rank=16, n_basis_A=48, n_basis_B=48, seed=seed)
         configs["nola_r4_small"] = NOLAConfig(rank=4, n_basis_A=24, n_basis_B=24, seed=seed)
-    nola = {name: fit_best_lr(lambda c=c: apply_nola(pretrained(), c), target, lrs, epochs, seed)
+    nola = {name: fit_best_lr(lambda c=c: apply_nola(pretrained(), c), target, LRS, epochs, seed)
             for name, c in configs.items()}
-    full = fit_best_lr(pretrained, target, [1e-3, 3e-3], epochs, seed)
+    points = [("LoRA r=1", lora)] + [(k.replace("_", " "), v) for k, v in nola.items()]
+    if settings.full_finetune:
+        full = fit_best_lr(pretrained, target, FULL_LRS, epochs, seed)
+        res.metrics["full_finetune_accuracy"] = full.test_accuracy
+        res.metrics["full_finetune_trained"] = n_trainable(full.model)
+        points.append(("full fine-tune", full))
 
     res.metrics.update({
         "lora_backend_is_peft": float(backend == "peft"),
         "lora_r1_accuracy": lora.test_accuracy, "lora_r1_trained": n_trainable(lora.model),
-        "lora_r1_bytes": adapter_bytes(lora.model),
-        "full_finetune_accuracy": full.test_accuracy, "full_finetune_trained":
-            n_trainable(full.model),
+        "lora_r1_bytes": adapter_bytes(lora.model), "lora_r1_lr": lora.lr,
     })
     for name, fit in nola.items():
         res.metrics[f"{name}_accuracy"] = fit.test_accuracy
         res.metrics[f"{name}_trained"] = n_trainable(fit.model)
         res.metrics[f"{name}_bytes"] = adapter_bytes(fit.model)
+        res.metrics[f"{name}_lr"] = fit.lr
 
     main = nola["nola_r4"]
-    res.check("nola_matches_lora_r1", main.test_accuracy - lora.test_accuracy, -0.02, ">=",
-              description=f"NOLA (rank 4, {n_trainable(main.model)} trained numbers) minus "
-                          f"rank-1 LoRA ({backend}, {n_trainable(lora.model)} trained numbers) "
-                          "target test accuracy; margin 2 points")
-    res.metrics["nola_over_lora_trained_ratio"] = n_trainable(main.model) / n_trainable(lora.model)
-    res.check("adaptation_recovers_the_shift",
-              main.test_accuracy - res.metrics["target_accuracy_without_adaptation"], 0.5, ">=",
-              description="NOLA target accuracy minus the frozen model's")
+    n_nola, n_lora = n_trainable(main.model), n_trainable(lora.model)
+    res.metrics["nola_over_lora_trained_ratio"] = n_nola / n_lora
+    res.compare("nola_matches_lora_r1", main.test_correct, lora.test_correct - TOLERANCE,
+                better="higher", claim="matches_lora_with_fewer_parameters",
+                description=f"per-test-image correctness on rotated digits: NOLA (rank 4, "
+                            f"{n_nola} trained numbers) vs rank-1 LoRA ({backend}, {n_lora} "
+                            f"trained numbers) minus {TOLERANCE} (at most {TOLERANCE:.0%} "
+                            "below LoRA)")
+    res.compare("nola_adapts", main.test_correct, frozen, better="higher", margin=ADAPTS_BY,
+                claim="matches_lora_with_fewer_parameters",
+                description=f"per-test-image correctness: NOLA vs the frozen source model, "
+                            f"margin {ADAPTS_BY} (the adaptation must work for a match to mean "
+                            "anything)")
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    points = [("LoRA r=1", lora)] + [(k.replace("_", " "), v) for k, v in nola.items()] + \
-        [("full fine-tune", full)]
     for label, fit in points:
         ax.scatter(n_trainable(fit.model), fit.test_accuracy, s=40)
         ax.annotate(label, (n_trainable(fit.model), fit.test_accuracy), fontsize=8,
                     xytext=(4, -10), textcoords="offset points")
+    ax.axhline(float(frozen.mean()), color="k", ls=":", lw=0.8, label="frozen source model")
     ax.set_xscale("log")
     ax.set_xlabel("trained numbers")
     ax.set_ylabel("accuracy on rotated digits")
     ax.set_title("Adapting a frozen MLP to 90-degree rotated digits")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     res.figures["nola_accuracy_vs_trained"] = fig
     return res
 
 
-EXPERIMENT = register(Experiment("nola", CLAIM, run))
+EXPERIMENT = register(Experiment(
+    "nola", CLAIMS, run, QUICK, FULL, EXPECTED,
+    data="sklearn digits 8x8 (real): source upright, target rotated by 90 degrees",
+    full_scale="GPT-2 on E2E NLG, LLaMA-2 7B-70B instruction tuning and ViT-B/L few-shot "
+               "image classification, LoRA r=1 vs NOLA, on GPUs",
+))

@@ -1,4 +1,4 @@
-"""``opt-registration``: rigid registration under outliers and missing parts with (sliced) OPT.
+"""``opt-registration``: registration under outliers and missing parts with (sliced) OPT.
 
 A source cloud (an asymmetric union of four anisotropic blobs in R^3) is
 registered onto a rotated (30-90 degrees about a random axis), translated,
@@ -7,31 +7,61 @@ noisy copy of itself whose part on one side of a random plane is missing
 the target). Correspondences: ICP's nearest neighbours, full-mass OT, exact
 OPT (LP) and sliced OPT (the ``sopt`` paper's 1D partial matchings); the
 same rigid fit for all. Error: RMS distance of the registered source to its
-true position. Scaled down from the paper's shapes to what runs in seconds.
+true position. Scaled down from the paper's shapes to what runs in seconds,
+and rigid only: the paper's claim is about non-rigid registration, which the
+library supports (``transform="tps"``/``"gaussian"``) but this experiment does
+not run.
+
+Claims and how each is judged (samples pooled over trials and seeds):
+
+1. ``robust_registration``: with 20% and 40% outliers and a missing part,
+   exact OPT and sliced OPT each register with a smaller error than ICP and
+   than full OT (log RMSE per trial, paired, margin 0; the errors span
+   orders of magnitude, so a failed trial does not swamp the rest);
+2. ``sliced_much_faster``: a sliced-OPT iteration takes at least five times
+   less time than an exact-OPT iteration on a larger cloud (log seconds per
+   repeat, paired, margin log 5).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from mintlab.registration import register
 
-from ._core import Experiment, Result
+from ._core import Experiment, Result, Settings
 from .registry import register as register_experiment
 
-CLAIM = (
-    "Optimal partial transport correspondences, exact or sliced, make point-cloud registration "
-    "robust to outliers and missing parts, where nearest-neighbour (ICP) and full-mass OT "
-    "correspondences fail, and the sliced version is much faster than the exact one."
-)
+CLAIMS = {
+    "robust_registration": "We demonstrate the effectiveness of registration methods based "
+                           "on the optimal partial transport problem and compare them against "
+                           "baselines on registration problems where the source and target "
+                           "point clouds are corrupted by random noise.",
+    "sliced_much_faster": "We extend the algorithms via slicing to gain significant "
+                          "computational efficiency, resulting in fast and robust "
+                          "registration algorithms.",
+}
 
-SPEED_GAP = (
-    "At the quick run's n = 600 the exact LP still takes only ~75 ms per iteration and sliced "
-    "OPT is ~4.7x faster (seed 0); the gap grows with n: the full run (n = 1,500) measures "
-    "16x (0.55 s vs 0.034 s per iteration)."
-)
+
+@dataclass(frozen=True, kw_only=True)
+class OptRegistrationSettings(Settings):
+    n: int  # source points in the robustness trials
+    trials: int  # registration problems per outlier fraction
+    n_big: int  # source points in the timing test
+    timing_repeats: int  # timed repeats per method, alternating
+
+
+QUICK = OptRegistrationSettings(seeds=2, n=150, trials=3, n_big=600, timing_repeats=3)
+FULL = OptRegistrationSettings(seeds=3, n=300, trials=10, n_big=1500, timing_repeats=5)
+EXPECTED = "partly reproduced (1 of 2)"
+
+FRACTIONS = (0.0, 0.2, 0.4)  # outlier fractions of the target
+N_ITER = 80  # registration iterations (at most)
+MIN_SPEEDUP = 5.0  # "significant": sliced OPT at least this many times faster per iteration
 
 METHODS = ("nn", "ot", "opt", "sliced_opt")
 LABELS = {"nn": "ICP (nearest neighbour)", "ot": "full OT", "opt": "exact OPT",
@@ -65,59 +95,64 @@ def _problem(rng, n, outlier_fraction):
     return X, truth, np.r_[target, rng.uniform(lo, hi, size=(n_out, 3))]
 
 
-def run(quick: bool = True, seed: int = 0) -> Result:
+def run(settings: OptRegistrationSettings = QUICK, seed: int = 0) -> Result:
     import matplotlib.pyplot as plt
 
-    res = Result()
+    res = Result(seed=seed)
     rng = np.random.default_rng(seed)
-    n = 150 if quick else 300
-    trials = 3 if quick else 10
-    fractions = [0.0, 0.2, 0.4]
-    errors = {m: {f: [] for f in fractions} for m in METHODS}
-    for f in fractions:
-        for trial in range(trials):
-            X, truth, Xt = _problem(rng, n, f)
+    errors = {m: {f: [] for f in FRACTIONS} for m in METHODS}
+    for f in FRACTIONS:
+        for _ in range(settings.trials):
+            X, truth, Xt = _problem(rng, settings.n, f)
+            reg_seed = int(rng.integers(2**31))  # sliced OPT's directions for this problem
             for m in METHODS:
-                out = register(X, Xt, transform="rigid", correspondence=m, n_iter=80,
-                               seed=seed + trial)
+                out = register(X, Xt, transform="rigid", correspondence=m, n_iter=N_ITER,
+                               seed=reg_seed)
                 errors[m][f].append(float(np.sqrt(((out.transformed - truth) ** 2)
                                                   .sum(1).mean())))
     for m in METHODS:
-        for f in fractions:
+        for f in FRACTIONS:
             res.metrics[f"rmse_{m}_outliers{f}"] = float(np.mean(errors[m][f]))
-        res.metrics[f"rmse_{m}_all"] = float(np.mean([e for f in fractions
+        res.metrics[f"rmse_{m}_all"] = float(np.mean([e for f in FRACTIONS
                                                       for e in errors[m][f]]))
-    noisy = [f for f in fractions if f > 0]
+    noisy = [f for f in FRACTIONS if f > 0]
 
-    def mean_noisy(m):
-        return float(np.mean([e for f in noisy for e in errors[m][f]]))
+    def log_noisy(m):  # log RMSE per trial with outliers, in the same order for every method
+        return np.log(np.concatenate([errors[m][f] for f in noisy]))
 
     for m in ("opt", "sliced_opt"):
         for base in ("nn", "ot"):
-            res.check(f"{m}_beats_{base}", mean_noisy(m), mean_noisy(base), "<",
-                      description=f"mean RMSE with 20% and 40% outliers and a missing part: "
-                                  f"{LABELS[m]} vs {LABELS[base]}")
+            res.compare(f"{m}_beats_{base}", log_noisy(m), log_noisy(base),
+                        claim="robust_registration", better="lower",
+                        description=f"log RMSE per rigid registration with 20% or 40% "
+                                    f"outliers and a missing fifth (n={settings.n}): "
+                                    f"{LABELS[m]} vs {LABELS[base]}, same problems; margin 0")
 
-    # time of one registration step, exact vs sliced OPT, on a larger cloud
-    n_big = 600 if quick else 1500
-    X, truth, Xt = _problem(rng, n_big, 0.2)
-    times = {}
-    for m in ("opt", "sliced_opt"):
-        best = float("inf")
-        for _ in range(2):
+    # time per registration iteration, exact vs sliced OPT, on a larger cloud
+    X, truth, Xt = _problem(rng, settings.n_big, 0.2)
+    iters = 3
+    t_log = {"opt": [], "sliced_opt": []}
+    for _ in range(settings.timing_repeats):  # alternate the two methods
+        for m in t_log:
             t0 = time.perf_counter()
-            register(X, Xt, transform="rigid", correspondence=m, n_iter=3, seed=seed)
-            best = min(best, time.perf_counter() - t0)
-        times[m] = best / 3
-    res.metrics[f"seconds_per_iteration_opt_n{n_big}"] = times["opt"]
-    res.metrics[f"seconds_per_iteration_sliced_opt_n{n_big}"] = times["sliced_opt"]
-    res.check("sliced_opt_faster_than_opt", times["opt"] / times["sliced_opt"], 5.0, ">=",
-              known_gap=SPEED_GAP if quick else None,
-              description=f"exact OPT / sliced OPT time per iteration at n={n_big}")
+            register(X, Xt, transform="rigid", correspondence=m, n_iter=iters, seed=seed)
+            t_log[m].append(math.log((time.perf_counter() - t0) / iters))
+    for m, v in t_log.items():
+        res.metrics[f"seconds_per_iteration_{m}_n{settings.n_big}"] = float(np.exp(np.min(v)))
+    res.compare("sliced_opt_faster_than_opt", np.asarray(t_log["sliced_opt"]),
+                np.asarray(t_log["opt"]), claim="sliced_much_faster", better="lower",
+                margin=math.log(MIN_SPEEDUP),
+                description=f"log seconds per registration iteration at n={settings.n_big}, "
+                            f"sliced vs exact OPT, per repeat; margin log({MIN_SPEEDUP:g})",
+                known_gap="At n = " + str(settings.n_big) + " an exact-OPT iteration is still "
+                          "cheap: sliced OPT's log-time per iteration is {diff:.2f} from "
+                          "exact OPT's (interval [{low:.2f}, {high:.2f}]), short of -log 5 = "
+                          "-{margin:.2f}; the LP grows faster with n than the sorts of sliced "
+                          "OPT, so the gap widens at the paper's sizes.")
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for m in METHODS:
-        ax.plot(fractions, [np.mean(errors[m][f]) for f in fractions], "o-", label=LABELS[m])
+        ax.plot(FRACTIONS, [np.mean(errors[m][f]) for f in FRACTIONS], "o-", label=LABELS[m])
     ax.set_yscale("log")
     ax.set_xlabel("outlier fraction of the target (plus a missing fifth)")
     ax.set_ylabel("RMSE of the registered source")
@@ -128,4 +163,10 @@ def run(quick: bool = True, seed: int = 0) -> Result:
     return res
 
 
-EXPERIMENT = register_experiment(Experiment("opt-registration", CLAIM, run))
+EXPERIMENT = register_experiment(Experiment(
+    "opt-registration", CLAIMS, run, QUICK, FULL, EXPECTED,
+    data="synthetic: 3D union of four anisotropic blobs, rotated, with a missing fifth and "
+         "0-40% uniform outliers",
+    full_scale="non-rigid (thin-plate spline) registration of the paper's 3D and 2D shapes "
+               "with thousands of points, and timings up to n = 1e4",
+))

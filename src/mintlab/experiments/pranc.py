@@ -1,100 +1,138 @@
 """``pranc``: a network stored as a seed and k coefficients, reproduced on 8x8 digits.
 
-An MLP (64-64-10, 4,810 weights) is trained three ways on the same split,
-each with the same learning-rate grid (best on the validation split):
+An MLP (64-64-10, 4,810 weights) is trained three ways on the same split:
 
 (a) normally (every weight trained and stored);
 (b) as PRANC with k coefficients over k seeded random networks;
-(c) as a dense MLP shrunk until it has at most k weights (the
-    "same stored size" baseline of the paper).
+(c) as a dense MLP ``64-h-10`` shrunk until it has at most k weights (the
+    "same stored size" baseline of the paper), given the care of a small
+    baseline: the best of several initialisations, each at every learning
+    rate (a tiny ReLU net often starts with dead units).
 
-Claims checked: PRANC beats (c) at the same stored size; with k = 300
-(16x fewer stored bytes than the MLP) it stays within 5 accuracy points
-of (a); the stored (seed, coefficients) rebuild the trained network
-exactly. Scaled down from the paper's
-CIFAR/ImageNet ResNets to what trains in seconds on a CPU.
+(a) and (b) get the learning-rate grid; every choice is made on the
+validation split, and all arms train for the same epochs.
+
+Claims and how each is judged (per-test-image correctness, paired
+bootstrap over the test images and the seeds):
+
+1. ``beats_same_size_dense``: PRANC with k coefficients beats (c) by a large
+   margin (at least 5 accuracy points) at every budget k;
+2. ``compaction``: with k = 300 (16x fewer stored numbers than the MLP)
+   PRANC stays within 5 points of (a).
+
+That the stored (seed, coefficients) rebuild the trained network exactly is
+a unit test (``tests/compress/test_pranc_claims.py``).
+
+Scaled down from the paper's CIFAR/ImageNet ResNets to what trains in
+seconds on a CPU.
 """
 
 from __future__ import annotations
 
-import torch
+from dataclasses import dataclass
 
-from mintlab.compress import PRANC, rebuild
+from mintlab.compress import PRANC
 
-from ._compress_common import digits_tensors, fit_best_lr, mlp, n_trainable
-from ._core import Experiment, Result
+from ._compress_common import digits_tensors, fit_best_lr, fit_best_of, mlp, n_trainable
+from ._core import Experiment, Result, Settings
 from .registry import register
 
-CLAIM = (
-    "A network reparameterised as a linear combination of seeded random networks, trained in "
-    "the span of those networks and stored as the seed plus the coefficients, is far more "
-    "accurate than a dense network with the same number of stored parameters."
-)
+CLAIMS = {
+    "beats_same_size_dense": "PRANC outperforms baselines with a large margin on image "
+                             "classification when compressing a deep model almost 100 times.",
+    "compaction": "A deep model reparametrized as a linear combination of several randomly "
+                  "initialized and frozen deep models, reconstructed from a single seed and the "
+                  "learned mixture coefficients, enables significant compaction of the model.",
+}
 
 WIDTHS = [64, 64, 10]
+LRS = (3e-3, 1e-2, 3e-2)  # learning-rate grid of every arm
+MARGIN = 0.05  # "a large margin": at least 5 accuracy points over the same-size network
+TOLERANCE = 0.05  # "compaction": at most 5 points below the uncompressed network
+
+_GAP_COMPACTION = ("PRANC with 16x fewer stored numbers reaches {ours:.3f} test accuracy against "
+                   "{baseline:.3f} for the full MLP less 5 points (difference interval "
+                   "[{low:.3f}, {high:.3f}] over {n} test images): on some seeds' splits the "
+                   "span of 300 random networks of a 4,810-weight MLP loses more than 5 points "
+                   "(per-seed pranc_k300_accuracy vs dense_accuracy)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrancSettings(Settings):
+    epochs: int  # training epochs of every arm
+    budgets: tuple[int, ...]  # numbers of PRANC coefficients (= same-size dense weight limits)
+    compaction_k: int  # the budget at which PRANC is compared with the full MLP
+    dense_inits: int  # initialisations tried for the same-size dense network
+
+
+QUICK = PrancSettings(seeds=3, epochs=40, budgets=(300,), compaction_k=300, dense_inits=3)
+FULL = PrancSettings(seeds=5, epochs=100, budgets=(50, 100, 200, 300, 600, 1200),
+                     compaction_k=300, dense_inits=5)
+EXPECTED = "partly reproduced (1 of 2)"
 
 
 def _small_width(budget: int) -> int:
     # a 64-h-10 MLP has 75 h + 10 weights
-    return max(1, (budget - 10) // 75)
+    return (budget - 10) // 75
 
 
-def run(quick: bool = True, seed: int = 0) -> Result:
+def run(settings: PrancSettings = QUICK, seed: int = 0) -> Result:
     import matplotlib.pyplot as plt
 
-    res = Result()
+    res = Result(seed=seed)
     data = digits_tensors(seed)
-    lrs = [3e-3, 1e-2, 3e-2]
-    epochs = 40 if quick else 100
-    budgets = [100, 300] if quick else [50, 100, 200, 300, 600, 1200]
-    check_k = 300
+    epochs = settings.epochs
 
-    dense = fit_best_lr(lambda: mlp(WIDTHS, seed), data, lrs, epochs, seed)
+    dense = fit_best_lr(lambda: mlp(WIDTHS, seed), data, LRS, epochs, seed)
     n_dense = n_trainable(dense.model)
     res.metrics["dense_accuracy"] = dense.test_accuracy
     res.metrics["dense_parameters"] = n_dense
 
-    pranc_acc, small_acc, small_params, ratios = {}, {}, {}, {}
-    fitted_check = None
-    for k in budgets:
+    pranc_acc, small_acc, small_params = {}, {}, {}
+    for k in settings.budgets:
         fit = fit_best_lr(lambda k=k: PRANC(mlp(WIDTHS, seed), n_coefficients=k, seed=seed),
-                          data, lrs, epochs, seed)
+                          data, LRS, epochs, seed)
         pranc_acc[k] = fit.test_accuracy
-        ratios[k] = fit.model.compression_ratio()
-        h = _small_width(k)
-        small = fit_best_lr(lambda h=h: mlp([64, h, 10], seed), data, lrs, epochs, seed)
-        small_acc[k], small_params[k] = small.test_accuracy, n_trainable(small.model)
         res.metrics[f"pranc_k{k}_accuracy"] = fit.test_accuracy
-        res.metrics[f"pranc_k{k}_compression"] = ratios[k]
+        res.metrics[f"pranc_k{k}_compression"] = fit.model.compression_ratio()
+        res.metrics[f"pranc_k{k}_stored_bytes"] = fit.model.stored_bytes()
         res.metrics[f"pranc_k{k}_seconds"] = fit.seconds
-        res.metrics[f"small_dense_{small_params[k]}params_accuracy"] = small.test_accuracy
-        if k == check_k:
-            fitted_check = fit
-
-    res.check("pranc_beats_dense_of_same_size", pranc_acc[check_k] - small_acc[check_k], 0.0,
-              ">", description=f"test accuracy of PRANC with k={check_k} minus that of a dense "
-                               f"64-{_small_width(check_k)}-10 MLP ({small_params[check_k]} "
-                               "weights)")
-    res.check("pranc_close_to_dense", dense.test_accuracy - pranc_acc[check_k], 0.05, "<=",
-              description=f"accuracy lost by PRANC (k={check_k}, {ratios[check_k]:.0f}x smaller "
-                          "than the trained MLP) against the normally trained MLP")
-
-    # rebuild from the stored seed + coefficients into a freshly initialised network
-    exported = fitted_check.model.export()
-    rebuilt = rebuild(mlp(WIDTHS, seed + 1), exported).eval()
-    with torch.no_grad():
-        diff = float((rebuilt(data["X_test"]) - fitted_check.model(data["X_test"])).abs().max())
-    res.metrics["stored_bytes"] = exported.nbytes
-    res.metrics["rebuild_max_abs_logit_difference"] = diff
-    res.check("rebuild_is_exact", diff, 0.0, "<=",
-              description="max |logit difference| between the trained PRANC model and the "
-                          "network rebuilt from (seed, coefficients)")
+        h = _small_width(k)
+        if h < 1:  # no 64-h-10 network fits in k weights
+            continue
+        inits = [lambda h=h, i=i: mlp([64, h, 10], 1000 * seed + i)
+                 for i in range(settings.dense_inits)]
+        small = fit_best_of(inits, data, LRS, epochs, seed)
+        small_acc[k], small_params[k] = small.test_accuracy, n_trainable(small.model)
+        res.metrics[f"small_dense_k{k}_accuracy"] = small.test_accuracy
+        res.metrics[f"small_dense_k{k}_parameters"] = small_params[k]
+        res.metrics[f"small_dense_k{k}_lr"] = small.lr
+        res.compare(f"pranc_beats_dense_of_same_size_k{k}", fit.test_correct,
+                    small.test_correct, better="higher", margin=MARGIN,
+                    claim="beats_same_size_dense",
+                    description=f"per-test-image correctness: PRANC with k={k} coefficients "
+                                f"({fit.model.compression_ratio():.0f}x smaller than the MLP) vs "
+                                f"a 64-{h}-10 MLP ({small_params[k]} weights), best of "
+                                f"{settings.dense_inits} initialisations x {len(LRS)} learning "
+                                f"rates on validation; margin {MARGIN} (a large margin)")
+        if k == settings.compaction_k:
+            res.compare("pranc_close_to_dense", fit.test_correct,
+                        dense.test_correct - TOLERANCE, better="higher", claim="compaction",
+                        known_gap=_GAP_COMPACTION,
+                        description=f"per-test-image correctness: PRANC (k={k}, "
+                                    f"{fit.model.compression_ratio():.0f}x fewer stored bytes) "
+                                    f"vs the normally trained MLP minus {TOLERANCE} (at most "
+                                    f"{TOLERANCE:.0%} accuracy lost)")
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.semilogx([4 * k + 8 for k in budgets], [pranc_acc[k] for k in budgets], "o-",
-                label="PRANC (seed + k coefficients)")
-    ax.semilogx([4 * small_params[k] for k in budgets], [small_acc[k] for k in budgets], "s-",
-                label="dense MLP of the same size")
+    ks = list(settings.budgets)
+    ax.plot([4 * k + 8 for k in ks], [pranc_acc[k] for k in ks], "o-",
+            label="PRANC (seed + k coefficients)")
+    ks_small = [k for k in ks if k in small_acc]
+    ax.plot([4 * small_params[k] for k in ks_small], [small_acc[k] for k in ks_small], "s-",
+            label="dense MLP of the same size (best init)")
+    if len(ks) > 2:
+        ax.set_xscale("log")
     ax.axhline(dense.test_accuracy, color="k", ls="--",
                label=f"trained MLP ({4 * n_dense} bytes)")
     ax.set_xlabel("bytes stored")
@@ -106,4 +144,9 @@ def run(quick: bool = True, seed: int = 0) -> Result:
     return res
 
 
-EXPERIMENT = register(Experiment("pranc", CLAIM, run))
+EXPERIMENT = register(Experiment(
+    "pranc", CLAIMS, run, QUICK, FULL, EXPECTED,
+    data="sklearn digits 8x8 (real), stratified train/validation/test split per seed",
+    full_scale="ResNet-20/56 on CIFAR-10/100 and ResNet-18 on ImageNet at about 100x "
+               "compression, plus image compression with implicit networks, on GPUs",
+))

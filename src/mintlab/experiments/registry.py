@@ -65,8 +65,22 @@ def experiments() -> dict[str, Experiment]:
 
 
 def get_experiment(slug: str) -> Experiment:
-    """The experiment registered for ``slug``; ``KeyError`` if there is none."""
-    _load_all()
+    """The experiment registered for ``slug``; ``KeyError`` if there is none.
+
+    Imports only that paper's module (``mintlab.experiments.<slug with _>``)
+    when it is not registered yet.
+    """
+    if slug not in _REGISTRY and slug in _BY_SLUG:
+        from mintlab import experiments as pkg
+
+        name = f"{pkg.__name__}.{slug.replace('-', '_')}"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+    if slug not in _REGISTRY:
+        _load_all()
     return _REGISTRY[slug]
 
 
