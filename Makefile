@@ -22,7 +22,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mintlab run --all --quick
+	$(BIN)/mintlab run --all --quick --threads 1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" --durations=20 -q
