@@ -119,5 +119,13 @@ def test_report_rebuilds_html_and_markdown(tmp_path):
         res = runner.invoke(app, ["report", str(tmp_path), "--markdown"])
         assert res.exit_code == 0 and "| [`cli-rep`](#cli-rep) |" in res.output
         assert runner.invoke(app, ["report", str(tmp_path / "nothing")]).exit_code == 2
+        pub = tmp_path / "pub"
+        res = runner.invoke(app, ["report", str(tmp_path), "--export", str(pub)])
+        assert res.exit_code == 0 and (pub / "cli-rep.json").exists()
+        res = runner.invoke(app, ["report", str(pub), "--markdown"])
+        assert res.exit_code == 0 and f"mintlab report {pub} --markdown" in res.output
+        assert "| [`cli-rep`](#cli-rep) |" in res.output
+        res = runner.invoke(app, ["report", str(pub)])
+        assert res.exit_code == 2 and "--markdown" in res.output
     finally:
         unregister("cli-rep")

@@ -166,18 +166,38 @@ def report_cmd(
     run_dir: Path = typer.Argument(..., help="A folder written by `mintlab run`."),
     markdown: bool = typer.Option(False, "--markdown",
                                   help="Print the Markdown summary (docs/reproductions.md)."),
+    export: Path | None = typer.Option(
+        None, "--export", help="Write each paper's results as DIR/<slug>.json (how full runs "
+        "are published under docs/reproductions)."),
 ) -> None:
-    """Rebuild report.html of a finished run, or print its Markdown summary."""
-    from mintlab.experiments.runner import load_records, markdown_summary, write_report
+    """Rebuild report.html of a finished run, print its Markdown summary, or export it.
+
+    RUN_DIR is a folder written by `mintlab run` or a folder of <slug>.json
+    files (docs/reproductions).
+    """
+    from mintlab.experiments.runner import (
+        export_records,
+        load_records,
+        markdown_summary,
+        write_report,
+    )
 
     try:
         records = load_records(run_dir)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from err
-    if markdown:
-        typer.echo(markdown_summary(records), nl=False)
+    if export is not None:
+        for path in export_records(records, export):
+            typer.echo(f"wrote {path}")
         return
+    if markdown:
+        typer.echo(markdown_summary(records, source=str(run_dir)), nl=False)
+        return
+    if not any(run_dir.glob("*/results.json")):
+        typer.echo(f"{run_dir} holds exported results without figures: use --markdown",
+                   err=True)
+        raise typer.Exit(2)
     typer.echo(f"Report: {write_report(records, run_dir)}")
 
 

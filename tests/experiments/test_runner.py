@@ -99,6 +99,27 @@ def test_records_read_back_give_the_same_verdicts(tmp_path, toy):
     md = markdown_summary(list(back.values()))
     assert "| [`toy-exp`](#toy-exp) | toy-exp | partly reproduced (2 of 3) |" in md
     assert "known gap: measured 1.0 against 0.0" in md
+    # the headline is the first comparison, with both means from the run
+    cmp = records[0].result.checks["signal_beats_noise"]
+    assert f"signal_beats_noise: {cmp.ours_mean:.4g} vs {cmp.baseline_mean:.4g} |" in md
+
+
+def test_exported_records_read_back_as_a_flat_folder(tmp_path, toy):
+    from mintlab.experiments.runner import export_records, load_records, markdown_summary
+
+    run_experiments(["toy-exp", "toy-crash"], tmp_path / "run", mode="full", seeds=2)
+    paths = export_records(load_records(tmp_path / "run"), tmp_path / "pub")
+    assert sorted(p.name for p in paths) == ["toy-crash.json", "toy-exp.json"]
+    back = {r.slug: r for r in load_records(tmp_path / "pub")}
+    assert back["toy-exp"].mode == "full" and back["toy-exp"].settings["n"] == 2000
+    assert back["toy-exp"].status == "partly reproduced (2 of 3)"
+    assert back["toy-crash"].status == "error"
+    md = markdown_summary(list(back.values()), source="pub")
+    assert "mintlab report pub --markdown" in md and "| full | 2 |" in md
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not the results.json"):
+        load_records(tmp_path / "bad")
 
 
 def test_resume_reuses_written_seeds(tmp_path, toy):

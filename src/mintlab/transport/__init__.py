@@ -4,17 +4,16 @@ Papers: ``sopt``, ``lcot`` (1D kernels in :mod:`mintlab.transport.line`),
 ``s3w``, ``rethinking-sw`` (slicers in :mod:`mintlab.transport.slicers`, sliced
 distances in :mod:`mintlab.transport.sliced`), ``est-plans``, ``min-stp``
 (plans from slices in :mod:`mintlab.transport.plans`), ``pgw`` (partial
-Gromov–Wasserstein in :mod:`mintlab.transport.gromov`).
+Gromov–Wasserstein in :mod:`mintlab.transport.gromov`), ``min-gsgw`` (in
+:mod:`mintlab.transport.sliced_gromov`).
 """
 
 from .exact import ExactPartialTransport, emd, emd2, partial_wasserstein_lp
 from .gromov import (
-    MinGSGWResult,
     PartialGWBarycenter,
     PartialGWResult,
     fused_partial_gromov_wasserstein,
     gromov_cost_matrix,
-    min_generalized_sliced_gromov_wasserstein,
     partial_gromov_barycenter,
     partial_gromov_wasserstein,
 )
@@ -46,6 +45,7 @@ from .sliced import (
     sliced_partial_wasserstein,
     sliced_wasserstein_distance,
 )
+from .sliced_gromov import MinGSGWResult, min_generalized_sliced_gromov_wasserstein
 from .slicers import (
     CircularSlicer,
     LinearSlicer,
