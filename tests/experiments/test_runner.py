@@ -114,6 +114,11 @@ def test_exported_records_read_back_as_a_flat_folder(tmp_path, toy):
     assert back["toy-exp"].mode == "full" and back["toy-exp"].settings["n"] == 2000
     assert back["toy-exp"].status == "partly reproduced (2 of 3)"
     assert back["toy-crash"].status == "error"
+    # exporting what was read back gives the same files (nothing lost on the way)
+    again = export_records(list(back.values()), tmp_path / "pub2")
+    for p in again:
+        assert p.read_text() == (tmp_path / "pub" / p.name).read_text()
+    assert len((tmp_path / "pub" / "toy-exp.json").read_text().splitlines()) < 200
     md = markdown_summary(list(back.values()), source="pub")
     assert "mintlab report pub --markdown" in md and "| full | 2 |" in md
     (tmp_path / "bad").mkdir()
@@ -294,3 +299,37 @@ def test_dask_run_equals_sequential_run(tmp_path):
     for name in ("opt1d_equals_lp", "sopt_more_robust_than_sw"):  # not the timings
         assert par.result.checks[name] == seq.result.checks[name]
     assert (tmp_path / "par" / "sopt" / "sopt.png").exists()
+
+
+def test_threads_stay_pinned_in_a_fresh_process():
+    """The first seed of a fresh process runs on the pinned thread count.
+
+    numba's OpenMP layer starts on its first call and used to reset the count
+    torch had been given, so the first seed ran on every core.
+    """
+    import subprocess
+    import sys
+
+    code = """
+import torch
+from dataclasses import dataclass
+from mintlab.experiments import Experiment, Result, Settings
+from mintlab.experiments.registry import register
+from mintlab.experiments.runner import run_seed
+
+@dataclass(frozen=True, kw_only=True)
+class S(Settings):
+    pass
+
+def run(settings, seed):
+    r = Result(seed=seed)
+    r.metrics["torch_threads"] = float(torch.get_num_threads())
+    return r
+
+register(Experiment("thread-probe", {"c": "x"}, run, S(seeds=1), S(seeds=1), "reproduced"))
+print(int(run_seed("thread-probe", S(seeds=1), 0, threads=1).result().metrics["torch_threads"]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "1"

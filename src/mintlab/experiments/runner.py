@@ -18,6 +18,7 @@ import html
 import io
 import json
 import math
+import re
 import time
 import traceback
 from collections.abc import Iterable
@@ -104,10 +105,12 @@ def run_seed(slug: str, settings: Settings, seed: int, *, figures: bool = True,
         import numba
         from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(int(threads))
-        pools = threadpool_limits(int(threads))
+        # numba first: its first call starts its OpenMP layer, which resets the
+        # OpenMP thread count torch would otherwise just have been given
         old_numba = numba.get_num_threads()
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        torch.set_num_threads(int(threads))
+        pools = threadpool_limits(int(threads))
     t0 = time.perf_counter()
     try:
         with pools:
@@ -614,6 +617,8 @@ def load_records(run_dir: str | Path) -> list[RunRecord]:
         if rec.error is None:
             res = Result(metrics=dict(d["metrics"]),
                          checks={k: Check.from_json(k, c) for k, c in d["checks"].items()})
+            res.per_seed_metrics = {k: list(v) for k, v in
+                                    d.get("metrics_per_seed", {}).items()}
             rec.result, rec.verdict = res, judge(claims, res)
         records.append(rec)
     return records
@@ -633,9 +638,19 @@ def export_records(records: list[RunRecord], to_dir: str | Path) -> list[Path]:
         d = r.to_json()
         d["figures"] = []
         path = out / f"{r.slug}.json"
-        path.write_text(json.dumps(d, indent=2) + "\n")
+        path.write_text(_compact_lists(json.dumps(d, indent=1)) + "\n")
         paths.append(path)
     return paths
+
+
+_ATOM = r"(?:[-+0-9.eE]+|null|true|false)"
+_FLAT_LIST = re.compile(rf"\[\n\s*({_ATOM}(?:,\n\s*{_ATOM})*)\n\s*\]")
+
+
+def _compact_lists(text: str) -> str:
+    """Put lists of plain numbers on one line (samples would take a line per number)."""
+    return _FLAT_LIST.sub(lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(","))
+                          + "]", text)
 
 
 def headline(r: RunRecord) -> str:
