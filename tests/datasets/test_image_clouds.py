@@ -58,3 +58,28 @@ def test_bad_inputs_are_rejected():
         image_point_clouds(np.ones((2, 2, 5, 5)))
     with pytest.raises(TypeError, match="images must be a numpy array"):
         image_point_clouds("digits")
+
+
+def test_sample_image_points_draws_pixels_by_intensity():
+    from mintlab.datasets import sample_image_points
+
+    img = np.zeros((2, 4), dtype=np.uint8)
+    img[0, 1], img[1, 3] = 255, 85  # intensities 1 and 1/3: drawn 3 : 1
+    (P,) = sample_image_points(img, 40_000, seed=0, threshold=0.1)
+    assert P.shape == (40_000, 2) and P.min() >= 0 and P.max() <= 1
+    in_a = (P[:, 0] >= 0.25) & (P[:, 0] < 0.5) & (P[:, 1] > 0.5)  # column 1, top row
+    in_b = (P[:, 0] >= 0.75) & (P[:, 1] <= 0.5)  # column 3, bottom row
+    assert (in_a | in_b).all()
+    assert abs(in_a.mean() - 0.75) < 0.01  # binomial sd 0.002
+    # a generator is advanced, an int seed repeats, torch input gives the same points
+    g = np.random.default_rng(1)
+    first, second = sample_image_points(img, 5, g)[0], sample_image_points(img, 5, g)[0]
+    assert not np.array_equal(first, second)
+    assert np.array_equal(sample_image_points(img, 5, 1)[0], first)
+    assert np.array_equal(sample_image_points(torch.from_numpy(img), 5, 1)[0], first)
+    with pytest.raises(ValueError, match=r"images\[0\] has no pixel above threshold=0.5"):
+        sample_image_points(np.zeros((3, 3)), 4)
+    with pytest.raises(ValueError, match="n_points must be"):
+        sample_image_points(img, 0)
+    with pytest.raises(ValueError, match="images must have shape"):
+        sample_image_points(np.zeros(5), 2)

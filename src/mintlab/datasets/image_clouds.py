@@ -17,7 +17,7 @@ import torch
 
 from .._validation import ArrayIO, check_int, check_probability
 
-__all__ = ["ImagePointClouds", "image_point_clouds"]
+__all__ = ["ImagePointClouds", "image_point_clouds", "sample_image_points"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,59 @@ def image_point_clouds(images, threshold: float = 0.5, n_points: int | None = No
     a = w / w.sum(1, keepdim=True)
     mask = keep if io.is_torch else keep.cpu().numpy()
     return ImagePointClouds(X=io.out(X), a=io.out(a), mask=mask)
+
+
+def sample_image_points(images, n_points: int, seed=0, threshold: float = 0.5):
+    """Draw ``n_points`` equally weighted points from each image's intensity.
+
+    A pixel above ``threshold`` is drawn with probability proportional to its
+    intensity (with replacement), and the point is placed uniformly inside it;
+    coordinates are in ``[0, 1]^2`` with ``y`` pointing up. This gives clouds
+    of one size with unit masses, where :func:`image_point_clouds` gives the
+    pixels themselves with intensity weights.
+
+    Parameters
+    ----------
+    images : array (n, H, W) or (H, W)
+        ``uint8`` grey levels (0-255) or real intensities in ``[0, 1]``.
+    n_points : int
+        Points per image.
+    seed : int or numpy.random.Generator, default 0
+        A generator is used (and advanced) as given.
+    threshold : float in [0, 1), default 0.5
+
+    Returns
+    -------
+    list of ndarray, each of shape (n_points, 2)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((4, 4), dtype=np.uint8)
+    >>> img[0, 3] = 255
+    >>> P = sample_image_points(img, 3, seed=0)[0]
+    >>> bool(((P[:, 0] >= 0.75) & (P[:, 1] >= 0.75)).all())   # the top-right pixel
+    True
+    """
+    n_points = check_int(n_points, "n_points", minimum=1)
+    threshold = check_probability(threshold, "threshold")
+    if threshold >= 1:
+        raise ValueError(f"threshold must be below 1, got {threshold}")
+    V = np.asarray(images.detach().cpu() if isinstance(images, torch.Tensor) else images)
+    if V.ndim == 2:
+        V = V[None]
+    if V.ndim != 3:
+        raise ValueError(f"images must have shape (n, H, W) or (H, W), got {V.shape}")
+    V = V.astype(np.float64) / 255.0 if V.dtype == np.uint8 else V.astype(np.float64)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    _, H, W = V.shape
+    out = []
+    for k, v in enumerate(V):
+        ys, xs = np.nonzero(v > threshold)
+        if len(ys) == 0:
+            raise ValueError(f"images[{k}] has no pixel above threshold={threshold}")
+        w = v[ys, xs] / v[ys, xs].sum()
+        idx = rng.choice(len(w), n_points, p=w)
+        out.append(np.c_[(xs[idx] + rng.random(n_points)) / W,
+                         1 - (ys[idx] + rng.random(n_points)) / H])
+    return out

