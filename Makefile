@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,scale,llm,continual,rl,vision,data
+EXTRAS ?= dev,scale,llm,continual,rl,vision,data,rcdt
 
 .PHONY: demo test bench lint docs clean install
 

@@ -62,6 +62,8 @@ def test_errors():
         LinearPartialGromovWasserstein(reference="mean").fit([np.zeros((3, 2))])
     with pytest.raises(ValueError, match="finite"):
         est.fit([np.full((3, 2), np.nan)])
+    with pytest.raises(ValueError, match="n_masses"):
+        LinearPartialGromovWasserstein(n_masses=0).fit([np.zeros((3, 2))])
     with pytest.raises(ValueError, match="not packed"):
         lpgw_distance(np.zeros((2, 8)))
     from sklearn.exceptions import NotFittedError

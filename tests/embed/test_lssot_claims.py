@@ -60,3 +60,12 @@ def test_lssot_distance_is_a_metric_on_random_measures():
     direct = float(linear_sliced_wasserstein_sphere(sets[0], sets[1], projections=U,
                                                     n_references=80))
     assert abs(direct - D[0, 1]) < 1e-9 * max(1.0, direct)
+
+
+def test_spherical_shapes_lie_on_the_sphere_with_balanced_labels():
+    from mintlab.experiments.lssot import spherical_shapes
+
+    S, y = spherical_shapes(2, 64, seed=0)
+    assert S.shape == (14, 64, 3)
+    assert np.allclose(np.linalg.norm(S, axis=2), 1.0)
+    assert np.bincount(y).tolist() == [2] * 7

@@ -223,3 +223,16 @@ def test_mass_search_start_never_asks_pot_for_a_negative_dummy_weight(n, m):
         res = partial_gromov_wasserstein(C1, C2, np.full(n, 1 / n), np.full(m, 1 / m),
                                          penalty=0.5, n_masses=10)
     assert np.isfinite(res.cost)
+
+
+def test_n_masses_is_validated_even_with_a_start():
+    C = gromov_cost_matrix(RNG.normal(size=(5, 2)))
+    G0 = np.full((5, 5), 1 / 50)
+    with pytest.raises(ValueError, match="n_masses"):
+        partial_gromov_wasserstein(C, C, G0=G0, n_masses=0)
+    from mintlab.transport import fused_partial_gromov_wasserstein, partial_gromov_barycenter
+
+    with pytest.raises(ValueError, match="n_masses"):
+        fused_partial_gromov_wasserstein(np.zeros((5, 5)), C, C, G0=G0, n_masses=0)
+    with pytest.raises(ValueError, match="n_masses"):
+        partial_gromov_barycenter([C, C], n_masses=0)

@@ -262,6 +262,23 @@ def test_partial_mass_constrained_matches_pot_p1():
         assert abs(res.cost - np.sum(marginal)) < 1e-9
 
 
+def test_partial_penalised_matches_pot_1d_p2_at_its_mass():
+    # POT's 1D solver (Chapel and Tavenard) is an independent oracle for p = 2 as well: the
+    # penalised optimum with k pairs is the cheapest matching with k pairs
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        n, m = rng.integers(2, 40, size=2)
+        x, y = rng.normal(size=n), rng.normal(size=m) + rng.normal()
+        res = partial_wasserstein_1d(x, y, float(rng.exponential(0.5)), p=2)
+        k = int(res.transported)
+        _, _, marginal = ot.partial.partial_wasserstein_1d(x, y, n_transported_samples=k, p=2)
+        assert abs(float(res.transport_cost) - float(np.sum(marginal))) <= 1e-9 * max(
+            1.0, float(np.sum(marginal)))
+        mass_k = partial_wasserstein_1d(x, y, p=2, n_transported=k)
+        assert abs(float(mass_k.cost) - float(np.sum(marginal))) <= 1e-9 * max(
+            1.0, float(np.sum(marginal)))
+
+
 def test_partial_mass_constrained_matches_lp_p2_and_ties():
     rng = np.random.default_rng(4)
     for trial in range(30):

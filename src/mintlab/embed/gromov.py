@@ -77,8 +77,8 @@ def _as_spaces(X, metric, name="X"):
     return out
 
 
-def _embed(C0, p0, C, p, lam, solver):
-    G, _, _ = _fw(C0, C, p0, p, lam, None, 1.0, solver, None, 500, 1e-9, 6)
+def _embed(C0, p0, C, p, lam, solver, n_masses=6):
+    G, _, _ = _fw(C0, C, p0, p, lam, None, 1.0, solver, None, 500, 1e-9, n_masses)
     pt = G.sum(1)
     inv = np.where(pt > 0, 1.0 / np.where(pt > 0, pt, 1.0), 0.0)
     Ct = inv[:, None] * (G @ C @ G.T) * inv[None, :]
@@ -132,6 +132,9 @@ class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
         How a point cloud becomes a cost matrix; ``"precomputed"``: the inputs
         are cost matrices already.
     solver : {"fw1", "fw2"}
+    n_masses : int, default 6
+        Candidate masses of each PGW solve's default start
+        (:func:`~mintlab.transport.partial_gromov_wasserstein`).
     seed : int, optional
         Seeds the barycenter's start.
     progress : bool, default False
@@ -148,12 +151,13 @@ class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, penalty=1.0, reference="barycenter", n_reference=None,
-                 metric="euclidean", solver="fw1", seed=None, progress=False):
+                 metric="euclidean", solver="fw1", n_masses=6, seed=None, progress=False):
         self.penalty = penalty
         self.reference = reference
         self.n_reference = n_reference
         self.metric = metric
         self.solver = solver
+        self.n_masses = n_masses
         self.seed = seed
         self.progress = progress
 
@@ -161,6 +165,7 @@ class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
         check_nonnegative(self.penalty, "penalty")
         check_choice(self.metric, "metric", ("euclidean", "sqeuclidean", "precomputed"))
         check_choice(self.solver, "solver", ("fw1", "fw2"))
+        check_int(self.n_masses, "n_masses", minimum=1)
 
     def fit(self, X, y=None):
         self._check_params()
@@ -179,7 +184,8 @@ class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
                                              n_points=n0, p=np.full(n0, np.mean(
                                                  [p.sum() for _, p in sub]) / n0),
                                              penalty=self.penalty, max_iter=10,
-                                             solver=self.solver, seed=self.seed)
+                                             solver=self.solver, seed=self.seed,
+                                             n_masses=int(self.n_masses))
             C0, p0 = np.asarray(bary.C), np.asarray(bary.p)
         else:
             raise ValueError("reference must be 'barycenter', 'first' or a (C0, p0) pair, got "
@@ -194,7 +200,8 @@ class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
         lam = float(self.penalty)
         rows = []
         for C, p in _progress(spaces, self.progress, "LPGW"):
-            K, pt, mc = _embed(self.reference_C_, self.reference_p_, C, p, lam, self.solver)
+            K, pt, mc = _embed(self.reference_C_, self.reference_p_, C, p, lam, self.solver,
+                               int(self.n_masses))
             rows.append(np.concatenate([K.ravel(), pt, [mc]]))
         return np.stack(rows)
 

@@ -29,3 +29,36 @@ def penalty_rule(C):
     """The penalty used by the experiments: 2 lambda = (median distance / 2)^2, i.e. pairs
     whose distances disagree by more than half a typical distance are not worth keeping."""
     return 0.5 * (0.5 * float(np.median(C[C > 0]))) ** 2
+
+
+def digit_clouds(n_per_class, n_points, seed, split="train"):
+    """Real MNIST digits as 2D point clouds: ``n_per_class`` digits of each class (a
+    class-balanced sample drawn with ``seed``), each as ``n_points`` pixel positions in
+    ``[0, 1]^2`` drawn without replacement with probability proportional to intensity
+    (pixels above 0.3), plus a little jitter. Returns the clouds (class by class) and
+    the labels."""
+    from mintlab.datasets import image_point_clouds, load_mnist
+
+    rng = np.random.default_rng(seed)
+    images, labels = load_mnist(split, n=10 * n_per_class, seed=seed)
+    order = np.argsort(labels, kind="stable")
+    images, labels = images[order], labels[order]
+    clouds = []
+    for pts, w in image_point_clouds(images, threshold=0.3).measures():
+        k = min(n_points, len(pts))
+        P = pts[rng.choice(len(pts), k, replace=False, p=w)]
+        clouds.append(P + 0.005 * rng.normal(size=P.shape))
+    return clouds, labels
+
+
+def occlude(P, fraction, rng):
+    """``P`` without the ``fraction`` of its points beyond a random line through its
+    centroid (a cropped, partial view)."""
+    u = rng.normal(size=P.shape[1])
+    s = (P - P.mean(0)) @ (u / np.linalg.norm(u))
+    return P[s >= np.quantile(s, fraction)]
+
+
+def clutter(P, n_extra, rng, low=0.0, high=1.0):
+    """``P`` with ``n_extra`` uniform points in ``[low, high]^d`` appended (last rows)."""
+    return np.r_[P, rng.uniform(low, high, size=(n_extra, P.shape[1]))]

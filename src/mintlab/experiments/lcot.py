@@ -1,29 +1,51 @@
-"""``lcot``: Linear Circular Optimal Transport, reproduced at small scale.
+"""``lcot``: Linear Circular Optimal Transport, on gradient orientations of real images.
 
-Measures on the circle (mixtures of von Mises components with 1, 2 or 3
-modes) are embedded with LCOT (reference: the uniform measure) and compared
-with the exact circular Wasserstein-2 distance (COT, our exact circle
-solver, cross-checked against POT in ``tests/transport/test_line.py``). The
-collection is processed one measure at a time, as a stream of queries: each
-new measure is embedded and compared with those already stored (LCOT), or
-solved against each of them (COT, one batched call per query).
+Data: Fashion-MNIST images (the shipped subset, class-balanced draws). Each
+image becomes a circular measure: the orientation of its Sobel gradient at
+every pixel, as a fraction of a turn, weighted by the gradient magnitude and
+binned into ``n_bins`` atoms at the bin centres (a gradient-orientation
+histogram, the classic circular descriptor of an image). K such measures
+(K/10 per class) are embedded with LCOT (reference: the uniform measure,
+grid of ``n_references`` points) and compared with the exact circular
+Wasserstein-2 distance (COT: :func:`~mintlab.transport.circle_wasserstein`).
+The exact COT values are checked against POT's independent
+``ot.wasserstein_circle`` on a sample of pairs.
 
 Three claims of the abstract:
 
-1. ``efficient_metric``: LCOT is cheaper than COT for pairwise comparison.
-   Compare: log seconds per query, LCOT vs COT, paired by query; the whole
-   interval must lie below 0 (faster; the speed-up is reported).
-2. ``linearization_of_cot``: LCOT is the linearisation of COT. Check: the
-   Spearman correlation of LCOT with exact COT over all pairs is at least 0.9
-   in every seed.
-3. ``learning``: LCOT serves learning on circular measures. Compare: 1-NN
-   correctness (modes 1/2/3) per test measure with LCOT vs with exact COT
-   minus ``delta = 0.05``, paired by test measure: LCOT must do as well as
-   the exact metric to within 5 accuracy points.
+1. ``efficient_metric``: LCOT makes comparing many circular measures cheap.
+   The measures are split into ``n_groups`` groups of new queries; each
+   group is compared with all K measures, by LCOT (embed the group, then
+   Euclidean-type distances to the stored embeddings) and by exact COT (one
+   batched solve per pair), timed back to back. Compare: log CPU seconds per
+   group, paired by group; the interval must lie below ``-log(10)``: at
+   least ten times faster, the order of magnitude the paper's complexity
+   analysis (one embedding per measure against one solve per pair) predicts.
+2. ``linearization_of_cot``: LCOT is the linearisation of COT. Checks: the
+   Spearman correlation of LCOT with exact COT over all pairs is at least
+   0.9 in every seed, and the exact COT we judge against agrees with POT's
+   ``ot.wasserstein_circle`` (largest relative difference at most 1e-6).
+3. ``learning``: LCOT serves learning on circular measures (the measures are
+   labelled by the image's class). Compare (a): leave-one-out 1-NN
+   correctness per measure with LCOT vs with exact COT minus
+   ``delta = 0.05``, paired by measure: the cheap metric does as well as
+   the exact one to within 5 accuracy points. Compare (b): a linear
+   classifier (ridge classifier on standardised features, strength picked
+   by leave-one-out inside each training fold; 5-fold cross-validated
+   predictions, the same protocol for both) on the LCOT embedding vs on the
+   raw histogram vectors (the Euclidean embedding of the measures, the
+   paper's baseline for linear learning), paired by measure. This one is a
+   known gap: these measures lie close to the uniform reference, where the
+   embedding is nearly a linear map of the histogram (reported), so the two
+   tie; at quick scale the interval falls on either side of zero.
+
+Timings are CPU seconds of the computing thread (runs are single-threaded),
+after both paths have been warmed up on one group.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -47,111 +69,189 @@ CLAIMS = {
 }
 
 DELTA = 0.05  # "as well as": LCOT's 1-NN accuracy may trail exact COT's by 5 points at most
+SPEED_MARGIN = math.log(10.0)  # "efficient": at least ten times faster per query group
+POT_PAIRS = 50  # pairs whose exact COT is recomputed with POT
+ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)  # ridge strengths, chosen by leave-one-out for both
 
 
 @dataclass(frozen=True, kw_only=True)
 class LcotSettings(Settings):
-    n_measures: int  # K circular measures (half train, half test for 1-NN)
-    n_points: int  # samples per measure
+    n_measures: int  # K images (K/10 per class)
+    n_bins: int  # orientation bins: atoms of every circular measure
     n_references: int  # LCOT grid size
+    n_groups: int  # timed query groups: each group of K / n_groups measures against all K
 
 
-QUICK = LcotSettings(seeds=3, n_measures=120, n_points=100, n_references=100)
-FULL = LcotSettings(seeds=5, n_measures=200, n_points=100, n_references=100)
+QUICK = LcotSettings(seeds=3, n_measures=120, n_bins=64, n_references=100, n_groups=10)
+FULL = LcotSettings(seeds=5, n_measures=400, n_bins=64, n_references=100, n_groups=20)
 EXPECTED = "partly reproduced (2 of 3)"
 
 
-def _circular_mixture(rng, n, modes):
-    centres = rng.random(modes)
-    kappa = rng.uniform(8.0, 30.0, modes)
-    k = rng.integers(0, modes, n)
-    return (centres[k] + rng.vonmises(0.0, kappa[k], n) / (2 * np.pi)) % 1
+def orientation_histograms(images, n_bins):
+    """Gradient-orientation measures of grey images: ``(K, n_bins)`` weights on bin centres.
+
+    Orientation ``atan2(g_y, g_x)`` of the Sobel gradient as a fraction of a
+    turn, weighted by the gradient magnitude; every row sums to one.
+    """
+    from scipy import ndimage
+
+    f = np.asarray(images, dtype=np.float64) / 255.0
+    gx = ndimage.sobel(f, axis=2)
+    gy = ndimage.sobel(f, axis=1)
+    turn = np.remainder(np.arctan2(gy, gx) / (2 * np.pi), 1.0)
+    mag = np.hypot(gx, gy)
+    idx = np.minimum((turn * n_bins).astype(np.int64), n_bins - 1)
+    H = np.stack([np.bincount(i.ravel(), weights=m.ravel(), minlength=n_bins)
+                  for i, m in zip(idx, mag, strict=True)])
+    return H / H.sum(1, keepdims=True)
 
 
-def _nn_correct(D, y, train):
-    """Per test measure: 1 if its nearest training measure has its label."""
-    test = ~train
-    nearest = np.argmin(np.where(train[None, :], D[test], np.inf), axis=1)
-    return (y[nearest] == y[test]).astype(float)
+def _nearest_other(D):
+    """Leave-one-out 1-NN: per measure, 1 if its nearest other measure has its label."""
+    return np.argmin(D + np.diag(np.full(len(D), np.inf)), axis=1)
+
+
+def _linear_probe_correct(F, y, seed):
+    """Per measure: correctness of a ridge classifier on standardised ``F`` (5-fold CV).
+
+    Every measure is predicted by the model fitted on the other folds; the
+    ridge strength is picked from ``ALPHAS`` by leave-one-out inside each
+    training fold (the same protocol for every input).
+    """
+    from sklearn.linear_model import RidgeClassifierCV
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=ALPHAS))
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    return (cross_val_predict(probe, F, y, cv=folds) == y).astype(float)
+
+
+def _linear_fit_r2(H, E, seed):
+    """Cross-validated R^2 of a ridge fit of the embeddings ``E`` from the histograms ``H``."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    folds = KFold(5, shuffle=True, random_state=seed)
+    pred = cross_val_predict(RidgeCV(alphas=(1e-6, 1e-4, 1e-2)), H, E, cv=folds)
+    return 1.0 - float(((E - pred) ** 2).sum() / ((E - E.mean(0)) ** 2).sum())
+
+
+def _cot_rows(H, rows, centres):
+    """Exact circular W2 from the measures ``rows`` to every row of ``H``: ``(len(rows), K)``."""
+    K, B = H.shape
+    i, j = np.repeat(rows, K), np.tile(np.arange(K), len(rows))
+    pos = np.broadcast_to(centres, (len(i), B))
+    w2 = np.asarray(circle_wasserstein(pos, pos, H[i], H[j], p=2))
+    return np.sqrt(np.maximum(w2, 0.0)).reshape(len(rows), K)
 
 
 def run(settings: LcotSettings = QUICK, seed: int = 0) -> Result:
     import matplotlib.pyplot as plt
+    import ot
+
+    from mintlab.datasets import load_fashion_mnist
 
     rng = np.random.default_rng(seed)
     res = Result(seed=seed)
-    K, N = settings.n_measures, settings.n_references
-    y = rng.integers(1, 4, K)  # 1, 2 or 3 modes
-    X = np.stack([_circular_mixture(rng, settings.n_points, m) for m in y])
+    K, B, N = settings.n_measures, settings.n_bins, settings.n_references
+    images, y = load_fashion_mnist("train", K, seed=seed, source="subset")
+    H = orientation_histograms(images, B)  # (K, B)
+    centres = (np.arange(B) + 0.5) / B
+    measures = [(centres[:, None], h) for h in H]
 
-    lcot = LinearCircularOT(n_references=N).fit(X)
-    lcot.pairwise_distances(lcot.transform(X[:2]))  # warm up both paths once
-    circle_wasserstein(X[:2], X[1:3], p=2)
-    E = np.zeros((K, N))
-    D_lcot, D_w2 = np.zeros((K, K)), np.zeros((K, K))
+    # 1. queries: a group of measures compared with all K, LCOT vs exact COT, timed back to
+    # back per group (paths warmed up first)
+    lcot = LinearCircularOT(n_references=N).fit(measures[:2])
+    E = np.asarray(lcot.transform(measures))  # (K, N), stored embeddings
+    groups = np.array_split(rng.permutation(K), settings.n_groups)
+    lcot.pairwise_distances(lcot.transform(measures[:10]), E)
+    _cot_rows(H, groups[0], centres)
+    D_lcot, D_cot = np.zeros((K, K)), np.zeros((K, K))
     t_lcot, t_cot = [], []
-    # stream: measure i arrives and is compared with the measures i+1..K-1 already stored
-    E[K - 1] = lcot.transform(X[K - 1:])[0]
-    for i in range(K - 2, -1, -1):
-        t0 = time.perf_counter()
-        e = lcot.transform(X[i:i + 1])
-        d = lcot.pairwise_distances(e, E[i + 1:])[0]
-        t_lcot.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        w2 = circle_wasserstein(np.broadcast_to(X[i], X[i + 1:].shape), X[i + 1:], p=2)
-        t_cot.append(time.perf_counter() - t0)
-        E[i] = e[0]
-        D_lcot[i, i + 1:] = d
-        D_w2[i, i + 1:] = np.sqrt(np.asarray(w2))
-    D_lcot += D_lcot.T
-    D_w2 += D_w2.T
+    for g in groups:
+        t0 = time.thread_time()
+        Eg = lcot.transform([measures[k] for k in g])
+        D_lcot[g] = np.asarray(lcot.pairwise_distances(Eg, E))
+        t_lcot.append(time.thread_time() - t0)
+        t0 = time.thread_time()
+        D_cot[g] = _cot_rows(H, g, centres)
+        t_cot.append(time.thread_time() - t0)
     t_lcot, t_cot = np.asarray(t_lcot), np.asarray(t_cot)
-    res.metrics.update({"seconds_lcot_all_pairs": float(t_lcot.sum()),
-                        "seconds_cot_all_pairs": float(t_cot.sum()),
+    np.fill_diagonal(D_cot, 0.0)
+    res.metrics.update({"cpu_seconds_lcot_all_queries": float(t_lcot.sum()),
+                        "cpu_seconds_cot_all_queries": float(t_cot.sum()),
                         "cot_over_lcot_time": float(t_cot.sum() / t_lcot.sum())})
-    res.compare("lcot_faster_than_cot", np.log(t_lcot), np.log(t_cot), better="lower",
-                claim="efficient_metric",
-                description=f"log seconds per query (embed the new measure and compare it with "
-                            f"the stored ones) over a stream of {K} measures: LCOT vs exact COT "
-                            "(one batched call per query)")
+    res.compare("lcot_queries_10x_faster_than_cot", np.log(t_lcot), np.log(t_cot),
+                better="lower", margin=SPEED_MARGIN, claim="efficient_metric",
+                description=f"log CPU seconds per group of {K // settings.n_groups} new "
+                            f"measures compared with all {K} ({B} atoms each): LCOT (embed the "
+                            "group, then compare with the stored embeddings) vs exact COT on "
+                            "every pair; must be at least 10x faster")
 
+    # 2. linearisation: rank agreement with exact COT; exact COT against POT
     iu = np.triu_indices(K, 1)
-    rho = float(spearmanr(D_lcot[iu], D_w2[iu]).statistic)
-    res.metrics.update({"spearman_lcot_vs_w2": rho,
-                        "median_lcot_over_w2": float(np.median(D_lcot[iu] / D_w2[iu]))})
-    res.check("lcot_ranks_like_circular_w2", rho, 0.9, ">=", claim="linearization_of_cot",
-              description=f"Spearman correlation of LCOT with exact circular W2 over "
-                          f"{len(iu[0])} pairs, every seed")
+    rho = float(spearmanr(D_lcot[iu], D_cot[iu]).statistic)
+    res.metrics.update({"spearman_lcot_vs_cot": rho,
+                        "median_lcot_over_cot": float(np.median(D_lcot[iu] / D_cot[iu]))})
+    res.check("lcot_ranks_like_cot", rho, 0.9, ">=", claim="linearization_of_cot",
+              description=f"Spearman correlation of LCOT with exact COT over {len(iu[0])} "
+                          "pairs of orientation measures, every seed")
+    pick = rng.choice(len(iu[0]), size=min(POT_PAIRS, len(iu[0])), replace=False)
+    i, j = iu[0][pick], iu[1][pick]
+    pos = np.repeat(centres[:, None], len(pick), 1)
+    pot = np.sqrt(np.asarray(ot.wasserstein_circle(pos, pos, H[i].T, H[j].T, p=2)))
+    rel = float(np.max(np.abs(D_cot[i, j] - pot) / pot))
+    res.metrics["max_relative_difference_cot_vs_pot"] = rel
+    res.check("exact_cot_agrees_with_pot", rel, 1e-6, "<=", claim="linearization_of_cot",
+              description=f"largest relative difference of our exact COT and POT's "
+                          f"ot.wasserstein_circle over {len(pick)} random pairs, every seed")
 
-    train = np.zeros(K, bool)
-    train[rng.permutation(K)[: K // 2]] = True
-    ok_lcot = _nn_correct(D_lcot, y, train)
-    ok_w2 = _nn_correct(D_w2, y, train)
+    # 3. learning: 1-NN with LCOT vs exact COT; linear probe on LCOT vs raw histograms
+    ok_lcot = (y[_nearest_other(D_lcot)] == y).astype(float)
+    ok_cot = (y[_nearest_other(D_cot)] == y).astype(float)
+    ok_euc = (y[_nearest_other(np.linalg.norm(H[:, None] - H[None], axis=-1))] == y).astype(float)
+    lin_lcot = _linear_probe_correct(E, y, seed)
+    lin_hist = _linear_probe_correct(H, y, seed)
     res.metrics.update({"nn_accuracy_lcot": float(ok_lcot.mean()),
-                        "nn_accuracy_w2": float(ok_w2.mean())})
-    res.compare("lcot_classifies_as_well_as_cot", ok_lcot, ok_w2 - DELTA, better="higher",
+                        "nn_accuracy_cot": float(ok_cot.mean()),
+                        "nn_accuracy_histogram_l2": float(ok_euc.mean()),
+                        "linear_accuracy_lcot_embedding": float(lin_lcot.mean()),
+                        "linear_accuracy_histogram": float(lin_hist.mean())})
+    res.compare("lcot_nn_as_good_as_cot", ok_lcot, ok_cot - DELTA, better="higher",
                 claim="learning",
-                description=f"1-NN correctness (1/2/3 modes) per test measure, LCOT vs exact "
-                            f"COT minus {DELTA:g} (as well as COT to within {DELTA:g})",
-                known_gap="LCOT's 1-NN accuracy is {ours:.3f}; exact COT's, less "
-                          f"{DELTA:g}, " + "is {baseline:.3f}; the interval of the difference, "
-                          "[{low:.3f}, {high:.3f}] over {n} test measures, does not lie above "
-                          "0, so LCOT is not shown to be within 5 points of COT. Both metrics "
-                          "tell the number of modes apart only moderately here, and the "
-                          "per-measure differences are too noisy at this many test measures "
-                          "to bound the gap.")
+                description="leave-one-out 1-NN correctness (10 classes) per measure, LCOT vs "
+                            f"exact COT minus {DELTA:g} (as well as COT to within {DELTA:g})")
+    res.compare("lcot_embedding_beats_histogram", lin_lcot, lin_hist, better="higher",
+                claim="learning",
+                description="linear (ridge) classifier correctness per measure (5-fold "
+                            "cross-validated predictions): on the LCOT embedding vs on the raw "
+                            "orientation histogram (same protocol)",
+                known_gap="A linear classifier on the LCOT embedding scores {ours:.3f}, on the "
+                          "raw histogram {baseline:.3f} (difference interval [{low:.3f}, "
+                          "{high:.3f}] over {n} measures): no benefit here. Gradient-"
+                          "orientation measures of these images lie close to the uniform "
+                          "reference (median LCOT to it in metric median_lcot_to_uniform, in "
+                          "turns), where the embedding is nearly a linear map of the "
+                          "histogram (cross-validated R^2 of a linear fit in metric "
+                          "r2_lcot_embedding_from_histogram), so a linear classifier sees the "
+                          "same information in both; the separability the paper shows needs "
+                          "measures far from the reference.")
+    res.metrics["median_lcot_to_uniform"] = float(np.median(np.linalg.norm(E, axis=1)))
+    res.metrics["r2_lcot_embedding_from_histogram"] = _linear_fit_r2(H, E, seed)
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     grid = np.arange(N) / N
     for k in range(3):
-        axes[0].plot(grid, E[k] * np.sqrt(N), label=f"{y[k]} mode(s)")
+        axes[0].plot(grid, E[k] * np.sqrt(N), label=f"class {y[k]}")
     axes[0].set_xlabel("t (reference: uniform)")
-    axes[0].set_ylabel("centred embedding")
+    axes[0].set_ylabel("centred LCOT embedding")
     axes[0].legend(fontsize=7)
-    axes[1].scatter(D_w2[iu], D_lcot[iu], s=5)
-    axes[1].set_xlabel("exact circular W2")
+    axes[1].scatter(D_cot[iu], D_lcot[iu], s=3)
+    axes[1].set_xlabel("exact COT (circular W2)")
     axes[1].set_ylabel("LCOT")
-    axes[1].set_title(f"Spearman {rho:.3f}")
+    axes[1].set_title(f"Spearman {rho:.3f}; {t_cot.sum() / t_lcot.sum():.0f}x faster")
     fig.tight_layout()
     res.figures["lcot"] = fig
     return res
@@ -159,7 +259,8 @@ def run(settings: LcotSettings = QUICK, seed: int = 0) -> Result:
 
 EXPERIMENT = register(Experiment(
     "lcot", CLAIMS, run, QUICK, FULL, EXPECTED,
-    data="synthetic: von Mises mixtures on the circle with 1, 2 or 3 modes",
-    full_scale="the paper's circular data sets (e.g. hue or orientation histograms of real "
-               "images) with thousands of measures and LCOT-based PCA / classification",
+    data="Fashion-MNIST (shipped subset): gradient-orientation measures of real images, "
+         "64 atoms on the circle weighted by gradient magnitude, labelled by class",
+    full_scale="the paper's sizes: thousands of circular measures and LCOT-based PCA / "
+               "classification; here K = 400 measures (160,000 exact COT solves) per seed",
 ))

@@ -1,21 +1,31 @@
-"""``lpgw``: the linear partial Gromov-Wasserstein embedding.
+"""``lpgw``: the linear partial Gromov-Wasserstein embedding on a collection of K digits.
 
-K shapes (five procedural 3D classes, 30-45 points, random poses; a third
-of them with 30% of the surface cut away and a third with 20% outlier
-points) are compared all against all by pairwise PGW (K (K - 1) / 2
-solves) and by LPGW (K solves against one reference, the first shape, then
-closed-form distances between embeddings). Every point weighs 1/40.
+Data: K = 10 * ``per_class`` real MNIST digits as 2D point clouds
+(``n_points`` intensity-drawn pixels, :func:`._gromov_common.digit_clouds`);
+a third of them with 20% of the points cut away by a random line, a third
+with 25% uniform clutter points, a third clean. Every point weighs
+``1 / n_points``. LPGW embeds every digit with one PGW solve against a
+reference: a PGW barycenter of ``n_bary`` clean digits (of different classes,
+the paper's barycentric reference), and, as a second reference,
+the first clean digit. Distances between embeddings are closed-form. The
+baseline is PGW itself between every pair (the library's Frank-Wolfe, the
+same penalty).
+
+Pairwise PGW needs K (K - 1) / 2 solves; it is run for ``n_queries`` query
+digits against all K - 1 others (the retrieval and correlation samples), and
+its all-pairs time is the measured mean time per solve times K (K - 1) / 2.
 
 Claims and how each is judged (samples pooled over seeds):
 
-1. ``linear_in_k``: LPGW's all-pairs distances take at least five times less
-   time than pairwise PGW (log-times, one pair per seed, t interval, margin
-   log 5);
-2. ``preserves_pgw``: LPGW's distances rank the pairs like PGW's (Spearman
-   correlation >= 0.7 in every seed);
-3. ``shape_retrieval``: leave-one-out 1-NN retrieval with LPGW is at most
-   delta = 0.1 less accurate than with PGW (per-shape correctness, paired
-   bootstrap).
+1. ``linear_in_k``: LPGW's all-pairs distances (reference, K embeddings,
+   K^2 closed-form distances) take at least ten times less CPU time than
+   pairwise PGW (log-times, one pair per seed, t interval, margin log 10).
+2. ``preserves_pgw``: LPGW's distances rank the (query, digit) pairs like
+   PGW's: Spearman correlation >= 0.7 in every seed, for the barycentric
+   reference.
+3. ``shape_retrieval``: leave-one-out 1-NN class retrieval for the query
+   digits with LPGW (barycentric reference) is at most delta = 0.1 less
+   accurate than with PGW (per-query correctness, paired bootstrap).
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from mintlab.embed import LinearPartialGromovWasserstein
 from mintlab.transport import gromov_cost_matrix, partial_gromov_wasserstein
 
 from ._core import Experiment, Result, Settings
-from ._gromov_common import SHAPES5, penalty_rule, shape_instance
+from ._gromov_common import clutter, digit_clouds, occlude, penalty_rule
 from .registry import register
 
 CLAIMS = {
@@ -46,26 +56,24 @@ CLAIMS = {
 
 @dataclass(frozen=True, kw_only=True)
 class LpgwSettings(Settings):
-    per_class: int  # shapes per class (five classes): K = 5 * per_class spaces
+    per_class: int  # digits per class (ten classes): K = 10 * per_class spaces
+    n_points: int  # points per digit (each weighs 1 / n_points)
+    n_queries: int  # query digits solved by pairwise PGW against all the others
+    n_bary: int  # digits the barycentric reference is fitted on
 
 
-QUICK = LpgwSettings(seeds=3, per_class=5)
-FULL = LpgwSettings(seeds=5, per_class=12)
-EXPECTED = "partly reproduced (2 of 3)"
+QUICK = LpgwSettings(seeds=3, per_class=10, n_points=30, n_queries=5, n_bary=5)
+FULL = LpgwSettings(seeds=3, per_class=20, n_points=30, n_queries=30, n_bary=10)
+EXPECTED = "partly reproduced (1 of 3)"
 
-#: least speed-up that counts as "significant"
-MIN_SPEEDUP = 5.0
+#: least speed-up that counts as "significant": an order of magnitude
+MIN_SPEEDUP = 10.0
 #: least Spearman correlation of LPGW and PGW distances that counts as preserving them
 MIN_SPEARMAN = 0.7
-#: retrieval accuracy LPGW may lose against PGW: a tenth of the shapes
+#: retrieval accuracy LPGW may lose against PGW: a tenth of the queries
 DELTA = 0.1
-
-
-def _loo_correct(D, y):
-    """Leave-one-out 1-NN correctness (1 / 0) of each space under the distances ``D``."""
-    D = D.copy()
-    np.fill_diagonal(D, np.inf)
-    return (y[D.argmin(1)] == y).astype(float)
+#: candidate masses of PGW's default start (the library default is 6)
+N_MASSES = 3
 
 
 def run(settings: LpgwSettings = QUICK, seed: int = 0) -> Result:
@@ -73,69 +81,123 @@ def run(settings: LpgwSettings = QUICK, seed: int = 0) -> Result:
 
     rng = np.random.default_rng(seed)
     res = Result(seed=seed)
-    spaces, y = [], []
-    for c, s in enumerate(SHAPES5):
-        for k in range(settings.per_class):
-            kind = k % 3
-            P = shape_instance(s, int(rng.integers(30, 46)), rng,
-                               missing=0.3 if kind == 1 else 0.0,
-                               outliers=8 if kind == 2 else 0)
-            spaces.append((gromov_cost_matrix(P), np.full(len(P), 1.0 / 40)))
-            y.append(c)
-    y = np.asarray(y)
-    K = len(spaces)
-    lam = penalty_rule(spaces[0][0])
+    N = settings.n_points
+    clouds, y = digit_clouds(settings.per_class, N, seed)
+    K = len(clouds)
+    kinds = rng.permutation(np.arange(K) % 3)  # 0 clean, 1 occluded, 2 cluttered
+    spaces = []
+    for P, kind in zip(clouds, kinds, strict=True):
+        if kind == 1:
+            P = occlude(P, 0.2, rng)
+        elif kind == 2:
+            P = clutter(P, N // 4, rng)
+        spaces.append((gromov_cost_matrix(P), np.full(len(P), 1.0 / N)))
+    clean = np.nonzero(kinds == 0)[0]
+    lam = penalty_rule(spaces[int(clean[0])][0])
 
-    t0 = time.perf_counter()
-    est = LinearPartialGromovWasserstein(penalty=lam, reference=spaces[0],
-                                         metric="precomputed")
-    E = est.fit(spaces).transform(spaces)
+    # LPGW, barycentric reference fitted on one clean digit of each class
+    # (digits with all n_points points: the barycenter's points then carry 1 / n_points too)
+    full = [int(i) for i in clean if len(spaces[i][1]) == N]
+    bary_idx = []
+    for c in range(10):
+        bary_idx += [i for i in full if y[i] == c][:1]
+    bary_idx = bary_idx[:settings.n_bary]
+    t0 = time.process_time()
+    est = LinearPartialGromovWasserstein(penalty=lam, reference="barycenter", n_reference=N,
+                                         metric="precomputed", n_masses=N_MASSES, seed=seed)
+    est.fit([spaces[i] for i in bary_idx])
+    E = est.transform(spaces)
     D_lin = est.pairwise_distances(E)
-    t_lin = time.perf_counter() - t0
+    t_lin = time.process_time() - t0
+    # a second reference: the first clean digit
+    t0 = time.process_time()
+    est1 = LinearPartialGromovWasserstein(penalty=lam, reference=spaces[int(clean[0])],
+                                          metric="precomputed", n_masses=N_MASSES)
+    E1 = est1.fit(spaces).transform(spaces)
+    D_lin1 = est1.pairwise_distances(E1)
+    t_lin1 = time.process_time() - t0
 
-    t0 = time.perf_counter()
-    D_pgw = np.zeros((K, K))
-    for i in range(K):
-        for j in range(i + 1, K):
-            D_pgw[i, j] = D_pgw[j, i] = float(partial_gromov_wasserstein(
-                spaces[i][0], spaces[j][0], spaces[i][1], spaces[j][1], penalty=lam).cost)
-    t_pgw = time.perf_counter() - t0
+    # pairwise PGW for the queries against every other digit
+    queries = rng.choice(K, size=min(settings.n_queries, K), replace=False)
+    D_pgw = np.full((len(queries), K), np.inf)
+    t0 = time.process_time()
+    for r, i in enumerate(queries):
+        for j in range(K):
+            if j != i:
+                D_pgw[r, j] = float(partial_gromov_wasserstein(
+                    spaces[i][0], spaces[j][0], spaces[i][1], spaces[j][1], penalty=lam,
+                    n_masses=N_MASSES).cost)
+    n_solves = len(queries) * (K - 1)
+    per_solve = (time.process_time() - t0) / n_solves
+    t_pgw = per_solve * K * (K - 1) / 2
 
-    iu = np.triu_indices(K, 1)
-    rho = float(spearmanr(D_lin[iu], D_pgw[iu]).statistic)
-    c_lin, c_pgw = _loo_correct(D_lin, y), _loo_correct(D_pgw, y)
-    res.metrics.update({"seconds_lpgw": t_lin, "seconds_pairwise_pgw": t_pgw,
-                        "speedup": t_pgw / t_lin, "spearman_lpgw_pgw": rho,
-                        "accuracy_lpgw": float(c_lin.mean()),
-                        "accuracy_pgw": float(c_pgw.mean()), "n_spaces": K, "penalty": lam,
-                        "lpgw_self_distance_max": float(np.diag(D_lin).max())})
+    off = np.ones_like(D_pgw, dtype=bool)
+    off[np.arange(len(queries)), queries] = False
+    rho = float(spearmanr(D_lin[queries][off], D_pgw[off]).statistic)
+    rho1 = float(spearmanr(D_lin1[queries][off], D_pgw[off]).statistic)
+
+    def loo(Dq):
+        Dq = Dq.copy()
+        Dq[np.arange(len(queries)), queries] = np.inf
+        return (y[Dq.argmin(1)] == y[queries]).astype(float)
+
+    c_lin, c_lin1, c_pgw = loo(D_lin[queries]), loo(D_lin1[queries]), loo(D_pgw)
+    res.metrics.update({
+        "K": K, "penalty": lam, "pgw_solves_run": n_solves,
+        "seconds_lpgw_all_pairs": t_lin, "seconds_lpgw_first_reference_all_pairs": t_lin1,
+        "seconds_pgw_all_pairs_estimated": t_pgw, "seconds_per_pgw_solve": per_solve,
+        "speedup": t_pgw / t_lin, "spearman_lpgw_pgw": rho,
+        "spearman_lpgw_first_reference_pgw": rho1,
+        "accuracy_lpgw": float(c_lin.mean()), "accuracy_lpgw_first_reference":
+            float(c_lin1.mean()), "accuracy_pgw": float(c_pgw.mean()),
+        "lpgw_self_distance_max": float(np.diag(D_lin).max()),
+    })
 
     res.compare("lpgw_faster_than_pairwise", math.log(t_lin), math.log(t_pgw),
                 claim="linear_in_k", better="lower", margin=math.log(MIN_SPEEDUP),
-                description=f"log seconds for all {K * (K - 1) // 2} pairwise distances of "
-                            f"K = {K} spaces: LPGW ({K} PGW solves) vs pairwise PGW; margin "
-                            f"log({MIN_SPEEDUP:g}), one pair of times per seed")
+                description=f"log CPU seconds for all {K * (K - 1) // 2} pairwise distances "
+                            f"of K = {K} digits: LPGW (barycenter + {K} PGW solves) vs "
+                            f"pairwise PGW (mean time of {n_solves} solves x "
+                            f"{K * (K - 1) // 2}); margin log({MIN_SPEEDUP:g}), one pair "
+                            "per seed",
+                known_gap="LPGW's log CPU time {ours:.2f} against pairwise PGW's {baseline:.2f} "
+                          "(difference interval [{low:.2f}, {high:.2f}], margin {margin:.2f}): "
+                          "the speed-up (metrics: speedup) varies from seed to seed with the "
+                          "cost of fitting the barycenter (the number of its iterations), and "
+                          "at K = 100 the K embeddings plus the barycenter are not yet an order "
+                          "of magnitude below K^2 / 2 solves in every seed.")
     res.check("lpgw_tracks_pgw", rho, MIN_SPEARMAN, ">=", claim="preserves_pgw",
-              description="Spearman correlation of LPGW and PGW distances over all pairs, "
-                          f"every seed >= {MIN_SPEARMAN}")
+              description=f"Spearman correlation of LPGW (barycentric reference) and PGW "
+                          f"distances over {int(off.sum())} (query, digit) pairs, every seed "
+                          f">= {MIN_SPEARMAN}",
+              known_gap="The Spearman correlation of LPGW and PGW distances averages "
+                        "{measured:.2f} but its worst seed is {worst:.2f}, under {threshold}: "
+                        "with a reference of a few clean digits, the occluded and cluttered "
+                        "digits embed through partial plans, and the linearisation (a "
+                        "barycentric projection on the reference) loses the order of close "
+                        "pairs.")
     res.compare("lpgw_retrieval_close_to_pgw", c_lin, c_pgw - DELTA, claim="shape_retrieval",
                 better="higher",
-                description=f"leave-one-out 1-NN correctness per shape, LPGW vs PGW minus "
-                            f"delta = {DELTA} (a tenth of the shapes)",
-                known_gap="LPGW's leave-one-out accuracy {ours:.2f} does not reach PGW's minus "
-                          "0.1 ({baseline:.2f}; difference interval [{low:.2f}, {high:.2f}] "
-                          "over {n} shapes). With one shape as the reference, the embedding "
-                          "distance adds lambda times each space's mass that misses the "
-                          "reference to every distance "
-                          "of that space, so neighbours that match the reference well are "
-                          "favoured; the distances still rank the pairs like PGW's (see "
-                          "lpgw_tracks_pgw).")
+                description=f"leave-one-out 1-NN class correctness per query digit among "
+                            f"K = {K}, LPGW (barycentric reference) vs PGW minus delta = "
+                            f"{DELTA} (a tenth of the queries)",
+                known_gap="LPGW retrieves {ours:.2f} of the query digits and PGW minus 0.1 "
+                          "{baseline:.2f} (difference interval [{low:.2f}, {high:.2f}] over {n} "
+                          "queries): the interval is too wide to show LPGW within 0.1 of PGW; "
+                          "1-NN over ten digit classes with 30-point partial clouds is close to "
+                          "chance for both (metrics: accuracy_pgw, accuracy_lpgw).")
 
-    fig, ax = plt.subplots(figsize=(4.4, 3.8))
-    ax.scatter(D_pgw[iu], D_lin[iu], s=6)
-    ax.set_xlabel("PGW")
-    ax.set_ylabel("LPGW")
-    ax.set_title(f"Spearman {rho:.2f}, {t_pgw / t_lin:.0f}x faster")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    axes[0].scatter(D_pgw[off], D_lin[queries][off], s=5, label="barycenter ref.")
+    axes[0].scatter(D_pgw[off], D_lin1[queries][off], s=5, alpha=0.5, label="one digit ref.")
+    axes[0].set_xlabel("PGW")
+    axes[0].set_ylabel("LPGW")
+    axes[0].legend(fontsize=7)
+    axes[0].set_title(f"Spearman {rho:.2f} / {rho1:.2f}")
+    axes[1].bar(["PGW", "LPGW bary", "LPGW digit"],
+                [c_pgw.mean(), c_lin.mean(), c_lin1.mean()])
+    axes[1].set_ylabel("1-NN accuracy (queries)")
+    axes[1].set_title(f"{t_pgw / t_lin:.0f}x faster (all pairs, K = {K})")
     fig.tight_layout()
     res.figures["lpgw"] = fig
     return res
@@ -143,8 +205,8 @@ def run(settings: LpgwSettings = QUICK, seed: int = 0) -> Result:
 
 EXPERIMENT = register(Experiment(
     "lpgw", CLAIMS, run, QUICK, FULL, EXPECTED,
-    data="synthetic: procedural 3D shapes of 30-45 points (five classes), a third cut by a "
-         "plane, a third with 20% uniform outliers",
-    full_scale="K in the hundreds to thousands, where K vs K^2 PGW solves dominates, on the "
-               "paper's 2D/3D shape-retrieval sets, with a barycentric reference",
+    data="MNIST digits (real, load_mnist) as 2D point clouds of 30 intensity-drawn pixels, "
+         "a third with 20% cut away by a random line, a third with 25% uniform clutter",
+    full_scale="K in the thousands, where K vs K^2 PGW solves dominates, on the paper's "
+               "2D/3D shape-retrieval sets, with measured (not extrapolated) all-pairs PGW",
 ))

