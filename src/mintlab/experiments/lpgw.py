@@ -181,9 +181,11 @@ def run(settings: LpgwSettings = QUICK, seed: int = 0) -> Result:
                 description=f"leave-one-out 1-NN class correctness per query digit among "
                             f"K = {K}, LPGW (barycentric reference) vs PGW minus delta = "
                             f"{DELTA} (a tenth of the queries)",
-                known_gap="LPGW retrieves {ours:.2f} of the query digits and PGW minus 0.1 "
+                known_gap="LPGW retrieves {ours:.2f} of the query digits and PGW minus "
+                          f"{DELTA:g} "
                           "{baseline:.2f} (difference interval [{low:.2f}, {high:.2f}] over {n} "
-                          "queries): the interval is too wide to show LPGW within 0.1 of PGW; "
+                          "queries): the interval is too wide to show LPGW within "
+                          f"{DELTA:g} of PGW; "
                           "1-NN over ten digit classes with 30-point partial clouds is close to "
                           "chance for both (metrics: accuracy_pgw, accuracy_lpgw).")
 
