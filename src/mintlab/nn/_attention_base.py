@@ -1,0 +1,117 @@
+"""The shared multi-head shell of mintlab's attention layers (projections, checks, masks).
+
+Subclasses implement ``_attend(q, k, v, pad, need_weights, causal)`` on per-head tensors
+``(batch, heads, length, head_dim)``; ``pad`` is the boolean key padding mask
+``(batch, m)`` (``True`` = ignore) or ``None`` and ``causal`` asks that query ``i`` reach
+only keys ``j <= i``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validation import check_finite, check_int
+
+
+class _MultiheadBase(nn.Module):
+    """Projections, head split and input checks; subclasses implement ``_attend``."""
+
+    def __init__(self, embed_dim: int, num_heads: int = 1, bias: bool = True,
+                 kdim: int | None = None, vdim: int | None = None) -> None:
+        super().__init__()
+        self.embed_dim = check_int(embed_dim, "embed_dim", minimum=1)
+        self.num_heads = check_int(num_heads, "num_heads", minimum=1)
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads "
+                             f"({num_heads})")
+        self.head_dim = embed_dim // num_heads
+        self.kdim = embed_dim if kdim is None else check_int(kdim, "kdim", minimum=1)
+        self.vdim = embed_dim if vdim is None else check_int(vdim, "vdim", minimum=1)
+        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.k_proj = nn.Linear(self.kdim, embed_dim, bias=bias)
+        self.v_proj = nn.Linear(self.vdim, embed_dim, bias=bias)
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+
+    # ------------------------------------------------------------ checking
+    def _check(self, query, key, value, key_padding_mask):
+        for t, name, dim in ((query, "query", self.embed_dim), (key, "key", self.kdim),
+                             (value, "value", self.vdim)):
+            if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+                raise TypeError(f"{name} must be a floating torch tensor, "
+                                f"got {getattr(t, 'dtype', type(t).__name__)}")
+            if t.ndim != 3:
+                raise ValueError(f"{name} must have shape (batch, length, {dim}) "
+                                 f"(batch_first), got {tuple(t.shape)}")
+            if t.shape[-1] != dim:
+                raise ValueError(f"{name} must have last dimension {dim}, got {t.shape[-1]}")
+            if t.shape[1] == 0:
+                raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
+            check_finite(t.detach(), name)
+        if key.shape[:2] != value.shape[:2]:
+            raise ValueError(f"key and value must share (batch, length), got "
+                             f"{tuple(key.shape[:2])} and {tuple(value.shape[:2])}")
+        if key.shape[0] != query.shape[0]:
+            raise ValueError(f"query and key must have the same batch size, got "
+                             f"{query.shape[0]} and {key.shape[0]}")
+        if key_padding_mask is None:
+            return None
+        kpm = key_padding_mask
+        if not isinstance(kpm, torch.Tensor) or kpm.dtype != torch.bool:
+            got = getattr(kpm, "dtype", type(kpm).__name__)
+            raise TypeError(f"key_padding_mask must be a boolean tensor (True = ignore), got {got}")
+        if tuple(key_padding_mask.shape) != tuple(key.shape[:2]):
+            raise ValueError(f"key_padding_mask must have shape {tuple(key.shape[:2])}, got "
+                             f"{tuple(key_padding_mask.shape)}")
+        if bool(key_padding_mask.all(-1).any()):
+            raise ValueError("key_padding_mask hides every key of some batch entry; at least "
+                             "one key must stay")
+        return key_padding_mask.to(query.device)
+
+    def _heads(self, x):
+        B, n, _ = x.shape
+        return x.view(B, n, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, query, key=None, value=None, key_padding_mask=None, need_weights=False,
+                average_attn_weights=True, is_causal=False):
+        key = query if key is None else key
+        value = key if value is None else value
+        pad = self._check(query, key, value, key_padding_mask)
+        causal = bool(is_causal)
+        if causal and key.shape[1] != query.shape[1]:
+            raise ValueError("is_causal=True needs as many keys as queries, got "
+                             f"{key.shape[1]} keys and {query.shape[1]} queries")
+        q = self._heads(self.q_proj(query))
+        k = self._heads(self.k_proj(key))
+        v = self._heads(self.v_proj(value))
+        out, w = self._attend(q, k, v, pad, bool(need_weights), causal)
+        B, _, n, _ = out.shape
+        out = self.out_proj(out.transpose(1, 2).reshape(B, n, self.embed_dim))
+        if w is not None and average_attn_weights:
+            w = w.mean(1)
+        return out, w
+
+    def _attend(self, q, k, v, pad, need_weights, causal):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _no_causal(self, causal):
+        if causal:
+            raise ValueError(f"{type(self).__name__} does not support is_causal=True")
+
+    def attention_matrix(self, query, key=None, key_padding_mask=None):
+        """The per-head attention matrices ``(batch, heads, n, m)`` (forms them explicitly)."""
+        value = query if key is None else key
+        return self.forward(query, key, value, key_padding_mask, need_weights=True,
+                            average_attn_weights=False)[1]
+
+
+def _key_counts(pad, B, m, like):
+    if pad is None:
+        return torch.full((B, 1, 1, 1), float(m), dtype=like.dtype, device=like.device)
+    return (~pad).sum(-1).to(like.dtype).view(B, 1, 1, 1)
+
+
+def _neg_fill(scores, pad):
+    if pad is None:
+        return scores
+    return scores.masked_fill(pad[:, None, None, :], float("-inf"))
