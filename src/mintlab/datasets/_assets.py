@@ -183,6 +183,14 @@ ASSETS: tuple[Asset, ...] = (
                          1056560),),
     ),
     Asset(
+        name="mutag", kind="graphs",
+        description="MUTAG: 188 molecule graphs (mutagenic or not), TU format",
+        licence="BSD-3-Clause (grakel); data: Debnath et al. 1991, TU benchmark collection",
+        source="PyPI grakel 0.1.11 (grakel/tests/data/MUTAG)",
+        install="pip install 'mintlab[graphs]'",
+        modules=(_mod("grakel", "pip install 'mintlab[graphs]'"),),
+    ),
+    Asset(
         name="meshes", kind="shapes",
         description="7 watertight triangle-mesh primitives",
         licence="MIT", source="PyPI trimesh (trimesh.creation)",

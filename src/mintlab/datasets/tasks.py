@@ -2,11 +2,107 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .._validation import check_int
 
-__all__ = ["make_digit_tasks", "make_gaussian_tasks"]
+__all__ = ["make_digit_tasks", "make_gaussian_tasks", "make_image_tasks", "ImageTasks",
+           "IMAGE_TASK_CLASSES"]
+
+#: Global label ids of :func:`make_image_tasks`: 0-9 Fashion-MNIST, 10-19 MNIST digits.
+IMAGE_TASK_CLASSES = tuple([f"fashion:{c}" for c in range(10)] + [f"mnist:{c}" for c in range(10)])
+
+
+@dataclass
+class ImageTasks:
+    """Tasks of :func:`make_image_tasks`.
+
+    Attributes
+    ----------
+    train, test : list of (features (n, d), labels (n,))
+        Each task's training samples and held-out test samples; labels are
+        global class ids (see :data:`IMAGE_TASK_CLASSES`).
+    classes : ndarray (n_tasks, n_classes)
+        The global class ids of each task, sorted.
+    n_fashion : ndarray (n_tasks,)
+        How many of each task's classes are Fashion-MNIST classes.
+    """
+
+    train: list
+    test: list
+    classes: np.ndarray
+    n_fashion: np.ndarray
+
+    def local_labels(self, t: int, y) -> np.ndarray:
+        """Task ``t``'s global labels ``y`` as indices ``0 .. n_classes - 1``."""
+        return np.searchsorted(self.classes[t], y)
+
+
+def make_image_tasks(n_tasks, n_classes=4, per_class=40, test_per_class=50, n_components=32,
+                     seed=None) -> ImageTasks:
+    """Classification tasks on real images: class subsets of Fashion-MNIST, MNIST and mixtures.
+
+    The 20 classes of Fashion-MNIST (shipped subset) and MNIST form one label
+    space (ids 0-9 and 10-19). Each task draws how many of its
+    ``n_classes`` classes come from Fashion-MNIST (uniform over
+    ``0 .. n_classes``, so tasks range from pure digits through mixtures to
+    pure clothing), then the classes, then ``per_class`` training images per
+    class from the train splits and ``test_per_class`` from the test splits.
+    Features: PCA (``n_components``) of the pixels, fitted on a
+    class-balanced sample of both train splits and scaled to unit variance
+    per coordinate on average.
+
+    Examples
+    --------
+    >>> fam = make_image_tasks(3, n_classes=2, per_class=5, test_per_class=5, seed=0)
+    >>> fam.train[0][0].shape, fam.classes.shape
+    ((10, 32), (3, 2))
+    """
+    from .images import load_fashion_mnist, load_mnist
+
+    n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
+    n_classes = check_int(n_classes, "n_classes", minimum=1)
+    per_class = check_int(per_class, "per_class", minimum=1)
+    test_per_class = check_int(test_per_class, "test_per_class", minimum=1)
+    n_components = check_int(n_components, "n_components", minimum=1)
+    if n_components > 784:
+        raise ValueError(f"n_components must be <= 784 (pixels), got {n_components}")
+    if n_classes > 10:
+        raise ValueError(f"n_classes must be <= 10 (classes per dataset), got {n_classes}")
+    if per_class > 400 or test_per_class > 100:
+        raise ValueError("per_class must be <= 400 and test_per_class <= 100 (the images per "
+                         f"class of the smaller dataset), got {per_class} and {test_per_class}")
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for split in ("train", "test"):
+        Xf, yf = load_fashion_mnist(split, source="subset")
+        Xm, ym = load_mnist(split)
+        X = np.concatenate([Xf, Xm]).reshape(len(yf) + len(ym), -1) / 255.0
+        splits[split] = (X, np.concatenate([yf, ym + 10]))
+    X, y = splits["train"]
+    fit_idx = np.concatenate([rng.choice(np.flatnonzero(y == c), 100, replace=False)
+                              for c in range(20)])
+    mean = X[fit_idx].mean(0)
+    vals, vecs = np.linalg.eigh(np.cov(X[fit_idx] - mean, rowvar=False))
+    top = np.argsort(vals)[::-1][:n_components]
+    basis = vecs[:, top] * np.sign(vecs[:, top].sum(0) + 1e-300)  # a fixed sign per axis
+    scale = np.sqrt(vals[top].mean())
+    feats = {k: ((Xs - mean) @ basis / scale, ys) for k, (Xs, ys) in splits.items()}
+    train, test, classes, n_fashion = [], [], [], []
+    for _ in range(n_tasks):
+        m = int(rng.integers(0, n_classes + 1))
+        cls = np.sort(np.concatenate([rng.choice(10, m, replace=False),
+                                      10 + rng.choice(10, n_classes - m, replace=False)]))
+        for out, (F, ys), k in ((train, feats["train"], per_class),
+                                (test, feats["test"], test_per_class)):
+            idx = np.concatenate([rng.choice(np.flatnonzero(ys == c), k, replace=False)
+                                  for c in cls])
+            out.append((F[idx], ys[idx]))
+        classes.append(cls)
+        n_fashion.append(m)
+    return ImageTasks(train, test, np.asarray(classes), np.asarray(n_fashion))
 
 
 def make_digit_tasks(n_tasks, n_classes=3, per_class=30, n_components=10, seed=None):
