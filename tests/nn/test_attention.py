@@ -242,3 +242,152 @@ def test_esp_slice_weighting_matches_explicit_plans():
     w = torch.softmax(-0.7 * torch.stack(costs), 0)
     expected = 7 * sum(wi * G for wi, G in zip(w, plans, strict=True))
     torch.testing.assert_close(full.attention_matrix(x)[0, 0].detach(), expected)
+
+
+# ---------------------------------------------------------------- causal and padding masks
+def _projected(att, x):
+    return (att._heads(att.q_proj(x)), att._heads(att.k_proj(x)), att._heads(att.v_proj(x)))
+
+
+def _merge(att, o):
+    B, _, n, _ = o.shape
+    return att.out_proj(o.transpose(1, 2).reshape(B, n, att.embed_dim))
+
+
+def test_softmax_causal_equals_torch_sdpa():
+    torch.manual_seed(0)
+    att = SoftmaxAttention(8, 2).double()
+    x = _x(9)
+    q, k, v = _projected(att, x)
+    ref = _merge(att, torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True))
+    out, w = att(x, is_causal=True, need_weights=True, average_attn_weights=False)
+    torch.testing.assert_close(out, ref)
+    assert torch.all(w.triu(1) == 0)
+    # causal and right padding together: the boolean mask of SDPA (True = take part)
+    pad = torch.zeros(2, 9, dtype=torch.bool)
+    pad[0, 6:] = True
+    allowed = torch.ones(9, 9, dtype=torch.bool).tril() & ~pad[:, None, None, :]
+    ref = _merge(att, torch.nn.functional.scaled_dot_product_attention(q, k, v,
+                                                                       attn_mask=allowed))
+    torch.testing.assert_close(att(x, key_padding_mask=pad, is_causal=True)[0], ref)
+
+
+def test_softmax_query_without_visible_key_gets_zero_row():
+    att = SoftmaxAttention(8, 2).double()
+    pad = torch.zeros(2, 6, dtype=torch.bool)
+    pad[0, :2] = True  # the first two queries of entry 0 see no key when causal
+    x = _x(6).requires_grad_(True)
+    out, w = att(x, key_padding_mask=pad, is_causal=True, need_weights=True)
+    assert torch.all(w[0, :2] == 0) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def _sinkhorn_oracle(scores, allowed):
+    """POT's Sinkhorn (reg 1, kernel exp(scores) on the allowed entries) with the
+    column targets of uniform attention over the allowed entries."""
+    import numpy as np
+    import ot
+
+    A = allowed.numpy().astype(float)
+    target = (A / A.sum(1, keepdims=True)).sum(0)
+    M = np.where(A > 0, -scores.numpy(), 1e4)
+    return torch.as_tensor(ot.sinkhorn(np.ones(A.shape[0]), target, M, reg=1.0,
+                                       numItermax=20000, stopThr=1e-13))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sinkhorn_masks_match_pot(causal):
+    att = SinkhornAttention(4, 1, n_iter=400).double()
+    x = _x(7, B=2, E=4)
+    pad = torch.zeros(2, 7, dtype=torch.bool)
+    pad[1, 5:] = True
+    w = att.attention_matrix(x, key_padding_mask=pad, is_causal=causal)[:, 0].detach()
+    q, k, _ = _projected(att, x)
+    scores = (q @ k.transpose(-1, -2))[:, 0].detach() / 2.0  # sqrt(head_dim = 4)
+    for b, n_b in ((0, 7), (1, 5)):
+        allowed = torch.ones(n_b, n_b, dtype=torch.bool)
+        if causal:
+            allowed = allowed.tril()
+        ref = _sinkhorn_oracle(scores[b, :n_b, :n_b], allowed)
+        torch.testing.assert_close(w[b, :n_b, :n_b], ref, atol=1e-7, rtol=0)
+        assert torch.all(w[b, n_b:] == 0) and torch.all(w[b, :, n_b:] == 0)
+    if causal:
+        assert torch.all(w.triu(1) == 0)
+
+
+def test_sinkhorn_causal_with_equal_scores_is_uniform_causal_attention():
+    # the limit of the sweeps (the first sweep balances columns, so a few are not enough)
+    att = SinkhornAttention(4, 1, n_iter=2000).double()
+    with torch.no_grad():
+        att.q_proj.weight.zero_()
+        att.q_proj.bias.zero_()
+    w = att.attention_matrix(_x(6, B=1, E=4), is_causal=True)[0, 0].detach()
+    uniform = torch.ones(6, 6, dtype=torch.float64).tril()
+    torch.testing.assert_close(w, uniform / uniform.sum(1, keepdim=True), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name, causal", [("softmax", False), ("softmax", True),
+                                          ("sinkhorn", False), ("sinkhorn", True),
+                                          ("esp", False)])
+def test_padded_batch_equals_unpadded_sequences(name, causal):
+    torch.manual_seed(0)
+    att = make_attention(name, 8, 2).double()
+    x = _x(11, B=2)
+    pad = torch.zeros(2, 11, dtype=torch.bool)
+    pad[0, 7:] = True
+    x[0, 7:] = 50.0  # padding content must not matter
+    out = att(x, key_padding_mask=pad, is_causal=causal)[0]
+    torch.testing.assert_close(out[0, :7], att(x[:1, :7], is_causal=causal)[0][0])
+    torch.testing.assert_close(out[1], att(x[1:], is_causal=causal)[0][0])
+
+
+def test_esp_refuses_causal_with_the_reason():
+    with pytest.raises(ValueError, match="is_causal=True.*by rank"):
+        ESPAttention(8, 2)(torch.randn(1, 5, 8), is_causal=True)
+
+
+@pytest.mark.parametrize("name", ["softmax", "sinkhorn", "esp"])
+def test_float32_in_float32_out(name):
+    att = make_attention(name, 8, 2)
+    out, w = att(torch.randn(2, 6, 8), need_weights=True)
+    assert out.dtype == torch.float32 and w.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name, causal", [("softmax", True), ("sinkhorn", True),
+                                          ("esp", False)])
+def test_torch_compile_fullgraph_matches_eager(name, causal):
+    torch.manual_seed(0)
+    att = make_attention(name, 8, 2)
+    x = torch.randn(2, 10, 8)
+    pad = torch.zeros(2, 10, dtype=torch.bool)
+    pad[1, 8:] = True
+    compiled = torch.compile(att, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x, key_padding_mask=pad, is_causal=causal)[0],
+                               att(x, key_padding_mask=pad, is_causal=causal)[0])
+
+
+def test_esp_soft_sort_equals_the_library_soft_sort():
+    from mintlab.nn.attention import _soft_sort
+    from mintlab.transport import soft_sort_matrix
+
+    v = _x(9, B=3, E=4)[..., 0]
+    pad = torch.zeros(3, 9, dtype=torch.bool)
+    pad[2, 5:] = True
+    torch.testing.assert_close(_soft_sort(v, 0.1, pad), soft_sort_matrix(v, 0.1, pad))
+    torch.testing.assert_close(_soft_sort(v, 0.1), soft_sort_matrix(v, 0.1))
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_esp_slice_chunks_give_the_same_layer(beta, monkeypatch):
+    import mintlab.nn.attention as A
+
+    att = ESPAttention(8, 2, n_slices=5, beta=beta, temperature=0.2, seed=0).double()
+    q, kv = _x(7), _x(9, seed=1)
+    pad = torch.zeros(2, 9, dtype=torch.bool)
+    pad[0, 6:] = True
+    whole = att(q, kv, kv, key_padding_mask=pad, need_weights=True)
+    monkeypatch.setattr(A, "_SLICE_CHUNK", 2 * 2 * (7 * 7 + 9 * 9) * 2)  # two slices a chunk
+    chunked = att(q, kv, kv, key_padding_mask=pad, need_weights=True)
+    torch.testing.assert_close(chunked[0], whole[0])
+    torch.testing.assert_close(chunked[1], whole[1])

@@ -4,6 +4,15 @@ Subclasses implement ``_attend(q, k, v, pad, need_weights, causal)`` on per-head
 ``(batch, heads, length, head_dim)``; ``pad`` is the boolean key padding mask
 ``(batch, m)`` (``True`` = ignore) or ``None`` and ``causal`` asks that query ``i`` reach
 only keys ``j <= i``.
+
+Layers whose rows interact (a column constraint couples them: Sinkhorn, ESP) may
+implement ``_attend_sets(q, k, v, pad, query_pad, need_weights, causal)`` instead, where
+``query_pad`` ``(batch, n)`` marks queries that are absent from the set: in
+self-attention (``key`` omitted) the padded positions are absent as queries too. The
+default ``_attend_sets`` ignores ``query_pad`` and calls ``_attend``.
+
+Value checks (finite inputs, a mask hiding every key) run in eager mode only; under
+``torch.compile`` they are skipped so that the forward pass traces as one graph.
 """
 
 from __future__ import annotations
@@ -47,7 +56,8 @@ class _MultiheadBase(nn.Module):
                 raise ValueError(f"{name} must have last dimension {dim}, got {t.shape[-1]}")
             if t.shape[1] == 0:
                 raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
-            check_finite(t.detach(), name)
+            if not torch.compiler.is_compiling():
+                check_finite(t.detach(), name)
         if key.shape[:2] != value.shape[:2]:
             raise ValueError(f"key and value must share (batch, length), got "
                              f"{tuple(key.shape[:2])} and {tuple(value.shape[:2])}")
@@ -63,7 +73,7 @@ class _MultiheadBase(nn.Module):
         if tuple(key_padding_mask.shape) != tuple(key.shape[:2]):
             raise ValueError(f"key_padding_mask must have shape {tuple(key.shape[:2])}, got "
                              f"{tuple(key_padding_mask.shape)}")
-        if bool(key_padding_mask.all(-1).any()):
+        if not torch.compiler.is_compiling() and bool(key_padding_mask.all(-1).any()):
             raise ValueError("key_padding_mask hides every key of some batch entry; at least "
                              "one key must stay")
         return key_padding_mask.to(query.device)
@@ -74,6 +84,14 @@ class _MultiheadBase(nn.Module):
 
     def forward(self, query, key=None, value=None, key_padding_mask=None, need_weights=False,
                 average_attn_weights=True, is_causal=False):
+        """Attend from ``query`` to ``key`` / ``value`` (``None``: self-attention).
+
+        ``key_padding_mask`` ``(batch, m)``, ``True`` at keys to ignore; in
+        self-attention the padded positions are also absent as queries.
+        ``is_causal=True`` lets query ``i`` reach only keys ``j <= i`` (as many keys as
+        queries). Returns ``(output (batch, n, embed_dim), weights or None)``.
+        """
+        self_attention = key is None or (key is query and (value is None or value is key))
         key = query if key is None else key
         value = key if value is None else value
         pad = self._check(query, key, value, key_padding_mask)
@@ -81,10 +99,11 @@ class _MultiheadBase(nn.Module):
         if causal and key.shape[1] != query.shape[1]:
             raise ValueError("is_causal=True needs as many keys as queries, got "
                              f"{key.shape[1]} keys and {query.shape[1]} queries")
-        q = self._heads(self.q_proj(query))
-        k = self._heads(self.k_proj(key))
-        v = self._heads(self.v_proj(value))
-        out, w = self._attend(q, k, v, pad, bool(need_weights), causal)
+        query_pad = pad if self_attention else None
+        q = self._heads(self.q_proj(query))  # (B, h, n, dh)
+        k = self._heads(self.k_proj(key))  # (B, h, m, dh)
+        v = self._heads(self.v_proj(value))  # (B, h, m, dh)
+        out, w = self._attend_sets(q, k, v, pad, query_pad, bool(need_weights), causal)
         B, _, n, _ = out.shape
         out = self.out_proj(out.transpose(1, 2).reshape(B, n, self.embed_dim))
         if w is not None and average_attn_weights:
@@ -94,15 +113,17 @@ class _MultiheadBase(nn.Module):
     def _attend(self, q, k, v, pad, need_weights, causal):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _attend_sets(self, q, k, v, pad, query_pad, need_weights, causal):
+        return self._attend(q, k, v, pad, need_weights, causal)
+
     def _no_causal(self, causal):
         if causal:
             raise ValueError(f"{type(self).__name__} does not support is_causal=True")
 
-    def attention_matrix(self, query, key=None, key_padding_mask=None):
+    def attention_matrix(self, query, key=None, key_padding_mask=None, is_causal=False):
         """The per-head attention matrices ``(batch, heads, n, m)`` (forms them explicitly)."""
-        value = query if key is None else key
-        return self.forward(query, key, value, key_padding_mask, need_weights=True,
-                            average_attn_weights=False)[1]
+        return self.forward(query, key, None, key_padding_mask, need_weights=True,
+                            average_attn_weights=False, is_causal=is_causal)[1]
 
 
 def _key_counts(pad, B, m, like):
@@ -115,3 +136,26 @@ def _neg_fill(scores, pad):
     if pad is None:
         return scores
     return scores.masked_fill(pad[:, None, None, :], float("-inf"))
+
+
+def _allowed(pad, query_pad, causal, n, m, device):
+    """Boolean ``(batch or 1, 1, n, m)``: query ``i`` may attend key ``j``; ``None`` = all."""
+    allowed = None
+    if causal:
+        allowed = torch.ones(n, m, dtype=torch.bool, device=device).tril().view(1, 1, n, m)
+    if pad is not None:
+        keys = ~pad[:, None, None, :]
+        allowed = keys if allowed is None else allowed & keys
+    if query_pad is not None:
+        rows = ~query_pad[:, None, :, None]
+        allowed = rows if allowed is None else allowed & rows
+    if allowed is None:
+        return None
+    return allowed.expand(allowed.shape[0], 1, n, m)
+
+
+def _masked_logsumexp(x, allowed, has, dim):
+    """``logsumexp`` of ``x`` over the allowed entries along ``dim``; 0 where ``has`` is
+    false (no allowed entry), with finite gradients everywhere."""
+    x = x.masked_fill(~allowed, float("-inf")).masked_fill(~has, 0.0)
+    return torch.logsumexp(x, dim, keepdim=True).masked_fill(~has, 0.0)

@@ -50,6 +50,12 @@ class LOTAttention(_MultiheadBase):
     ``A`` sum to one exactly; the columns match ``n / m`` up to the Sinkhorn
     error. ``epsilon`` is relative to the mean squared distance of each
     problem.
+
+    There is no causal mode: the pivot-to-key plan is balanced over *all* keys,
+    so every query's weights depend on every key's marginal. A causal variant
+    would need one pivot-to-key problem per prefix (quadratic work), or would
+    give up the key marginals and with them the doubly-stochastic property the
+    layer exists for; ``is_causal=True`` raises ``ValueError`` instead.
     """
 
     def __init__(self, embed_dim, num_heads=1, n_pivots: int = 16, epsilon: float = 0.1,
@@ -85,7 +91,10 @@ class LOTAttention(_MultiheadBase):
         return torch.exp(lg1), torch.exp(lg2), torch.exp(log_beta)  # (B,h,n,r), (B,h,r,m)
 
     def _attend(self, q, k, v, pad, need_weights, causal):
-        self._no_causal(causal)
+        if causal:
+            raise ValueError("LOTAttention does not support is_causal=True: its pivot-to-key "
+                             "plan is balanced over all keys, so no query's weights can ignore "
+                             "the later keys (see the class documentation)")
         n = q.shape[2]
         G1, G2, beta = self._plans(q, k, pad)
         inv_beta = (1.0 / beta).transpose(-1, -2)  # (1, h, r, 1)
