@@ -137,3 +137,40 @@ def test_fit_gmm_1d_rejects_bad_input():
         fit_gmm_1d(torch.tensor([1.0, float("nan")]))
     with pytest.raises(ValueError, match="weights must be non-negative"):
         fit_gmm_1d(torch.ones(4, dtype=torch.float64), -torch.ones(4, dtype=torch.float64))
+
+
+def test_fspool_embedding_learns_to_match_resampled_sets():
+    from mintlab.embed.sliced import FSPoolEmbedding
+
+    rng = np.random.default_rng(0)
+    # each "object" is a 2D Gaussian with its own centre and shape; views are fresh draws
+    def draws(params, n=24):
+        return np.stack([c + rng.normal(size=(n, 2)) @ A for c, A in params])
+
+    def objects(k):
+        return [(rng.normal(size=2), rng.normal(size=(2, 2)) * 0.5) for _ in range(k)]
+
+    train, held = objects(120), objects(40)
+    emb = FSPoolEmbedding(out_features=16, width=32, epochs=15, batch_size=40, seed=0)
+    emb.fit(draws(train), X_positive=draws(train))
+    assert emb.losses_[-1] < emb.losses_[0]
+    a, b = emb.transform(draws(held)), emb.transform(draws(held))
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0)
+    # held-out objects: a fresh draw's nearest neighbour is the other draw of the same object
+    nearest = ((a[:, None] - b[None]) ** 2).sum(-1).argmin(1)
+    untrained = FSPoolEmbedding(out_features=16, width=32, epochs=1, lr=1e-9, seed=0)
+    untrained.fit(draws(train), X_positive=draws(train))
+    a0, b0 = untrained.transform(draws(held)), untrained.transform(draws(held))
+    nearest0 = ((a0[:, None] - b0[None]) ** 2).sum(-1).argmin(1)
+    assert (nearest == np.arange(40)).mean() > max(0.3, (nearest0 == np.arange(40)).mean())
+    # halves of one set are the views when no positives are given
+    FSPoolEmbedding(out_features=4, width=8, epochs=1, seed=0).fit(draws(train))
+    with pytest.raises(ValueError, match="X_positive must hold one set per set"):
+        FSPoolEmbedding(epochs=1).fit(draws(train), X_positive=draws(train[:5]))
+
+
+def test_pooling_embedding_batched_path_matches_per_set():
+    X = np.random.default_rng(2).random((6, 9, 3))
+    for kind in ("mean", "gem", "sorted", "covariance"):
+        e = PoolingEmbedding(kind).fit(X)
+        np.testing.assert_allclose(e.transform(X), e.transform(list(X)), atol=1e-12)

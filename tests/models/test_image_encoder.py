@@ -109,3 +109,25 @@ def test_linear_probe_on_the_shipped_subset_reaches_80_percent():
     """12,000 training / 2,000 test images at 64 x 64 (measured: 0.855; several minutes on
     one core, most of it in the 14,000 forward passes)."""
     assert _probe_accuracy(12_000, 2_000, size=64) >= 0.80
+
+
+def test_image_tokens_are_the_feature_map_and_are_cached(encoder, tmp_path, monkeypatch):
+    from mintlab.models.image_encoder import image_tokens
+
+    monkeypatch.setenv("MINTLAB_CACHE_DIR", str(tmp_path))
+    images, _ = load_fashion_mnist("test", 4, seed=0, source="subset")
+    head = image_tokens(images, size=64, cache=False)
+    assert head.shape == (4, 4, 1280)  # (64 / 32)^2 positions
+    # the oracle: the pooled features are the mean of the head tokens
+    np.testing.assert_allclose(head.mean(1), image_features(images, size=64), atol=1e-5)
+    mid = image_tokens(images, size=96, block=10)
+    assert mid.shape == (4, 36, 112)  # (96 / 16)^2 positions of block 10
+    # by hand: block 10's map, positions row-major
+    with torch.no_grad():
+        fmap = encoder.feature_map(encoder.preprocess(images, size=96), 10)
+    np.testing.assert_allclose(mid[0, 7], fmap[0, :, 1, 1].double().numpy(), atol=1e-5)
+    files = list((tmp_path / "image-tokens").glob("*.npy"))
+    assert len(files) == 1
+    np.testing.assert_array_equal(image_tokens(images, size=96, block=10), mid)  # cache read
+    with pytest.raises(ValueError, match="block must be None or an integer in"):
+        image_tokens(images, size=64, block=16, cache=False)

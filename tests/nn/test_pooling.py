@@ -188,3 +188,32 @@ def test_bad_inputs(x, mask, exc, match):
 def test_make_pooling_rejects_unknown():
     with pytest.raises(ValueError, match="pooling"):
         make_pooling("median", D)
+
+
+def test_fspool_is_sort_pooling_after_a_per_element_mlp():
+    from mintlab.nn.pooling import FSPool
+
+    x, mask = _batch()
+    plain = FSPool(D, n_pieces=6, seed=0).double()
+    ref = SortPooling(D, n_pieces=6).double()
+    with torch.no_grad():
+        ref.weight.copy_(plain.sort.weight)
+    torch.testing.assert_close(plain(x, mask), ref(x, mask))
+    deep = FSPool(D, out_features=7, width=11, n_pieces=6, seed=0).double()
+    assert deep.out_features == 7
+    # the oracle: the per-element MLP by hand, then the same sort pooling
+    h = deep.encoder(x)
+    torch.testing.assert_close(deep(x, mask), deep.sort(h, mask))
+    # seeded initialisation: the same seed gives the same module
+    again = FSPool(D, out_features=7, width=11, n_pieces=6, seed=0).double()
+    torch.testing.assert_close(again(x, mask), deep(x, mask))
+    assert "fspool" in POOLINGS and make_pooling("fspool", D).out_features == D
+
+
+def test_fspool_rejects_a_size_change_without_encoder():
+    from mintlab.nn.pooling import FSPool
+
+    with pytest.raises(ValueError, match="out_features must equal in_features"):
+        FSPool(D, out_features=D + 1)
+    with pytest.raises(ValueError, match="width"):
+        FSPool(D, out_features=3, width=0)

@@ -4,8 +4,8 @@ Papers: ``lopt`` (:class:`LinearOptimalPartialTransport`, with
 :class:`LinearOT`), ``lcot`` (:class:`LinearCircularOT`), ``lssot``
 (:class:`LinearSphericalSlicedOT`), ``rcdt-ns`` (:class:`RadonCDT`,
 :class:`NearestSubspaceClassifier`), ``slosh`` (:class:`SlicedWassersteinEmbedding`,
-:class:`PoolingEmbedding`, :class:`SLOSH`), ``emperor`` (:class:`EMPEROR`),
-``wegl`` (:class:`WEGL`), ``task-embedding`` (:class:`TaskEmbedding`), ``lpgw``
+:class:`PoolingEmbedding`, :class:`FSPoolEmbedding`, :class:`SLOSH`), ``emperor``
+(:class:`EMPEROR`), ``wegl`` (:class:`WEGL`), ``task-embedding`` (:class:`TaskEmbedding`), ``lpgw``
 (:class:`LinearPartialGromovWasserstein`).
 
 Each estimator takes ``X`` as a list of point sets (optionally
@@ -20,10 +20,11 @@ from .index import SLOSH
 from .lot import LinearOptimalPartialTransport, LinearOT
 from .moments import EMPEROR
 from .rcdt import NearestSubspaceClassifier, RadonCDT
-from .sliced import PoolingEmbedding, SlicedWassersteinEmbedding
+from .sliced import FSPoolEmbedding, PoolingEmbedding, SlicedWassersteinEmbedding
 from .tasks import TaskEmbedding
 
 __all__ = ["LinearOT", "LinearOptimalPartialTransport", "LinearCircularOT",
            "LinearSphericalSlicedOT", "RadonCDT", "NearestSubspaceClassifier",
-           "SlicedWassersteinEmbedding", "PoolingEmbedding", "SLOSH", "EMPEROR", "WEGL",
+           "SlicedWassersteinEmbedding", "PoolingEmbedding", "FSPoolEmbedding", "SLOSH",
+           "EMPEROR", "WEGL",
            "TaskEmbedding", "LinearPartialGromovWasserstein", "lpgw_distance"]

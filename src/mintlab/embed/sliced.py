@@ -29,7 +29,7 @@ from ..transport.slicers import orthonormal_directions, random_directions
 from ._measures import as_measures, size_batches
 from .lot import _progress
 
-__all__ = ["SlicedWassersteinEmbedding", "PoolingEmbedding"]
+__all__ = ["SlicedWassersteinEmbedding", "PoolingEmbedding", "FSPoolEmbedding"]
 
 _MAX_REFERENCE_POINTS = 50_000
 
@@ -175,9 +175,38 @@ class PoolingEmbedding(TransformerMixin, BaseEstimator):
         self.dim_ = as_measures(X).dim
         return self
 
+    def _pool_equal(self, X):
+        """The same pooled vectors for an array ``(K, n, d)`` of unweighted sets, batched."""
+        p = torch.as_tensor(X, dtype=torch.float64) if isinstance(X, np.ndarray) else X
+        mean = p.mean(1)
+        if self.kind == "mean":
+            out = mean
+        elif self.kind == "gem":
+            q = check_positive(self.gem_power, "gem_power")
+            out = torch.sign(mean) * p.abs().pow(q).mean(1).pow(1 / q)
+        elif self.kind == "sorted":
+            M = check_int(self.n_quantiles, "n_quantiles", minimum=1)
+            levels = (torch.arange(M, dtype=p.dtype, device=p.device) + 0.5) / M
+            out = _slice_quantiles(p.transpose(1, 2), None, levels).reshape(p.shape[0], -1)
+        else:
+            c = p - mean.unsqueeze(1)
+            # an elementwise product summed over the points, in chunks of sets: each set's
+            # result does not depend on the other sets of the call (a batched matmul's
+            # blocking does), so chunked or distributed calls agree bit for bit
+            K, n, d = c.shape
+            step = max(1, (1 << 24) // max(1, n * d * d))
+            cov = torch.cat([(c[i:i + step, :, :, None] * c[i:i + step, :, None, :]).sum(1)
+                             for i in range(0, K, step)]) / n
+            iu = torch.triu_indices(p.shape[2], p.shape[2])
+            out = torch.cat([mean, cov[:, iu[0], iu[1]]], 1)
+        return out.numpy() if isinstance(X, np.ndarray) else out
+
     def transform(self, X):
         """Pooled vectors, one row per set."""
         check_is_fitted(self, "dim_")
+        if (isinstance(X, np.ndarray) and X.ndim == 3 and X.dtype.kind == "f"
+                and X.shape[1] > 0 and X.shape[2] == self.dim_ and np.isfinite(X).all()):
+            return self._pool_equal(X)
         ms = as_measures(X, dim=self.dim_)
         rows = []
         for p, w in zip(ms.points, ms.weights, strict=True):
@@ -199,3 +228,135 @@ class PoolingEmbedding(TransformerMixin, BaseEstimator):
                 iu = torch.triu_indices(p.shape[1], p.shape[1])
                 rows.append(torch.cat([mean, cov[iu[0], iu[1]]]))
         return ms.io.out(torch.stack(rows))
+
+
+class FSPoolEmbedding(TransformerMixin, BaseEstimator):
+    """A learned FSPool set embedding (a ``slosh`` baseline), trained by a metric objective.
+
+    The network is :class:`mintlab.nn.pooling.FSPool`: a per-element MLP
+    (``d -> width -> out_features``) and featurewise sort pooling with learned
+    rank weights. :meth:`fit` trains it contrastively (InfoNCE, cosine
+    similarity over ``temperature``, symmetric): two views of the same
+    training set are positives, the other sets of the mini-batch negatives.
+    The views are ``X[i]`` and ``X_positive[i]`` when given (e.g. two
+    resamplings of one image), else two random halves of ``X[i]``'s points,
+    drawn afresh every epoch. The sets that train the network should be
+    disjoint from those later searched. :meth:`transform` gives the
+    L2-normalised outputs (the geometry the objective trains).
+
+    Elements count equally (weights are ignored); sets of different sizes are
+    padded.
+
+    Parameters
+    ----------
+    out_features : int, default 128
+    width : int, default 64
+    n_pieces : int, default 20
+    epochs : int, default 20
+    lr : float, default 3e-3
+    batch_size : int, default 128
+    temperature : float, default 0.1
+    seed : int or None
+    progress : bool, default False
+
+    Attributes
+    ----------
+    module_ : FSPool
+    losses_ : list of float
+        Mean training loss per epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sets = np.random.default_rng(0).normal(size=(40, 12, 2))
+    >>> emb = FSPoolEmbedding(out_features=8, width=16, epochs=2, seed=0).fit(sets)
+    >>> emb.transform(sets[:3]).shape
+    (3, 8)
+    """
+
+    def __init__(self, out_features=128, width=64, n_pieces=20, epochs=20, lr=3e-3,
+                 batch_size=128, temperature=0.1, seed=None, progress=False):
+        self.out_features = out_features
+        self.width = width
+        self.n_pieces = n_pieces
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.temperature = temperature
+        self.seed = seed
+        self.progress = progress
+
+    @staticmethod
+    def _padded(X, dim=None):
+        from ..nn._common import pad_sets
+
+        ms = as_measures(X, dim=dim)
+        x, mask = pad_sets([p.detach().cpu() for p in ms.points], dtype=torch.float32)
+        return ms, x, mask
+
+    def fit(self, X, y=None, X_positive=None):
+        """Train the network on the sets ``X`` (and their positive views ``X_positive``)."""
+        from ..nn.pooling import FSPool
+
+        k = check_int(self.out_features, "out_features", minimum=1)
+        epochs = check_int(self.epochs, "epochs", minimum=1)
+        bs = check_int(self.batch_size, "batch_size", minimum=2)
+        lr = check_positive(self.lr, "lr")
+        tau = check_positive(self.temperature, "temperature")
+        ms, x, mask = self._padded(X)
+        if X_positive is not None:
+            _, xp, maskp = self._padded(X_positive, dim=ms.dim)
+            if xp.shape[0] != x.shape[0]:
+                raise ValueError(f"X_positive must hold one set per set of X ({x.shape[0]}), "
+                                 f"got {xp.shape[0]}")
+        elif int(mask.sum(1).min()) < 2:
+            raise ValueError("without X_positive every set needs at least 2 points (two "
+                             "random halves are its views)")
+        self.dim_ = ms.dim
+        g = make_generator(None if self.seed is None else int(self.seed))
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
+        self.module_ = FSPool(ms.dim, k, width=check_int(self.width, "width", minimum=1),
+                              n_pieces=self.n_pieces, seed=seed)
+        opt = torch.optim.Adam(self.module_.parameters(), lr=lr)
+        N = x.shape[0]
+        self.losses_ = []
+        self.module_.train()
+        for _ in _progress(range(epochs), self.progress, "FSPool"):
+            if X_positive is None:  # two random halves of every set's real points
+                keys = torch.rand(mask.shape, generator=g).masked_fill(~mask, 2.0)
+                rank = torch.argsort(torch.argsort(keys, 1), 1)
+                half = (mask.sum(1, keepdim=True) // 2)
+                v1, m1 = x, mask & (rank < half)
+                v2, m2 = x, mask & (rank >= half)
+            else:
+                v1, m1, v2, m2 = x, mask, xp, maskp
+            perm = torch.randperm(N, generator=g)
+            total, seen = 0.0, 0
+            for start in range(0, N, bs):
+                idx = perm[start:start + bs]
+                if idx.numel() < 2:
+                    continue
+                z1 = torch.nn.functional.normalize(self.module_(v1[idx], m1[idx]), dim=1)
+                z2 = torch.nn.functional.normalize(self.module_(v2[idx], m2[idx]), dim=1)
+                logits = z1 @ z2.T / tau
+                target = torch.arange(idx.numel(), device=logits.device)
+                loss = 0.5 * (torch.nn.functional.cross_entropy(logits, target)
+                              + torch.nn.functional.cross_entropy(logits.T, target))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * idx.numel()
+                seen += idx.numel()
+            self.losses_.append(total / max(seen, 1))
+        self.module_.eval()
+        return self
+
+    def transform(self, X):
+        """L2-normalised FSPool embeddings, one row per set."""
+        check_is_fitted(self, "module_")
+        ms, x, mask = self._padded(X, dim=self.dim_)
+        with torch.no_grad():
+            z = torch.cat([self.module_(xb, mb) for xb, mb in
+                           zip(x.split(1024), mask.split(1024), strict=True)])
+            z = torch.nn.functional.normalize(z, dim=1)
+        return ms.io.out(z.to(ms.io.dtype))

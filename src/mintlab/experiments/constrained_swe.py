@@ -1,29 +1,35 @@
 """``constrained-swe``: slicers trained under a transport-plan constraint, at few slices.
 
-A frozen encoder (a PointNet-style MLP of width 32 pretrained with max
-pooling on separate clouds: the stand-in for a foundation model's token
-embeddings) maps each point cloud of the eight procedural shapes to a set of
-32-dimensional features. On top of it only a sliced-Wasserstein embedding
-pooling and the classifier head are trained, with few slices (2 and 4) and
-a 16-point reference:
+The "foundation model" setting of the paper, on real images: a frozen
+pretrained EfficientNet-Lite0 (ImageNet) maps every Fashion-MNIST image
+(resized to 96 x 96) to its block-10 feature map, 6 x 6 positions of 112
+features, and the 36 positions are the set (:func:`mintlab.models.image_encoder.image_tokens`,
+cached on disk). Features are standardised with the training tokens' mean
+and standard deviation. Only a sliced-Wasserstein embedding pooling (a
+learned 16-point reference) and an MLP head are trained on the frozen
+tokens, at few slices (L = 2 and 4), with the same head, optimiser, epochs
+and initial slices for every variant:
 
-* random: slicing directions drawn once and kept fixed;
-* unconstrained: directions learned by the task loss alone;
-* constrained: directions learned under the paper's constraint that each
-  slice's lifted 1D plan (set -> reference) costs at most (1 + slack) times
-  the optimal plan, by the primal-dual method of
-  :class:`mintlab.nn.ConstrainedSWEPooling`, with slack 2%.
+* unconstrained: the slicing directions learned by the task loss alone (the
+  paper's baseline);
+* constrained: the directions learned under the paper's constraint that each
+  slice's 1D plan from the set to the reference, lifted to the tokens, costs
+  at most ``1 + slack`` times the optimal plan (``slack = 0.1``, the
+  library's default), by the primal-dual method of
+  :class:`mintlab.nn.ConstrainedSWEPooling`;
+* random: the initial directions kept fixed (full mode only; reported, not
+  judged: a frozen slicer is not the paper's baseline).
 
-Claims and how each is judged (one item per (slice count, test set), paired
-over items and seeds, the same frozen encoder and test sets for every
-variant):
+Claim and how it is judged (one item per (slice count, test image), paired
+between the two learned variants over items and seeds; the images and their
+tokens are the same for every seed, the seeds draw the initial slices,
+reference, head and mini-batches):
 
-1. ``more_informative_slices``: constrained slicers classify more test sets
-   correctly than unconstrained ones, and than fixed random ones (two
-   comparisons, both must hold).
-2. ``plans_approximate_optimal``: on held-out sets, the constrained slices'
-   1D plans are closer to the optimal plan than the unconstrained slices'
-   (lifted-plan cost / optimal cost, averaged over slices, per test set).
+``more_informative_slices``: constrained slicers classify more test images
+correctly than unconstrained ones. The held-out 1D plan cost over the
+optimal cost (mean over slices, per test image) is reported for all three
+variants (metrics ``plan_ratio_*``); that training under the constraint
+lowers it is a unit test (``tests/nn/test_constrained_swe_claims.py``).
 """
 
 from __future__ import annotations
@@ -34,68 +40,84 @@ import numpy as np
 import ot
 import torch
 
-from mintlab.nn import ConstrainedSWEPooling, MaxPooling, SWEPooling
+from mintlab.datasets import load_fashion_mnist
+from mintlab.models.image_encoder import image_tokens
+from mintlab.nn import ConstrainedSWEPooling, SWEPooling
 from mintlab.transport.plans import _uniform_monotone
 
 from ._core import Experiment, Result, Settings
-from ._sets_common import backbone, one_thread, point_cloud_split, train_and_predict
+from ._pixel_sets import train_set_classifier
+from ._sets_common import one_thread
 from .registry import register
 
 CLAIMS = {
     "more_informative_slices": "Constraining the 1D transport plans of the slices to "
                                "approximate the optimal plan in the original space, trained by "
                                "a primal-dual method alongside the model, learns more "
-                               "informative slicing directions for pooling embeddings into "
-                               "fixed-length representations.",
-    "plans_approximate_optimal": "The constraint makes each slice's 1D transport plan "
-                                 "approximate the optimal plan in the original space.",
+                               "informative slicing directions for pooling embeddings of "
+                               "foundation models into fixed-length representations.",
 }
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConstrainedSweSettings(Settings):
     slices: tuple[int, ...] = (2, 4)  # slice counts compared (few slices)
-    pretrain_per_class: int  # clouds per class that pretrain the frozen encoder
-    train_per_class: int  # training clouds per class for the pooling and head
-    test_per_class: int  # test clouds per class (one item each)
-    pretrain_epochs: int  # epochs of the encoder's pretraining (max pooling)
+    train_per_class: int  # training images per class (Fashion-MNIST train split)
+    test_per_class: int  # test images per class (Fashion-MNIST test split), one item each
     epochs: int  # epochs of each pooling + head training
     n_plan_sets: int  # test sets whose 1D plans are compared with the optimal plan
+    with_random: bool  # also train the head on fixed random slices (reported, not judged)
 
 
-QUICK = ConstrainedSweSettings(seeds=2, pretrain_per_class=24, train_per_class=12,
-                               test_per_class=40, pretrain_epochs=30, epochs=40, n_plan_sets=64)
-# (two quick seeds: one takes over 10 s; the comparisons are per test set, so they can pass)
-FULL = ConstrainedSweSettings(seeds=5, pretrain_per_class=48, train_per_class=24,
-                              test_per_class=80, pretrain_epochs=40, epochs=60, n_plan_sets=160)
-EXPECTED = "partly reproduced (1 of 2)"
+QUICK = ConstrainedSweSettings(seeds=3, train_per_class=16, test_per_class=16, epochs=10,
+                               n_plan_sets=40, with_random=False)
+FULL = ConstrainedSweSettings(seeds=3, train_per_class=100, test_per_class=100, epochs=30,
+                              n_plan_sets=200, with_random=True)
+EXPECTED = "not reproduced at this scale"
 
-WIDTH = 32
+SIZE, BLOCK = 96, 10  # images resized to 96 px; block 10: 112 features at stride 16 (6 x 6)
 M = 16  # reference points
-SLACK = 0.02  # allowed excess of each slice's lifted plan over the optimal plan
+SLACK = 0.1  # allowed excess of each slice's lifted plan over the optimal plan (the default)
+LR = 1e-2
+N_CLASSES = 10
+
+
+def token_sets(per_class_train: int, per_class_test: int):
+    """Standardised frozen tokens: ``(train, test)`` as ``(sets (n, 36, 112), labels)``."""
+    Xtr, ytr = load_fashion_mnist("train", N_CLASSES * per_class_train, seed=0, source="subset")
+    Xte, yte = load_fashion_mnist("test", N_CLASSES * per_class_test, seed=0, source="subset")
+    Ttr = image_tokens(Xtr, size=SIZE, block=BLOCK)
+    Tte = image_tokens(Xte, size=SIZE, block=BLOCK)
+    mu = Ttr.reshape(-1, Ttr.shape[-1]).mean(0)
+    sd = Ttr.reshape(-1, Ttr.shape[-1]).std(0) + 1e-6
+    return ((Ttr - mu) / sd, ytr), ((Tte - mu) / sd, yte)
 
 
 @torch.no_grad()
-def _plan_ratios(pool, encoder, data, n_sets):
-    """Per test set: mean over slices of (hard lifted-plan cost / optimal cost) to the reference."""
-    x, mask, _ = data
-    f = encoder(x, mask)
-    theta = pool.unit_directions()
-    R = pool.reference
+def plan_ratios(pool, sets, n_sets, independent=False):
+    """Per set: mean over slices of (lifted 1D plan cost / optimal cost) to the reference.
+
+    ``independent=True``: the cost of the independent coupling (every token
+    sent evenly to every reference point) over the optimal cost instead, the
+    worst a plan can reasonably do.
+    """
+    theta = pool.unit_directions().double()
+    R = pool.reference.double()
     pr = R @ theta
+    m = R.shape[0]
     out = []
-    for b in range(min(n_sets, f.shape[0])):
-        fb = f[b][mask[b]]
+    for b in range(min(n_sets, len(sets))):
+        fb = torch.as_tensor(sets[b], dtype=torch.float64)
         C = torch.cdist(fb, R) ** 2
-        a = np.full(fb.shape[0], 1.0 / fb.shape[0])
-        opt = ot.emd2(a, np.full(M, 1.0 / M), C.double().numpy())
+        n = fb.shape[0]
+        opt = ot.emd2(np.full(n, 1.0 / n), np.full(m, 1.0 / m), C.numpy())
+        if independent:
+            out.append(float(C.mean()) / max(opt, 1e-12))
+            continue
         P = fb @ theta
-        Q = _uniform_monotone(fb.shape[0], M, torch.float64, "cpu")
-        ratios = []
-        for s in range(theta.shape[1]):
-            i, j = torch.argsort(P[:, s]), torch.argsort(pr[:, s])
-            cost = float((Q * C[i][:, j].double()).sum())
-            ratios.append(cost / max(opt, 1e-12))
+        Q = _uniform_monotone(n, m, torch.float64, "cpu")
+        ratios = [float((Q * C[torch.argsort(P[:, s])][:, torch.argsort(pr[:, s])]).sum())
+                  / max(opt, 1e-12) for s in range(theta.shape[1])]
         out.append(float(np.mean(ratios)))
     return np.asarray(out)
 
@@ -109,65 +131,64 @@ def _run(settings: ConstrainedSweSettings, seed: int) -> Result:
     import matplotlib.pyplot as plt
 
     res = Result(seed=seed)
-    pre, _ = point_cloud_split(settings.pretrain_per_class, 1, seed=100 + seed)
-    train, test = point_cloud_split(settings.train_per_class, settings.test_per_class, seed=seed)
-    torch.manual_seed(seed)
-    encoder = backbone("pointnet", WIDTH)
-    train_and_predict(encoder, MaxPooling(WIDTH), pre, pre, n_classes=8,
-                      epochs=settings.pretrain_epochs, seed=seed)
-    for p in encoder.parameters():
-        p.requires_grad_(False)
-    encoder.eval()
+    train, test = token_sets(settings.train_per_class, settings.test_per_class)
+    d = train[0].shape[-1]
+    res.metrics["tokens_per_set"] = int(train[0].shape[1])
+    res.metrics["token_dim"] = int(d)
 
-    names = ("random", "unconstrained", "constrained")
+    names = ("random",) * settings.with_random + ("unconstrained", "constrained")
     correct = {name: [] for name in names}
-    ratio = {name: [] for name in names}
     acc, mean_ratio = {}, {}
     for L in settings.slices:
+        pool_seed = 1000 * seed + L  # the same initial slices and reference for every variant
         variants = {
-            "random": SWEPooling(WIDTH, L, M, learn_slices=False, seed=seed),
-            "unconstrained": SWEPooling(WIDTH, L, M, seed=seed),
-            "constrained": ConstrainedSWEPooling(WIDTH, L, M, slack=SLACK, dual_lr=0.1,
-                                                 seed=seed),
+            "random": SWEPooling(d, L, M, learn_slices=False, seed=pool_seed),
+            "unconstrained": SWEPooling(d, L, M, seed=pool_seed),
+            "constrained": ConstrainedSWEPooling(d, L, M, slack=SLACK, seed=pool_seed),
         }
+        variants = {name: variants[name] for name in names}
+        for kind in ("initial", "independent"):  # the untrained slices; no plan at all
+            res.metrics[f"plan_ratio_L{L}_{kind}"] = float(plan_ratios(
+                variants["unconstrained"], test[0], settings.n_plan_sets,
+                independent=kind == "independent").mean())
         for name, pool in variants.items():
-            torch.manual_seed(seed)
-            c, _, _ = train_and_predict(encoder, pool, train, test, n_classes=8,
-                                        epochs=settings.epochs, lr=1e-2, seed=seed)
-            r = _plan_ratios(pool, encoder, test, settings.n_plan_sets)
+            c, _ = train_set_classifier(pool, train, test, n_classes=N_CLASSES,
+                                        epochs=settings.epochs, lr=LR, seed=seed)
+            r = plan_ratios(pool, test[0], settings.n_plan_sets)
             correct[name].append(c)
-            ratio[name].append(r)
             acc[(L, name)], mean_ratio[(L, name)] = float(c.mean()), float(r.mean())
             res.metrics[f"accuracy_L{L}_{name}"] = acc[(L, name)]
             res.metrics[f"plan_ratio_L{L}_{name}"] = mean_ratio[(L, name)]
+            if name == "constrained":
+                res.metrics[f"max_multiplier_L{L}"] = float(pool.lambdas.max())
     correct = {k: np.concatenate(v) for k, v in correct.items()}
-    ratio = {k: np.concatenate(v) for k, v in ratio.items()}
+    for name in names:
+        res.metrics[f"accuracy_{name}"] = float(correct[name].mean())
 
-    items = f"one item per (L, test set), L in {settings.slices}"
     res.compare("constrained_beats_unconstrained", correct["constrained"],
                 correct["unconstrained"], better="higher", claim="more_informative_slices",
-                description=f"test correctness, constrained vs unconstrained learned slicers; "
-                            f"{items}",
+                description="test correctness per (L, Fashion-MNIST test image), constrained vs "
+                            f"unconstrained learned slicers on frozen EfficientNet-Lite0 tokens "
+                            f"(36 x 112 per image), L in {settings.slices}, {M}-point reference",
                 known_gap="Not seen at our scale: accuracy {ours:.3f} vs {baseline:.3f}, "
-                          "difference interval [{low:.3f}, {high:.3f}] over {n} items. With a "
-                          "16-point reference and 24-32 points per set, even random slices' 1D "
-                          "plans cost only a few percent more than the optimal plan (metrics "
-                          "plan_ratio_L*_random), so the constraint has little to correct.")
-    res.compare("constrained_beats_random", correct["constrained"], correct["random"],
-                better="higher", claim="more_informative_slices",
-                description=f"test correctness, constrained vs fixed random slicers; {items}")
-    res.compare("constrained_plans_closer_to_optimal", ratio["constrained"],
-                ratio["unconstrained"], better="lower", claim="plans_approximate_optimal",
-                description="lifted 1D plan cost / optimal transport cost to the reference, mean "
-                            f"over slices, per test set (first {settings.n_plan_sets} test sets, "
-                            f"each L in {settings.slices})")
+                          "difference interval [{low:.3f}, {high:.3f}] over {n} items. The "
+                          "constraint does its part: on held-out images the constrained "
+                          "slices' 1D plans are closer to the optimal plan than the "
+                          "unconstrained ones' (metrics plan_ratio_L*_constrained vs "
+                          "plan_ratio_L*_unconstrained; 1 is optimal, the bound is 1.1). But "
+                          "on these 112-dimensional tokens the optimal plan to the reference "
+                          "is only slightly cheaper than sending every token evenly to every "
+                          "reference point (plan_ratio_L*_independent), and following it more "
+                          "closely does not make the slices more useful to the classifier: "
+                          "the sign of the accuracy difference changes with L (metrics "
+                          "accuracy_L*_*), and the task loss alone finds slices as good.")
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     xs = np.arange(len(settings.slices))
     for j, name in enumerate(names):
-        axes[0].bar(xs + 0.27 * (j - 1), [acc[(L, name)] for L in settings.slices], 0.27,
-                    label=name)
-        axes[1].bar(xs + 0.27 * (j - 1), [mean_ratio[(L, name)] for L in settings.slices], 0.27,
+        off = 0.27 * (j - (len(names) - 1) / 2)
+        axes[0].bar(xs + off, [acc[(L, name)] for L in settings.slices], 0.27, label=name)
+        axes[1].bar(xs + off, [mean_ratio[(L, name)] for L in settings.slices], 0.27,
                     label=name)
     for ax, lab in zip(axes, ("test accuracy", "1D plan cost / OT cost"), strict=True):
         ax.set_xticks(xs, [f"L = {L}" for L in settings.slices])
@@ -180,8 +201,9 @@ def _run(settings: ConstrainedSweSettings, seed: int) -> Result:
 
 EXPERIMENT = register(Experiment(
     "constrained-swe", CLAIMS, run, QUICK, FULL, EXPECTED,
-    data="synthetic: procedural 3D point clouds (8 shapes) through a frozen pretrained "
-         "PointNet-style encoder",
-    full_scale="frozen foundation-model tokens (image ViT, point-cloud and protein models) with "
-               "hundreds of tokens per set, several slice counts and seeds",
+    data="Fashion-MNIST (shipped subset) through frozen EfficientNet-Lite0 (ImageNet): 36 "
+         "block-10 tokens of 112 features per 96 x 96 image",
+    full_scale="the paper pools ViT / point-cloud / protein foundation-model tokens (hundreds "
+               "of tokens of 384-1280 features) from full datasets; here 36 mid-level CNN "
+               "tokens per image, 1,000 training images at most, L = 2 and 4",
 ))

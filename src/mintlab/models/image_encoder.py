@@ -17,6 +17,7 @@ distillation).
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from .._validation import ArrayIO, check_int
 from ..datasets._assets import _module_dir, require_asset
 
 __all__ = ["IMAGE_ENCODERS", "ImageEncoder", "load_image_encoder", "image_features",
-           "image_logits"]
+           "image_logits", "image_tokens"]
 
 IMAGE_ENCODERS = ("efficientnet-lite0",)
 _WEIGHTS = "models/efficientnet-lite0-57934424.pth"
@@ -97,6 +98,32 @@ class ImageEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of MBConv blocks between the stem and the head convolution (16)."""
+        return len(self.net._blocks)
+
+    def feature_map(self, x: torch.Tensor, block: int | None = None) -> torch.Tensor:
+        """Spatial feature map ``(n, C, h, w)`` of preprocessed images.
+
+        ``block=None``: the head convolution's output (``C = 1280``, stride
+        32), the map :meth:`features` averages. An integer ``k``: the output
+        of MBConv block ``k`` (0-based, ``0 <= k < n_blocks``); e.g. block 10
+        has 112 channels at stride 16.
+        """
+        if block is not None:
+            block = check_int(block, "block", minimum=0)
+            if block >= self.n_blocks:
+                raise ValueError(f"block must be None or an integer in [0, {self.n_blocks - 1}], "
+                                 f"got {block}")
+        net = self.net
+        if block is None:
+            return net.extract_features(x)
+        h = net._swish(net._bn0(net._conv_stem(x)))
+        for blk in net._blocks[: block + 1]:
+            h = blk(h)
+        return h
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """ImageNet logits ``(n, 1000)`` of preprocessed images."""
@@ -212,3 +239,100 @@ def image_logits(images, encoder: ImageEncoder | None = None, *, size: int | Non
     Their softmax is a real teacher's soft label, as the distillation papers use.
     """
     return _run(images, encoder, size, batch_size, head=True)
+
+
+_TOKENS_VERSION = 1  # bump when preprocessing or the feature-map extraction changes
+
+
+def _token_cache_path(images: np.ndarray, size: int, block) -> Path:
+    import hashlib
+
+    from .._cache import cache_dir
+
+    h = hashlib.sha1()
+    h.update(np.ascontiguousarray(images).tobytes())
+    h.update(repr((_TOKENS_VERSION, images.shape, str(images.dtype), size, block,
+                   _WEIGHTS)).encode())
+    d = cache_dir() / "image-tokens"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"efficientnet-lite0-{size}-{'head' if block is None else block}-{h.hexdigest()}.npy"
+
+
+def image_tokens(images, encoder: ImageEncoder | None = None, *, size: int = 64,
+                 block: int | None = None, batch_size: int = 128, cache: bool = True):
+    """Spatial feature tokens of images: each image as a set of ``h * w`` feature vectors.
+
+    The feature map of EfficientNet-Lite0 at one stage (see
+    :meth:`ImageEncoder.feature_map`) with its ``h x w`` positions as the
+    set's elements, row-major: the frozen "foundation model" tokens that
+    set poolings take.
+
+    Parameters
+    ----------
+    images : array (n, H, W), (n, H, W, 3) or (n, 3, H, W)
+        As for :func:`image_features`.
+    encoder : ImageEncoder, optional
+        Default: EfficientNet-Lite0 (loaded once per process).
+    size : int, default 64
+        Side the images are resized to, a multiple of 32.
+    block : int or None, default None
+        ``None``: the head convolution (1280 channels, ``(size / 32)^2``
+        tokens); ``k``: MBConv block ``k`` (e.g. 10: 112 channels,
+        ``(size / 16)^2`` tokens).
+    batch_size : int, default 128
+    cache : bool, default True
+        For numpy input with the default encoder, keep the tokens in
+        mintlab's cache directory (``image-tokens/``), keyed by the images'
+        bytes, ``size``, ``block`` and the weights file, and read them from
+        there on later calls.
+
+    Returns
+    -------
+    array (n, h * w, C)
+        float64 numpy for numpy input, torch for torch input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = image_tokens(np.zeros((2, 28, 28), dtype=np.uint8), size=64, block=10, cache=False)
+    >>> t.shape
+    (2, 16, 112)
+    """
+    size = check_int(size, "size", minimum=32)
+    if size % 32:
+        raise ValueError(f"size must be a multiple of 32 (32, 64, ..., 224), got {size}")
+    if block is not None:
+        block = check_int(block, "block", minimum=0)
+    use_cache = bool(cache) and encoder is None and isinstance(images, np.ndarray)
+    if use_cache:
+        from .._cache import file_lock
+
+        path = _token_cache_path(images, size, block)
+        with file_lock(path.with_suffix(".lock")):
+            if path.exists():
+                return np.load(path, allow_pickle=False).astype(np.float64)
+            out = _tokens(images, encoder, size, block, batch_size)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, out.astype(np.float32), allow_pickle=False)
+            tmp.replace(path)
+            # what a later call reads back: float32 values, so both calls agree exactly
+            return out.astype(np.float32).astype(np.float64)
+    return _tokens(images, encoder, size, block, batch_size)
+
+
+@torch.inference_mode()
+def _tokens(images, encoder, size, block, batch_size):
+    encoder = _shared_encoder("efficientnet-lite0") if encoder is None else encoder
+    if not isinstance(encoder, ImageEncoder):
+        raise TypeError(f"encoder must be an ImageEncoder (from load_image_encoder), got "
+                        f"{type(encoder).__name__}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if len(images) == 0:
+        raise ValueError("images must not be empty, got 0 images")
+    io = ArrayIO(images)
+    parts = []
+    for i in range(0, len(images), batch_size):
+        fmap = encoder.feature_map(encoder.preprocess(images[i: i + batch_size], size=size),
+                                   block)
+        parts.append(fmap.flatten(2).transpose(1, 2))  # (b, h * w, C)
+    return io.out(torch.cat(parts).to(device=io.device, dtype=io.dtype))

@@ -32,6 +32,7 @@ __all__ = [
     "MaxPooling",
     "GeMPooling",
     "SortPooling",
+    "FSPool",
     "CovariancePooling",
     "AttentionPooling",
     "SWEPooling",
@@ -147,6 +148,64 @@ class SortPooling(SetPooling):
         wr = (1 - frac) * w[i0] + frac * w[i0 + 1]  # (B, n, d)
         valid = (ranks < counts.unsqueeze(1)).unsqueeze(-1).to(x.dtype)
         return (wr * xs * valid).sum(1)
+
+
+class FSPool(SetPooling):
+    """Featurewise sort pooling (FSPool, Zhang, Hare and Prügel-Bennett 2020), learned.
+
+    Every element first goes through a learned per-element encoder
+    (``Linear(d, width) - ReLU - Linear(width, out_features)``; none when
+    ``width`` is ``None``, then ``out_features`` must equal ``in_features``),
+    then each output feature is sorted over the set and summed with learned
+    weights that are a piecewise-linear function of the relative rank (the
+    :class:`SortPooling` weights, so sets of any size share them).
+    Output: ``out_features`` values per set.
+
+    Parameters
+    ----------
+    in_features : int
+    out_features : int, optional
+        Default ``in_features``.
+    width : int or None, default None
+        Hidden width of the per-element encoder; ``None``: no encoder.
+    n_pieces : int, default 20
+    seed : int, optional
+        Seeds the initial weights (``None``: a fresh seed from the operating system).
+
+    Examples
+    --------
+    >>> pool = FSPool(2, out_features=8, width=16, seed=0)
+    >>> pool(torch.randn(3, 10, 2)).shape
+    torch.Size([3, 8])
+    """
+
+    def __init__(self, in_features: int, out_features: int | None = None,
+                 width: int | None = None, n_pieces: int = 20, seed=None) -> None:
+        d = check_int(in_features, "in_features", minimum=1)
+        k = d if out_features is None else check_int(out_features, "out_features", minimum=1)
+        if width is None and k != d:
+            raise ValueError(f"out_features must equal in_features ({d}) when width is None "
+                             f"(no per-element encoder), got {k}")
+        super().__init__(d, k)
+        self.width = None if width is None else check_int(width, "width", minimum=1)
+        g = make_generator(seed)
+        if self.width is None:
+            self.encoder = nn.Identity()
+        else:
+            first, second = nn.Linear(d, self.width), nn.Linear(self.width, k)
+            with torch.no_grad():
+                for lin in (first, second):
+                    bound = 1.0 / math.sqrt(lin.in_features)
+                    lin.weight.copy_((torch.rand(lin.weight.shape, generator=g) * 2 - 1) * bound)
+                    lin.bias.copy_((torch.rand(lin.bias.shape, generator=g) * 2 - 1) * bound)
+            self.encoder = nn.Sequential(first, nn.ReLU(), second)
+        self.sort = SortPooling(k, n_pieces)
+        with torch.no_grad():
+            self.sort.weight.copy_(torch.randn(self.sort.weight.shape, generator=g)
+                                   / math.sqrt(2.0))
+
+    def _pool(self, x, mask):
+        return self.sort._pool(self.encoder(x), mask)
 
 
 class CovariancePooling(SetPooling):
@@ -335,46 +394,60 @@ class ConstrainedSWEPooling(SWEPooling):
         return out / math.sqrt(self.n_slices * self.n_reference)
 
     def _record_costs(self, x, mask, P, theta):
-        """Per-slice lifted-plan costs (soft for the penalty, hard for the dual step)."""
+        """Per-slice lifted-plan costs (soft for the penalty, hard for the dual step).
+
+        Batched over sets and slices: soft-sorted set ranks (padding never
+        selected) -> the monotone coupling of the set's ``n_b`` ranks and the
+        reference's ``M`` ranks -> soft-sorted reference points.
+        """
         B, n, _ = x.shape
         M = self.n_reference
         ref = self.reference.to(x.dtype)
         R = ref @ theta  # (M, L)
         C = torch.cdist(x, ref.unsqueeze(0).expand(B, -1, -1)) ** 2  # (B, n, M)
-        wx = masked_weights(x, mask)  # (B, n)
+        if mask is None:
+            counts = torch.full((B,), n, dtype=x.dtype, device=x.device)
+            pad = None
+        else:
+            counts = mask.sum(1).to(x.dtype)
+            pad = ~mask.unsqueeze(1)  # (B, 1, n), True at padding
+            C = C * mask.unsqueeze(-1).to(x.dtype)
+        # monotone coupling of uniform on the first n_b of n ranks and on M ranks: (B, n, M)
+        Q = _uniform_monotone(M, n, x.dtype, x.device, counts=counts.view(B, 1, 1))
+        Q = Q.transpose(1, 2)
+        Ss = soft_sort_matrix(P.transpose(1, 2), self.temperature, pad=pad)  # (B, L, n, n)
+        Sr = soft_sort_matrix(R.T, self.temperature)  # (L, M, M)
+        # soft lifted plan of slice l: Ss^T Q Sr, (B, L, n, M); its cost against C
+        plans = Ss.transpose(-1, -2) @ Q.unsqueeze(1) @ Sr.unsqueeze(0)
+        soft = (plans * C.unsqueeze(1)).sum((-1, -2))  # (B, L)
+        with torch.no_grad():
+            Pd = P.detach()
+            if mask is not None:
+                Pd = Pd.masked_fill(~mask.unsqueeze(-1), float("inf"))  # padding ranks last
+            oi = torch.argsort(Pd, 1).transpose(1, 2)  # (B, L, n): rank -> point
+            orr = torch.argsort(R.detach(), 0).T  # (L, M)
+            # hard plan cost: sum over rank pairs of Q[i, k] C[order_x[i], order_r[k]]
+            rows = torch.gather(C.detach().unsqueeze(1).expand(B, oi.shape[1], n, M), 2,
+                                oi.unsqueeze(-1).expand(-1, -1, -1, M))  # (B, L, n, M)
+            gathered = torch.gather(rows, 3, orr.view(1, -1, 1, M).expand(B, -1, n, -1))
+            hard = (Q.unsqueeze(1) * gathered).sum((-1, -2))
         if self.constraint == "relative":
             import ot
-        soft, hard, bound = [], [], []
-        for b in range(B):
-            keep = slice(None) if mask is None else mask[b]
-            Cb = C[b][keep]
-            nb = Cb.shape[0]
-            Pb = P[b][keep]  # (nb, L)
-            # soft lifted plans: soft-sorted set ranks -> uniform monotone -> soft-sorted reference
-            Ss = soft_sort_matrix(Pb.T, self.temperature)  # (L, nb, nb): rank x point
-            Sr = soft_sort_matrix(R.T, self.temperature)  # (L, M, M)
-            Q = _uniform_monotone(nb, M, x.dtype, x.device)
-            plans = Ss.transpose(1, 2) @ Q @ Sr  # (L, nb, M)
-            soft.append((plans * Cb.unsqueeze(0)).sum((1, 2)))
-            with torch.no_grad():
-                oi = torch.argsort(Pb, 0).T  # (L, nb)
-                orr = torch.argsort(R, 0).T  # (L, M)
-                Qh = Q.unsqueeze(0)
-                # hard plan cost: sum over rank pairs of Q[i, k] C[order_x[i], order_r[k]]
-                gathered = Cb[oi.unsqueeze(-1), orr.unsqueeze(1)]  # (L, nb, M)
-                hard.append((Qh * gathered).sum((1, 2)))
-            if self.constraint == "relative":
-                a = wx[b][keep].detach().double().cpu().numpy()
-                G = ot.emd(a / a.sum(), np.full(M, 1.0 / M), Cb.detach().double().cpu().numpy())
-                # the optimal cost with its plan held fixed: its gradient is the optimal
-                # cost's gradient (envelope theorem), so moving the reference or the
-                # features cannot meet the constraint by lowering both sides
-                bound.append((torch.as_tensor(G, dtype=Cb.dtype, device=Cb.device) * Cb).sum())
-        soft = torch.stack(soft)  # (B, L)
-        hard = torch.stack(hard)
-        if self.constraint == "relative":
+
+            wx = masked_weights(x, mask).detach().double().cpu().numpy()
+            Cn = C.detach().double().cpu().numpy()
+            b_ref = np.full(M, 1.0 / M)
+            G = np.zeros((B, n, M))
+            for b in range(B):
+                keep = wx[b] > 0
+                a = wx[b][keep]
+                G[b][keep] = ot.emd(a / a.sum(), b_ref, Cn[b][keep])
+            # the optimal cost with its plan held fixed: its gradient is the optimal
+            # cost's gradient (envelope theorem), so moving the reference or the
+            # features cannot meet the constraint by lowering both sides
+            bound = (torch.as_tensor(G, dtype=C.dtype, device=C.device) * C).sum((1, 2))
             # unitless: each slice's plan cost over the optimal cost, per set
-            opt = torch.stack(bound).unsqueeze(1).clamp_min(1e-12)
+            opt = bound.unsqueeze(1).clamp_min(1e-12)
             self._soft = (soft / opt).mean(0)
             self._hard = (hard / opt.detach()).mean(0)
             self._bound = 1.0 + self.slack
@@ -464,6 +537,7 @@ POOLINGS = {
     "max": MaxPooling,
     "gem": GeMPooling,
     "sort": SortPooling,
+    "fspool": FSPool,
     "covariance": CovariancePooling,
     "pma": AttentionPooling,
     "swe": SWEPooling,

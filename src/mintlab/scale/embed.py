@@ -32,7 +32,11 @@ def _set_dim(s, i):
 
 
 def partition_sets(sets, partition_size):
-    """Validate an in-memory collection of sets and cut it into partitions (lists of sets).
+    """Validate an in-memory collection of sets and cut it into partitions.
+
+    A list of sets gives lists of sets; an array ``(K, n, d)`` gives arrays
+    ``(k, n, d)``, so each partition takes the same (batched) path through an
+    estimator's ``transform`` as the whole array does and gives the same values.
 
     Accepts a list/tuple of sets (arrays ``(n_i, d)`` or ``(points, weights)``
     pairs) or an array ``(K, n, d)``. Every set must be non-empty and share
@@ -45,7 +49,7 @@ def partition_sets(sets, partition_size):
         if arr.ndim != 3 or 0 in arr.shape:
             raise ValueError(f"sets given as one array must have shape (K, n, d) with K, n, "
                              f"d > 0, got {arr.shape}")
-        return [list(arr[s:s + partition_size]) for s in range(0, len(arr), partition_size)]
+        return [arr[s:s + partition_size] for s in range(0, len(arr), partition_size)]
     if not isinstance(sets, list | tuple):
         raise TypeError(f"sets must be a list of sets, a (K, n, d) array or a dask.bag, got "
                         f"{type(sets).__name__}")
