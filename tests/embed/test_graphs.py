@@ -46,3 +46,45 @@ def test_wegl_bad_inputs_and_generators():
     assert len(G) == 12 and all(g.number_of_nodes() >= 20 for g in G)
     G2, _ = make_graph_classes(3, seed=1)
     assert all(nx.utils.graphs_equal(a, b) for a, b in zip(G, G2, strict=True))
+
+
+def test_featured_graph_classes_share_structure_and_node_marginals():
+    from mintlab.datasets.graphs import make_featured_graph_classes
+
+    G, y = make_featured_graph_classes(4, seed=3)
+    assert y.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    for g in G:  # every class: a 4-regular graph, features standardised per graph
+        assert {d for _, d in g.degree()} == {4}
+        X = np.stack([g.nodes[v]["x"] for v in g.nodes])
+        assert np.allclose(X.mean(0), 0, atol=1e-12) and np.allclose(X.std(0), 1)
+    G2, _ = make_featured_graph_classes(4, seed=3)
+    for a, b in zip(G, G2, strict=True):
+        assert set(a.edges()) == set(b.edges())
+        assert all(np.array_equal(a.nodes[v]["x"], b.nodes[v]["x"]) for v in a.nodes)
+
+    def edge_corr(g):  # correlation of the first feature across edges
+        a = np.array([[g.nodes[u]["x"][0], g.nodes[v]["x"][0]] for u, v in g.edges()])
+        return np.corrcoef(a.T)[0, 1]
+
+    G, y = make_featured_graph_classes(30, seed=0)
+    corr = np.array([edge_corr(g) for g in G])
+    assert corr[y == 0].mean() > 0.2 > abs(corr[y == 1].mean()) and corr[y == 2].mean() < -0.2
+    with pytest.raises(ValueError, match="n_nodes must satisfy"):
+        make_featured_graph_classes(2, n_nodes=(3, 10))
+
+
+def test_load_mutag_matches_the_benchmark_statistics():
+    pytest.importorskip("grakel")
+    from mintlab.datasets.graphs import load_mutag
+
+    G, y = load_mutag()
+    # the published MUTAG statistics: 188 graphs, 125 mutagenic, 17.93 nodes and 19.79 edges
+    # on average, 7 atom types
+    assert len(G) == 188 and int(y.sum()) == 125
+    assert np.isclose(np.mean([g.number_of_nodes() for g in G]), 17.93, atol=0.01)
+    assert np.isclose(np.mean([g.number_of_edges() for g in G]), 19.79, atol=0.01)
+    labels = {d["label"] for g in G for _, d in g.nodes(data=True)}
+    assert labels == set(range(7))
+    x = G[0].nodes[0]["x"]
+    assert x.shape == (7,) and x.sum() == 1 and x[G[0].nodes[0]["label"]] == 1
+    assert all(nx.is_connected(g) for g in G)

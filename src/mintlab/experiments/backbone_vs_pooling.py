@@ -1,37 +1,50 @@
 """``backbone-vs-pooling``: how much the global pooling matters next to the backbone.
 
-Point-cloud classification of the eight procedural shapes of
-:mod:`mintlab.datasets` (24-32 points per cloud, padded with masks; 12
-training clouds per class: the small-data regime; 40 test clouds per
-class). A grid of backbones (PointNet-style per-point MLP: simple; Set
-Transformer: complex) x poolings (simple: mean, max; complex: covariance,
-PMA attention, sliced-Wasserstein embedding; pairwise concatenations of max
-with a complex one) x two widths, each trained with the same recipe (Adam,
-30 epochs, same seed per cell). Every model is scored on the same test
-clouds, so per-cloud correctness is paired across the grid; each seed draws
-new data and new initialisations. The full run adds the DeepSets backbone,
-FSPool-style sort, EMPEROR and constrained-SWE poolings, the mean+max pair,
-a wider backbone and a larger training set.
+Point-cloud MNIST: every digit of the MNIST sample that mintlab ships
+becomes a set of points drawn by intensity
+(:func:`mintlab.datasets.sample_image_points`: 20 points in quick mode, 24
+in full mode; coordinates centred and scaled). Each seed draws its own
+training set (16 digits per class in quick mode; 16 and 64 per class in
+full mode), a disjoint validation set (10 per class, used only to pick the
+better member of a pooling pair), its test digits from the official test
+split (300 quick, 500 full; the same for every training size) and the
+sampling of the points.
 
-The paper's four findings and how each is judged:
+A grid of backbones x backbone sizes x poolings is trained with one recipe
+(Adam, lr 3e-3, batch 32, 22 epochs in quick mode and 25 in full mode,
+initialisation and batch order drawn from the seed): the simple backbone
+is the paper's MLP (a shared per-point MLP, PointNet without transform
+nets), the complex one a Set Transformer (SAB blocks). Sizes are a small
+and a large backbone (width x2 and one more layer: MLP 16x2 and 32x3, Set
+Transformer 16x1 and 32x2). Poolings: simple (mean, max) and complex (sliced-Wasserstein
+embedding: transport-based; PMA with 2 seeds: attention-based, the
+abstract's two examples), and concatenated pairs (quick: max+swe on the
+MLP; full: max+swe and max+pma on both backbones). Every model is scored
+on the same test digits, so per-digit correctness is paired across the
+whole grid. Findings 1, 3 and 4 are judged at the largest training size of
+the run, finding 2 at the smallest.
 
-1. ``complex_pooling_helps_simple_backbones``: per test cloud, the gain of
-   a complex pooling over a simple one (mean correctness over the complex
-   poolings minus mean over the simple ones, averaged over widths) is
-   positive for the simple backbone, and larger for it than for the
-   complex backbone (two comparisons).
-2. ``complex_backbones_gain_with_little_data``: at the smallest training
-   size the same per-cloud gain is positive for the complex backbone.
+The paper's four findings and how each is judged (margins 0: the findings
+say "boost", "benefit", "more significant", "improve"; the whole 95%
+interval must clear 0):
+
+1. ``complex_pooling_helps_simple_backbones``: per test digit, the gain of
+   the complex poolings over the simple ones (mean correctness over the
+   complex poolings minus mean over the simple ones, averaged over the two
+   sizes) is positive for the MLP backbone, and larger for it than for the
+   Set Transformer (two comparisons; bootstrap over seeds and digits).
+2. ``complex_backbones_gain_with_little_data``: with 16 training digits
+   per class the same gain is positive for the Set Transformer.
 3. ``pooling_matters_more_than_width``: like for like, the mean absolute
-   accuracy difference between two poolings (all pairs of poolings, same
-   backbone and width) exceeds the mean absolute difference between the
-   two widths (same backbone and pooling); one value each per seed, t
-   interval over seeds (both statistics carry the same noise floor of two
-   independently trained models).
-4. ``pooling_pairs_help``: a concatenated pair of poolings classifies more
-   test clouds correctly than the better of its two members in the same
-   (backbone, width) cell (the better member chosen on the test clouds,
-   which favours the baseline).
+   accuracy difference between two single poolings (all pairs, same
+   backbone and size) exceeds the mean absolute difference between the two
+   backbone sizes (same backbone and pooling); both are differences between
+   two independently trained models, so they share one noise floor. One
+   value each per seed, paired t interval over seeds.
+4. ``pooling_pairs_help``: per test digit, a concatenated pair of poolings
+   against the better of its two members in the same (backbone, size) cell,
+   the better member chosen on the validation digits (quick mode: pairs on
+   the MLP backbone only; full mode: on both).
 """
 
 from __future__ import annotations
@@ -40,12 +53,11 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from mintlab.nn import make_pooling
 
 from ._core import Experiment, Result, Settings
-from ._sets_common import backbone, one_thread, point_cloud_split, train_and_predict
+from ._sets_common import fit_predict_sets, image_point_cloud_split, one_thread, set_backbone
 from .registry import register
 
 CLAIMS = {
@@ -64,29 +76,36 @@ CLAIMS = {
 }
 
 SIMPLE = ("mean", "max")  # the simple poolings, in every run
+BACKBONES = ("pointnet", "settransformer")  # the simple (MLP) and the complex backbone
+N_CLASSES = 10
 
 
 @dataclass(frozen=True, kw_only=True)
 class BackboneVsPoolingSettings(Settings):
-    backbones: tuple[str, ...]  # first = the simple backbone, last = the complex one
+    mlp_sizes: tuple[tuple[int, int], tuple[int, int]]  # (width, depth) small, large: MLP
+    transformer_sizes: tuple[tuple[int, int], tuple[int, int]]  # (width, SAB blocks)
     complex_poolings: tuple[str, ...]  # the "complex" poolings (transport, attention, moments)
     pairs: tuple[str, ...]  # concatenated pairs of poolings
-    widths: tuple[int, int]  # the two backbone widths compared
-    train_sizes: tuple[int, ...]  # training clouds per class (the first is the low-data one)
-    test_per_class: int  # test clouds per class (one item each)
+    pair_backbones: tuple[str, ...]  # the backbones the pairs are trained on
+    n_points: int  # points per digit
+    train_sizes: tuple[int, ...]  # training digits per class: first = low data (finding 2),
+    # last = the size findings 1, 3 and 4 are judged at
+    val_per_class: int  # validation digits per class (pick a pair's better member)
+    n_test: int  # test digits (one item each)
     epochs: int  # training epochs of every cell
 
 
-QUICK = BackboneVsPoolingSettings(seeds=3, backbones=("pointnet", "settransformer"),
-                                  complex_poolings=("covariance", "pma", "swe"),
-                                  pairs=("max+swe", "max+covariance"), widths=(16, 32),
-                                  train_sizes=(12,), test_per_class=40, epochs=30)
-FULL = BackboneVsPoolingSettings(seeds=3, backbones=("pointnet", "deepsets", "settransformer"),
-                                 complex_poolings=("covariance", "sort", "pma", "swe", "emperor",
-                                                   "cswe"),
-                                 pairs=("mean+max", "max+swe", "max+covariance"),
-                                 widths=(16, 64), train_sizes=(12, 48), test_per_class=40,
-                                 epochs=30)
+QUICK = BackboneVsPoolingSettings(seeds=3, mlp_sizes=((16, 2), (32, 3)),
+                                  transformer_sizes=((16, 1), (32, 2)),
+                                  complex_poolings=("swe", "pma"), pairs=("max+swe",),
+                                  pair_backbones=("pointnet",),
+                                  n_points=20, train_sizes=(16,), val_per_class=10, n_test=300,
+                                  epochs=22)
+FULL = BackboneVsPoolingSettings(seeds=3, mlp_sizes=((16, 2), (32, 3)),
+                                 transformer_sizes=((16, 1), (32, 2)),
+                                 complex_poolings=("swe", "pma"), pairs=("max+swe", "max+pma"),
+                                 pair_backbones=BACKBONES, n_points=24, train_sizes=(16, 64),
+                                 val_per_class=10, n_test=500, epochs=25)
 EXPECTED = "not reproduced at this scale"
 
 
@@ -104,122 +123,167 @@ def run(settings: BackboneVsPoolingSettings = QUICK, seed: int = 0) -> Result:
         return _run(settings, seed)
 
 
+def _grid(settings, n_train, seed):
+    """Per-test-digit correctness and validation accuracy of every (backbone, size, pooling)."""
+    complex_, pairs = settings.complex_poolings, settings.pairs
+    sizes = {"pointnet": settings.mlp_sizes, "settransformer": settings.transformer_sizes}
+    train, val, test = image_point_cloud_split(n_train, settings.val_per_class, settings.n_test,
+                                               settings.n_points, seed=seed)
+    correct, val_acc, seconds = {}, {}, 0.0  # (backbone, size index, pooling) -> ...
+    for bb, s, pool in itertools.product(BACKBONES, (0, 1), SIMPLE + complex_ + pairs):
+        if pool in pairs and bb not in settings.pair_backbones:
+            continue
+        width, depth = sizes[bb][s]
+        (c_val, c_test), sec = fit_predict_sets(
+            set_backbone(bb, 2, width, depth), _pooling(pool, width, seed), train,
+            (val, test), n_classes=N_CLASSES, epochs=settings.epochs, seed=seed)
+        correct[(bb, s, pool)], val_acc[(bb, s, pool)] = c_test, float(c_val.mean())
+        seconds += sec
+    return correct, val_acc, seconds
+
+
 def _run(settings: BackboneVsPoolingSettings, seed: int) -> Result:
     import matplotlib.pyplot as plt
 
     res = Result(seed=seed)
-    backbones, widths, complex_ = settings.backbones, settings.widths, settings.complex_poolings
-    pairs = settings.pairs
-    poolings = SIMPLE + complex_ + pairs
-    correct = {}  # (n_train, backbone, width, pooling) -> per-test-cloud correctness
-    for n_train in settings.train_sizes:
-        train, test = point_cloud_split(n_train, settings.test_per_class, seed=seed)
-        for bb, w, pool in itertools.product(backbones, widths, poolings):
-            torch.manual_seed(1000 * seed + w)
-            c, _, _ = train_and_predict(backbone(bb, w), _pooling(pool, w, seed), train, test,
-                                        n_classes=8, epochs=settings.epochs, seed=seed)
-            correct[(n_train, bb, w, pool)] = c
+    complex_, pairs = settings.complex_poolings, settings.pairs
+    singles = SIMPLE + complex_
+    poolings = singles + pairs
+    sizes = {"pointnet": settings.mlp_sizes, "settransformer": settings.transformer_sizes}
+    grids = {n: _grid(settings, n, seed) for n in settings.train_sizes}
+    low, main = settings.train_sizes[0], settings.train_sizes[-1]
+
+    def gain(bb, n_train):
+        """Per test digit: mean correctness over complex poolings minus over simple ones."""
+        c = grids[n_train][0]
+        return np.mean([np.mean([c[(bb, s, p)] for p in complex_], 0)
+                        - np.mean([c[(bb, s, p)] for p in SIMPLE], 0)
+                        for s in (0, 1)], 0)
+
+    for n_train, (correct, _, seconds) in grids.items():
+        for (bb, s, pool), c in correct.items():
+            w, d = sizes[bb][s]
+            res.metrics[f"n{n_train}_acc_{bb}_w{w}d{d}_{pool}"] = float(c.mean())
+        res.metrics[f"n{n_train}_train_cpu_seconds"] = seconds
+        for bb in BACKBONES:
+            res.metrics[f"n{n_train}_complex_pooling_gain_{bb}"] = float(gain(bb, n_train).mean())
+    correct, val_acc, _ = grids[main]
     acc = {k: float(v.mean()) for k, v in correct.items()}
-    for (n_train, bb, w, pool), a in acc.items():
-        res.metrics[f"acc_n{n_train}_{bb}_w{w}_{pool}"] = a
 
-    small = settings.train_sizes[0]
-    simple_bb, complex_bb = backbones[0], backbones[-1]
-
-    def gain(bb, n_train=small):
-        """Per test cloud: mean correctness over complex poolings minus over simple ones."""
-        return np.mean([np.mean([correct[(n_train, bb, w, p)] for p in complex_], 0)
-                        - np.mean([correct[(n_train, bb, w, p)] for p in SIMPLE], 0)
-                        for w in widths], 0)
-
-    for bb in backbones:
-        for n_train in settings.train_sizes:
-            res.metrics[f"complex_pooling_gain_{bb}_n{n_train}"] = float(gain(bb, n_train).mean())
-    g_simple, g_complex = gain(simple_bb), gain(complex_bb)
+    g_simple, g_complex = gain(BACKBONES[0], main), gain(BACKBONES[1], main)
+    g_low = gain(BACKBONES[1], low)
     res.compare("complex_pooling_helps_simple_backbone", g_simple, np.zeros_like(g_simple),
                 better="higher", claim="complex_pooling_helps_simple_backbones",
-                description=f"per test cloud, {simple_bb}: mean correctness over the complex "
-                            f"poolings {complex_} minus over {SIMPLE}, averaged over widths "
-                            f"{widths}",
-                known_gap="Not seen at our scale: on the per-point MLP the complex poolings "
-                          "do worse than the simple ones, gain {diff:+.3f} per test cloud "
-                          "(interval [{low:.3f}, {high:.3f}] over {n} clouds). Max pooling is "
-                          "the strongest single pooling for it on these shapes, and PMA and SWE "
-                          "pooling trail it most (metrics acc_n12_pointnet_*).")
+                description=f"per test digit, MLP backbone: mean correctness over the complex "
+                            f"poolings {complex_} minus over {SIMPLE}, averaged over the two "
+                            "sizes",
+                known_gap=KNOWN_GAPS["helps_simple"])
     res.compare("gain_larger_for_simple_backbone", g_simple, g_complex, better="higher",
                 claim="complex_pooling_helps_simple_backbones",
-                description=f"per test cloud, the gain above for {simple_bb} vs for {complex_bb}",
-                known_gap="Not seen at our scale: the gain for the simple backbone minus the "
-                          "gain for the complex one is {diff:+.3f} (interval [{low:.3f}, "
-                          "{high:.3f}] over {n} test clouds): the complex poolings cost the "
-                          "per-point MLP more than the Set Transformer.")
-    res.compare("complex_backbone_gains_from_pooling", g_complex, np.zeros_like(g_complex),
+                description="per test digit, the gain above for the MLP backbone vs for the Set "
+                            "Transformer",
+                known_gap=KNOWN_GAPS["larger_for_simple"])
+    res.compare("complex_backbone_gains_from_pooling", g_low, np.zeros_like(g_low),
                 better="higher", claim="complex_backbones_gain_with_little_data",
-                description=f"per test cloud, {complex_bb} with {small} training clouds per "
-                            "class: mean correctness over the complex poolings minus over the "
-                            "simple ones, averaged over widths",
-                known_gap="Not seen at our scale: the complex poolings do not beat the simple "
-                          "ones on the complex backbone, gain {diff:+.3f} (interval [{low:.3f}, "
-                          "{high:.3f}] over {n} test clouds).")
+                description=f"per test digit, Set Transformer with {low} "
+                            "training digits per class: mean correctness over the complex "
+                            "poolings minus over the simple ones, averaged over the two sizes",
+                known_gap=KNOWN_GAPS["complex_gains"])
 
     pool_effect = float(np.mean([
-        abs(acc[(small, bb, w, p)] - acc[(small, bb, w, q)])
-        for bb, w in itertools.product(backbones, widths)
-        for p, q in itertools.combinations(poolings, 2)]))
-    width_effect = float(np.mean([abs(acc[(small, bb, widths[1], p)]
-                                      - acc[(small, bb, widths[0], p)])
-                                  for bb in backbones for p in poolings]))
+        abs(acc[(bb, s, p)] - acc[(bb, s, q)])
+        for bb, s in itertools.product(BACKBONES, (0, 1))
+        for p, q in itertools.combinations(singles, 2)]))
+    size_effect = float(np.mean([abs(acc[(bb, 1, p)] - acc[(bb, 0, p)])
+                                 for bb in BACKBONES for p in singles]))
     res.metrics["pooling_effect_mean_abs_diff"] = pool_effect
-    res.metrics["width_effect_mean_abs_diff"] = width_effect
-    res.compare("pooling_matters_more_than_width", pool_effect, width_effect, better="higher",
+    res.metrics["size_effect_mean_abs_diff"] = size_effect
+    res.compare("pooling_matters_more_than_size", pool_effect, size_effect, better="higher",
                 claim="pooling_matters_more_than_width",
-                description="mean |accuracy difference| between two poolings (same backbone and "
-                            f"width) vs between widths {widths} (same backbone and pooling); one "
-                            "value each per seed, paired, t interval over seeds",
-                known_gap="Pooling choice {ours:.3f} vs width {baseline:.3f} (mean |accuracy "
-                          "difference|); the interval [{low:.3f}, {high:.3f}] over {n} seeds "
-                          "includes 0: between these two small widths, widening the backbone "
-                          "moves accuracy about as much as switching pooling.")
+                description="mean |accuracy difference| between two single poolings (same "
+                            "backbone and size) vs between the small and large backbone (same "
+                            "backbone and pooling); one value each per seed, paired t interval",
+                known_gap=KNOWN_GAPS["pooling_vs_size"])
 
     pair_ours, pair_base, pair_gain = [], [], []
-    for bb, w, pair in itertools.product(backbones, widths, pairs):
+    for bb, s, pair in itertools.product(settings.pair_backbones, (0, 1), pairs):
         a, b = pair.split("+")
-        better = a if acc[(small, bb, w, a)] >= acc[(small, bb, w, b)] else b
-        pair_ours.append(correct[(small, bb, w, pair)])
-        pair_base.append(correct[(small, bb, w, better)])
-        pair_gain.append(acc[(small, bb, w, pair)] - acc[(small, bb, w, better)])
+        better = a if val_acc[(bb, s, a)] >= val_acc[(bb, s, b)] else b
+        pair_ours.append(correct[(bb, s, pair)])
+        pair_base.append(correct[(bb, s, better)])
+        pair_gain.append(acc[(bb, s, pair)] - acc[(bb, s, better)])
     res.metrics["pair_gain_mean"] = float(np.mean(pair_gain))
-    res.metrics["pair_gain_fraction_positive"] = float(np.mean(np.array(pair_gain) > 0))
     res.compare("pairs_beat_better_member", np.concatenate(pair_ours),
                 np.concatenate(pair_base), better="higher", claim="pooling_pairs_help",
-                description=f"per test cloud, a concatenated pair {pairs} vs the better of its "
-                            f"two members in the same (backbone, width) cell; {len(pair_gain)} "
-                            "cells",
-                known_gap="Not seen at our scale: pair minus its better member {diff:+.3f} "
-                          "(interval [{low:.3f}, {high:.3f}] over {n} cell-cloud items); the "
-                          "better member is chosen on the test clouds, which favours it.")
+                description=f"per test digit, a concatenated pair {pairs} vs the better of its "
+                            "two members (chosen on the validation digits) in the same "
+                            f"(backbone, size) cell; {len(pair_gain)} cells",
+                known_gap=KNOWN_GAPS["pairs"])
 
-    fig, axes = plt.subplots(1, len(backbones), figsize=(4.2 * len(backbones), 3.6),
+    fig, axes = plt.subplots(1, len(BACKBONES), figsize=(4.2 * len(BACKBONES), 3.6),
                              sharey=True)
-    for ax, bb in zip(np.atleast_1d(axes), backbones, strict=True):
+    for ax, bb in zip(np.atleast_1d(axes), BACKBONES, strict=True):
         xs = np.arange(len(poolings))
-        for j, w in enumerate(widths):
-            ax.bar(xs + 0.4 * j - 0.2, [acc[(small, bb, w, p)] for p in poolings], 0.4,
-                   label=f"width {w}")
+        for s in (0, 1):
+            w, d = sizes[bb][s]
+            ax.bar(xs + 0.4 * s - 0.2, [acc.get((bb, s, p), np.nan) for p in poolings], 0.4,
+                   label=f"width {w}, depth {d}")
         ax.set_xticks(xs, poolings, rotation=60, fontsize=7)
         ax.set_title(bb)
         ax.set_ylim(0, 1)
-    np.atleast_1d(axes)[0].set_ylabel(f"test accuracy ({small} train clouds / class)")
+    np.atleast_1d(axes)[0].set_ylabel(f"test accuracy, point-cloud MNIST, {main} per class")
     np.atleast_1d(axes)[0].legend(fontsize=7)
     fig.tight_layout()
     res.figures["backbone_vs_pooling"] = fig
     return res
 
 
+KNOWN_GAPS = {
+    "helps_simple": (
+        "Not seen at our scale: on the MLP backbone the complex poolings (SWE, PMA) do not "
+        "beat mean and max, gain {diff:+.3f} per digit (interval [{low:.3f}, {high:.3f}] over "
+        "{n} seed-digit items). With 16 digits per class max is the strongest single pooling "
+        "on the MLP and the complex ones trail it by 0.1-0.3 (metrics n16_acc_pointnet_*). "
+        "With 64 per class (full mode, 3 seeds) SWE and PMA catch up with max on the small MLP "
+        "(0.673 and 0.645 vs 0.641) but not on the large one, where one SWE model did not "
+        "train at all (seed 1: training loss stuck at ln 10 from the second epoch, accuracy "
+        "0.10). Side runs (seed 0, MLP 32x3, 24 points, 16 digits per class) show the deficit "
+        "shrinking with training: max, SWE, PMA 0.623, 0.477, 0.307 after 30 epochs and 0.643, "
+        "0.500, 0.487 after 100. The paper trains for hundreds of epochs on thousands of clouds "
+        "of 1,024 points; SWE and PMA carry parameters of their own (reference and slices; an "
+        "attention block) that this budget leaves under-trained."),
+    "larger_for_simple": (
+        "Not seen at our scale: the gain for the MLP minus the gain for the Set Transformer "
+        "is {diff:+.3f} (interval [{low:.3f}, {high:.3f}] over {n} items). The complex "
+        "poolings do not help the MLP here (see the check above), so there is no benefit to "
+        "diminish; with few digits they cost the MLP more than the Set Transformer."),
+    "complex_gains": (
+        "Not seen at our scale: with 16 training digits per class the complex poolings do not "
+        "beat mean and max on the Set Transformer, gain {diff:+.3f} (interval [{low:.3f}, "
+        "{high:.3f}] over {n} items); max is its strongest single pooling there (metrics "
+        "n16_acc_settransformer_*)."),
+    "pooling_vs_size": (
+        "Pooling choice {ours:.3f} vs backbone size {baseline:.3f} (mean |accuracy "
+        "difference|): the difference {diff:+.3f} has the interval [{low:.3f}, {high:.3f}] over "
+        "{n} seeds, which includes 0. Both effects are large for these under-trained models, "
+        "where a larger backbone gains about as much as a better pooling, and the comparison "
+        "sits on its edge: the quick setting with seeds 3-5 passes it (+0.039, interval "
+        "[0.026, 0.052]) and the full run (64 digits per class) passes it narrowly."),
+    "pairs": (
+        "Not seen at our scale: a concatenated pair minus its better member (picked on the "
+        "validation digits) {diff:+.3f} per digit (interval [{low:.3f}, {high:.3f}] over {n} "
+        "items). With 16 digits per class the pair trails its better member (it also carries "
+        "the weaker member's parameters); with 64 per class (full mode) pairs and their better "
+        "members tie over 12 cells, so a single side run where max+swe beat max (0.710 vs "
+        "0.690, seed 0, MLP 32x3) is within the spread."),
+}
+
 EXPERIMENT = register(Experiment(
     "backbone-vs-pooling", CLAIMS, run, QUICK, FULL, EXPECTED,
-    data="synthetic: procedural 3D point clouds (8 shapes, 24-32 points)",
+    data="real: point-cloud MNIST (20 or 24 points drawn by intensity from each of the "
+         "MNIST digits mintlab ships; 16 training digits per class, 64 as well in full mode)",
     full_scale="ModelNet40, ScanObjectNN and ShapeNet point clouds (1,024 points) with the "
                "paper's backbones and poolings at several widths and depths, trained for "
-               "hundreds of epochs over several seeds",
+               "hundreds of epochs on full training sets; here 2D digit clouds of 20-24 points, "
+               "two backbones at two small sizes, 22-25 epochs on 160 or 640 digits",
 ))
