@@ -140,3 +140,15 @@ def test_bad_inputs():
         confidence_transport(-P, [0.5, 0.5])
     with pytest.raises(ValueError, match="temperature"):
         apply_temperature(P, 0.0)
+
+
+def test_cot_agrees_with_pot():
+    """COT's transport cost against POT's exact solver on random problems (external check)."""
+    import ot
+
+    rng = np.random.default_rng(7)
+    for n, k in ((30, 3), (400, 10)):
+        P = rng.dirichlet(np.full(k, 0.4), size=n)
+        pi = rng.dirichlet(np.ones(k))
+        ref = ot.emd2(np.full(n, 1.0 / n), pi, 1.0 - P)
+        assert confidence_transport(P, pi)[0] == pytest.approx(float(ref), abs=1e-10)

@@ -73,11 +73,20 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
         LOT reference support size.
     max_per_class : int, default 100
         Samples per class used for the class-to-class distances.
+    shared_labels : bool, default False
+        ``False``: label values are local to each task, every (task, label)
+        is its own class. ``True``: label values are global identities
+        shared across tasks (as when tasks are drawn from the classes of
+        common datasets): a label's class is the pool of its samples over
+        all tasks, the MDS runs over the distinct labels, and transform
+        reuses the fitted coordinates of labels seen in fit (labels not
+        seen in fit are placed by landmark MDS from their samples).
     seed : int or None
     progress : bool, default False
 
-    ``X`` is a list of tasks ``(features (n, d), labels (n,))``; label values
-    are local to each task (disjoint label sets are fine).
+    ``X`` is a list of tasks ``(features (n, d), labels (n,))``; with
+    ``shared_labels=False`` label values are local to each task (disjoint
+    label sets are fine).
 
     Attributes
     ----------
@@ -94,24 +103,40 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, label_dim=8, label_scale=1.0, n_references=64, max_per_class=100,
-                 seed=None, progress=False):
+                 shared_labels=False, seed=None, progress=False):
         self.label_dim = label_dim
+        self.shared_labels = shared_labels
         self.label_scale = label_scale
         self.n_references = n_references
         self.max_per_class = max_per_class
         self.seed = seed
         self.progress = progress
 
-    def _classes(self, tasks, rng):
+    def _shared(self):
+        if not isinstance(self.shared_labels, bool | np.bool_):
+            raise TypeError(f"shared_labels must be True or False, got {self.shared_labels!r}")
+        return bool(self.shared_labels)
+
+    def _key(self, t, c):
+        """The class a sample of task ``t`` with label ``c`` belongs to."""
+        return c if self._shared() else (t, c)
+
+    def _classes(self, tasks, rng, skip=()):
+        """Class clouds (at most ``max_per_class`` samples each) and their keys, in order."""
         m = check_int(self.max_per_class, "max_per_class", minimum=1)
-        clouds, index = [], []
+        pools: dict = {}
         for t, (F, y) in enumerate(tasks):
             for c in np.unique(y):
-                pts = F[y == c]
-                if len(pts) > m:
-                    pts = pts[rng.choice(len(pts), m, replace=False)]
-                clouds.append(pts)
-                index.append((t, c))
+                key = self._key(t, c)
+                if key not in skip:
+                    pools.setdefault(key, []).append(F[y == c])
+        clouds, index = [], []
+        for key, parts in pools.items():
+            pts = np.concatenate(parts)
+            if len(pts) > m:
+                pts = pts[rng.choice(len(pts), m, replace=False)]
+            clouds.append(pts)
+            index.append(key)
         return clouds, index
 
     def fit(self, X, y=None):
@@ -136,6 +161,7 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
         self._landmarks = clouds
         self._vecs, self._lam, self._mean_d2 = vecs[:, order] * keep, lam, D2.mean(1)
         self.dim_ = tasks[0][0].shape[1]
+        self.classes_ = index
         aug = self._augment(tasks, {key: i for i, key in enumerate(index)}, self.class_embedding_)
         self.lot_ = LinearOT(n_references=self.n_references, seed=self.seed).fit(aug)
         self._train_aug = aug
@@ -151,7 +177,7 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
     def _augment(self, tasks, where, E):
         out = []
         for t, (F, y) in enumerate(tasks):
-            lab = np.stack([E[where[(t, c)]] for c in y])
+            lab = np.stack([E[where[self._key(t, c)]] for c in y])
             out.append(np.c_[F, self.label_scale * lab])
         return out
 
@@ -168,7 +194,10 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
             raise ValueError(f"tasks must have {self.dim_} features as in fit, got "
                              f"{tasks[0][0].shape[1]}")
         rng = np.random.default_rng(self.seed)
-        clouds, index = self._classes(tasks, rng)
-        E = np.concatenate([self._embed_classes([c]) for c in
-                            _progress(clouds, self.progress, "task classes")])
-        return self.lot_.transform(self._augment(tasks, {k: i for i, k in enumerate(index)}, E))
+        known = {k: i for i, k in enumerate(self.classes_)} if self._shared() else {}
+        clouds, index = self._classes(tasks, rng, skip=known)
+        E = [self._embed_classes([c]) for c in _progress(clouds, self.progress, "task classes")]
+        E = np.concatenate([self.class_embedding_, *E])
+        where = dict(known)
+        where.update({k: len(self.class_embedding_) + i for i, k in enumerate(index)})
+        return self.lot_.transform(self._augment(tasks, where, E))
