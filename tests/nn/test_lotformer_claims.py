@@ -24,10 +24,20 @@ def _trained_layer(n_iter, seed=0):
     return copy.deepcopy(_train(n_iter, seed))
 
 
+def _seeded(att, seed):
+    """The q/k/v/out projections drawn from a seeded generator (not the global one)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for lin in (att.q_proj, att.k_proj, att.v_proj, att.out_proj):
+            bound = lin.in_features ** -0.5
+            for p in (lin.weight, lin.bias):
+                p.copy_((2 * torch.rand(p.shape, generator=g, dtype=p.dtype) - 1) * bound)
+    return att
+
+
 @functools.cache
 def _train(n_iter, seed):
-    torch.manual_seed(seed)
-    att = LOTAttention(8, 2, n_pivots=4, n_iter=n_iter, seed=seed).double()
+    att = _seeded(LOTAttention(8, 2, n_pivots=4, n_iter=n_iter, seed=seed).double(), seed)
     opt = torch.optim.Adam(att.parameters(), lr=0.05)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(4, 15, 8, generator=g, dtype=torch.float64)

@@ -24,10 +24,21 @@ def _trained_layer(seed=0):
     return copy.deepcopy(_train(seed))
 
 
+def _seeded(att, seed):
+    """The q/k/v/out projections drawn from a seeded generator (not the global one)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for lin in (att.q_proj, att.k_proj, att.v_proj, att.out_proj):
+            bound = lin.in_features ** -0.5
+            for p in (lin.weight, lin.bias):
+                p.copy_((2 * torch.rand(p.shape, generator=g, dtype=p.dtype) - 1) * bound)
+    return att
+
+
 @functools.cache
 def _train(seed):
-    torch.manual_seed(seed)
-    att = LUNAAttention(E, H, n_features=D, causal=True, chunk_size=64, seed=seed).double()
+    att = _seeded(LUNAAttention(E, H, n_features=D, causal=True, chunk_size=64,
+                                seed=seed).double(), seed)
     opt = torch.optim.Adam(att.parameters(), lr=0.05)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(2, 40, E, generator=g, dtype=torch.float64)

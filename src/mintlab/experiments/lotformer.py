@@ -1,24 +1,43 @@
 """``lotformer``: linear-time doubly-stochastic attention through a learned pivot measure.
 
-The shared harness of :mod:`._attention_common` (one-block transformer; the
-needle task and point-cloud classification) with LOT attention (8 pivots, 10
-Sinkhorn sweeps per problem), the transport-based baseline Sinkhorn
-attention (Sinkformer, 5 sweeps) and the linear baseline with fixed positive
-random features (Performer-style), all trained alike; the full run trains
-softmax attention too. Three claims of the abstract:
+Long-sequence classification in the spirit of Long Range Arena, generated
+offline (:mod:`._long_tasks`): nested ListOps expressions as token
+sequences and byte windows of Jane Austen's novels (which of the six
+novels). A one-block transformer (classifying from a class token, see
+:mod:`._long_tasks` for why not mean pooling) is trained with LOT attention (16 pivots,
+10 Sinkhorn sweeps per problem), with the transport-based baseline Sinkhorn
+attention (Sinkformer, 5 sweeps) and with the linear-attention baseline of
+fixed positive random features (Performer-style, 32 features per head): the
+same model around the attention, the same initial weights, mini-batches,
+optimiser and number of steps, scored on the same test items (paired). The
+full run trains softmax attention too, for the record. Two claims of the
+abstract:
 
-1. ``doubly_stochastic``: the trained LOT layer, with the sweeps it was
-   trained with, gives every real key a column sum within 0.1 of ``n / m`` on
-   its own point-cloud inputs, in every seed (the rows sum to one by
-   construction: a unit test, ``tests/nn/test_lotformer_claims.py``);
-2. ``linear_time``: the time of one forward and backward pass grows with the
-   sequence length like ``n^a`` with ``a <= 1.5`` (linear: 1, softmax: 2),
-   judged on the exponents of paired timing rounds;
-3. ``beats_prior_attention``: LOT is more accurate than Sinkhorn attention
-   and than the fixed-feature linear attention (per-test-item correctness over
-   both tasks, paired), and faster than both (log seconds of paired timing
-   rounds: against Sinkhorn at the short length, where its quadratic cost
-   weighs least, against the linear baseline at the long one).
+1. ``doubly_stochastic``: the trained LOT attention, with the 10 sweeps it
+   was trained with, gives every real key a column sum within 10 % of
+   ``n / m`` on its own test inputs (mean over test items of the worst
+   relative column error). Its rows sum to one by construction, its rank is
+   at most the number of pivots and it converges to doubly stochastic with
+   more sweeps: unit tests (``tests/nn/test_lotformer_claims.py``), not
+   claims.
+2. ``beats_prior_attention``: LOT is more accurate than Sinkhorn attention
+   and than the fixed-feature linear attention (per-test-item correctness
+   over both tasks, paired, bootstrap over items and seeds), and faster
+   than both (log CPU seconds of one forward and backward pass of the layer,
+   paired rounds: against Sinkhorn at ``time_sinkhorn`` tokens, against the
+   linear baseline at ``time_long``).
+
+That LOT applies the plan in ``O(n r)`` without forming the ``n x n`` map
+is structural and tested in ``tests/nn/test_attention.py``.
+
+Scale: the paper trains on the Long Range Arena (1k-16k tokens, ten-level
+ListOps, pathfinder, 4k-byte text). Here training runs at 256 tokens in the
+full mode (128 in the quick one, on the text task only): Sinkhorn attention costs about 5 CPU
+seconds per step of 16 sequences at 1,024 tokens, so training it at 1k-4k
+does not fit the budget; the timings go to 1,024 (against Sinkhorn) and
+4,096 tokens. ListOps nests three levels instead of ten, and pathfinder is
+left out: at these budgets a one-block model of any attention stays at
+chance on it.
 """
 
 from __future__ import annotations
@@ -27,16 +46,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._attention_common import (
-    AttentionSettings,
+from ._core import Experiment, Result, Settings
+from ._long_tasks import (
     accuracy_figure,
-    both_tasks,
-    growth_exponents,
-    run_tasks,
-    step_times,
-    stochasticity,
+    column_errors,
+    pooled,
+    run_attentions,
+    step_seconds,
 )
-from ._core import Experiment, Result
 from ._sets_common import one_thread
 from .registry import register
 
@@ -45,8 +62,6 @@ CLAIMS = {
                          "and pivot to keys) and compose them into a conditional (glued) "
                          "coupling; this yields an attention matrix that is provably "
                          "doubly-stochastic.",
-    "linear_time": "The attention matrix has rank at most r << n and applies to values in "
-                   "O(nr) time without forming the full n x n map.",
     "beats_prior_attention": "Empirically, LOTFormer achieves state-of-the-art results on the "
                              "Long Range Arena benchmark, surpassing prior linear and "
                              "transport-based attention methods in both accuracy and "
@@ -55,24 +70,34 @@ CLAIMS = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class LotformerSettings(AttentionSettings):
-    time_short: int  # shorter timed sequence length (also LOT vs Sinkhorn)
-    time_long: int  # longer timed sequence length (also LOT vs the linear baseline)
+class LotformerSettings(Settings):
+    tasks: tuple[str, ...]  # long-sequence tasks of _long_tasks
+    length: int  # tokens per training and test sequence
+    n_train: int  # training sequences per task
+    n_test: int  # test sequences per task (one paired item each)
+    steps: int  # training steps of 16 sequences, every attention
+    extra_attentions: tuple[str, ...]  # trained for the record only (metrics)
+    balance_items: int  # test items whose LOT attention maps are checked for balance
+    time_repeats: int  # timed forward + backward passes per attention and length
+    time_sinkhorn: int  # length at which LOT is timed against Sinkhorn attention
+    time_long: int  # length at which LOT is timed against the linear baseline
 
 
 QUICK = LotformerSettings(
-    seeds=3, needle_length=48, needle_train=384, needle_test=300, needle_epochs=8,
-    clouds_train=12, clouds_test=30, clouds_epochs=30, extra_attentions=(),
-    time_repeats=4, time_short=256, time_long=1024)
+    seeds=3, tasks=("text",), length=128, n_train=1000, n_test=200, steps=40,
+    extra_attentions=(), balance_items=16, time_repeats=3, time_sinkhorn=512,
+    time_long=1024)
 FULL = LotformerSettings(
-    seeds=3, needle_length=256, needle_train=2000, needle_test=1000, needle_epochs=15,
-    clouds_train=48, clouds_test=40, clouds_epochs=30, extra_attentions=("softmax",),
-    time_repeats=7, time_short=512, time_long=4096)
-EXPECTED = "partly reproduced (1 of 3)"
+    seeds=3, tasks=("listops", "text"), length=256, n_train=2000, n_test=400, steps=125,
+    extra_attentions=("softmax",), balance_items=32, time_repeats=5, time_sinkhorn=1024,
+    time_long=4096)
+EXPECTED = "partly reproduced (1 of 2)"
 
-DS_TOLERANCE = 0.1  # largest column error called doubly stochastic
-MAX_EXPONENT = 1.5  # growth exponent still called linear (softmax's is 2)
-BASELINES = {"sinkhorn": "Sinkhorn attention", "luna_fixed": "fixed-feature linear attention"}
+DS_TOLERANCE = 0.1  # largest relative column error still called doubly stochastic
+MORE_SWEEPS = (30, 100)  # sweeps at which the trained LOT maps' balance is also recorded
+NAMES = ("lot", "sinkhorn", "luna_fixed")
+BASELINES = {"sinkhorn": "Sinkhorn attention (Sinkformer)",
+             "luna_fixed": "fixed-feature linear attention (Performer-style)"}
 
 
 def run(settings: LotformerSettings = QUICK, seed: int = 0) -> Result:
@@ -80,92 +105,102 @@ def run(settings: LotformerSettings = QUICK, seed: int = 0) -> Result:
         return _run(settings, seed)
 
 
-def _run(settings, seed):
+def _run(s: LotformerSettings, seed: int) -> Result:
     res = Result(seed=seed)
-    names = ("lot", "sinkhorn", "luna_fixed", *settings.extra_attentions)
-    correct, models, inputs = run_tasks(names, settings, seed)
-    for (task, name), c in correct.items():
-        res.metrics[f"accuracy_{task}_{name}"] = float(c.mean())
-    lot = models[("points", "lot")]
-    rows, cols = stochasticity(lot, inputs["points"])
-    res.metrics["row_error_lot"], res.metrics["column_error_lot"] = rows, cols
-    res.metrics["column_error_lot_needle"] = stochasticity(models[("needle", "lot")],
-                                                           inputs["needle"])[1]
-    base_cols = stochasticity(models[("points", "sinkhorn")], inputs["points"])[1]
-    res.metrics["column_error_sinkhorn"] = base_cols
-    trained_iter = lot.attn.n_iter
-    lot.attn.n_iter = 300
-    res.metrics["column_error_lot_300_sweeps"] = stochasticity(lot, inputs["points"])[1]
-    lot.attn.n_iter = trained_iter
+    names = (*NAMES, *s.extra_attentions)
+    correct, models, data = run_attentions(names, s.tasks, s, seed)
+    acc = {k: float(c.mean()) for k, c in correct.items()}
+    for (task, name), a in acc.items():
+        res.metrics[f"accuracy_{task}_{name}"] = a
+    for task in s.tasks:
+        y = data[task]["yte"].numpy()
+        res.metrics[f"majority_rate_{task}"] = float(np.bincount(y).max() / len(y))
 
-    n0, n1 = settings.time_short, settings.time_long
-    t0 = step_times(("lot", "luna_fixed", "sinkhorn"), n0, settings.time_repeats)
-    t1 = step_times(("lot", "luna_fixed"), n1, settings.time_repeats)
-    for n, times in ((n0, t0), (n1, t1)):
+    # 1. balance of the trained maps, with the sweeps used in training
+    cols = np.concatenate([column_errors(models[(t, "lot")], data[t], s.balance_items)
+                           for t in s.tasks])
+    res.metrics["column_error_lot"] = float(cols.mean())
+    for name in names[1:]:
+        res.metrics[f"column_error_{name}"] = float(np.mean(np.concatenate(
+            [column_errors(models[(t, name)], data[t], s.balance_items) for t in s.tasks])))
+    lot_iter = models[(s.tasks[0], "lot")].attn.n_iter
+    for sweeps in MORE_SWEEPS:  # the same trained layers, solved further (not trained so)
+        errs = []
+        for t in s.tasks:
+            att = models[(t, "lot")].attn
+            att.n_iter = sweeps
+            errs.append(column_errors(models[(t, "lot")], data[t], s.balance_items))
+            att.n_iter = lot_iter
+        res.metrics[f"column_error_lot_{sweeps}_sweeps"] = float(np.concatenate(errs).mean())
+    res.check("lot_columns_balanced", cols, DS_TOLERANCE, "<=", claim="doubly_stochastic",
+              description=f"worst relative column-sum error |c_j / (n / m) - 1| of the trained "
+                          f"LOT attention ({lot_iter} sweeps per problem, as trained) on each "
+                          f"of {s.balance_items} test items per task; mean over items",
+              known_gap="Mean worst column error {measured:.3f}, interval [{low:.3f}, "
+                        "{high:.3f}], not entirely below {threshold}: with the 10 sweeps LOT "
+                        "is trained with, the key marginals of the pivot-to-key plans are not "
+                        "met on trained layers (rows are exact by construction, columns only "
+                        "at convergence: the same trained layers solved with 30 and 100 "
+                        "sweeps are in column_error_lot_30_sweeps and _100_sweeps). The "
+                        "errors grow with training (the costs get peakier). Sinkhorn attention "
+                        "with 5 sweeps and softmax (full run) are in column_error_*.")
+
+    # 2. accuracy and efficiency against prior transport-based and linear attention
+    ours = pooled(correct, s.tasks, "lot")
+    for name, label in BASELINES.items():
+        res.compare(f"lot_more_accurate_than_{name}", ours, pooled(correct, s.tasks, name),
+                    better="higher", claim="beats_prior_attention",
+                    description=f"per-test-item correctness over {', '.join(s.tasks)} "
+                                f"({s.length} tokens, {s.steps} steps), LOT vs {label}",
+                    known_gap=_ACCURACY_GAP[name])
+    t_sk = step_seconds(("lot", "sinkhorn"), s.time_sinkhorn, s.time_repeats, seed=seed)
+    t_lin = step_seconds(("lot", "luna_fixed"), s.time_long, s.time_repeats, seed=seed)
+    for n, times in ((s.time_sinkhorn, t_sk), (s.time_long, t_lin)):
         for name, t in times.items():
             res.metrics[f"seconds_{name}_n{n}"] = float(np.median(t))
-    expo = growth_exponents(t0["lot"], t1["lot"], n0, n1)
-    res.metrics["time_exponent_lot"] = float(expo.mean())
-    res.metrics["time_exponent_luna_fixed"] = float(
-        growth_exponents(t0["luna_fixed"], t1["luna_fixed"], n0, n1).mean())
-
-    # 1. columns balanced with the sweeps the layer was trained with
-    res.check("lot_columns_balanced", cols, DS_TOLERANCE, "<=", claim="doubly_stochastic",
-              description=f"largest column-sum error of the trained LOT attention ({trained_iter} "
-                          "sweeps per problem) on 16 test point clouds, every seed (Sinkhorn "
-                          f"attention, 5 sweeps: {base_cols:.2f} in this seed)",
-              known_gap="Largest column error {worst:.3f} (mean over seeds {measured:.3f}) "
-                        "above {threshold}: 10 Sinkhorn sweeps per problem leave the key "
-                        "marginals off on trained layers, whose costs are peaky; the same "
-                        "layers with 300 sweeps are balanced to about 1e-6 (metric "
-                        "column_error_lot_300_sweeps), each sweep costing O(n r).")
-
-    # 2. linear time
-    res.check("lot_time_linear", expo, MAX_EXPONENT, "<=", claim="linear_time",
-              description=f"exponent a of time ~ n^a from n = {n0} to {n1}, one per timing "
-                          "round (the fixed-feature linear attention's "
-                          f"{res.metrics['time_exponent_luna_fixed']:.2f} in this seed)")
-
-    # 3. accuracy and efficiency against the prior linear and transport-based attentions
-    ours = both_tasks(correct, "lot")
-    for name, label in BASELINES.items():
-        res.compare(f"lot_more_accurate_than_{name}", ours, both_tasks(correct, name),
-                    better="higher", claim="beats_prior_attention",
-                    description=f"per-test-item correctness over both tasks, LOT vs {label}",
-                    known_gap=_ACCURACY_GAP.get(name))
-    res.compare("lot_faster_than_sinkhorn", np.log(t0["lot"]), np.log(t0["sinkhorn"]),
+    res.compare("lot_faster_than_sinkhorn", np.log(t_sk["lot"]), np.log(t_sk["sinkhorn"]),
                 better="lower", claim="beats_prior_attention",
-                description=f"log seconds of one forward + backward pass at n = {n0}, LOT vs "
-                            "Sinkhorn attention, paired rounds")
-    res.compare("lot_faster_than_linear_baseline", np.log(t1["lot"]), np.log(t1["luna_fixed"]),
-                better="lower", claim="beats_prior_attention",
-                description=f"log seconds of one forward + backward pass at n = {n1}, LOT vs "
-                            "fixed-feature linear attention, paired rounds",
+                description=f"log CPU seconds of one forward + backward pass of the layer at "
+                            f"n = {s.time_sinkhorn} (batch 4), LOT vs Sinkhorn attention, "
+                            "paired rounds",
+                known_gap="log(t_LOT / t_Sinkhorn) = {diff:.2f}, interval [{low:.2f}, "
+                          "{high:.2f}]: LOT is not faster at this length.")
+    res.compare("lot_faster_than_linear_baseline", np.log(t_lin["lot"]),
+                np.log(t_lin["luna_fixed"]), better="lower", claim="beats_prior_attention",
+                description=f"log CPU seconds of one forward + backward pass of the layer at "
+                            f"n = {s.time_long} (batch 4), LOT vs fixed-feature linear "
+                            "attention, paired rounds",
                 known_gap="LOT is slower than the fixed-feature linear attention: "
                           "log(t_LOT / t_linear) = {diff:.2f}, interval [{low:.2f}, "
-                          "{high:.2f}]; both are linear in n, and LOT's 2 x 10 Sinkhorn "
-                          "sweeps over n x r costs outweigh one feature map of the same size.")
-    res.figures["lotformer_accuracy"] = accuracy_figure(correct, names, "lotformer")
+                          "{high:.2f}]. Both are linear in n; LOT's 2 x 10 log-domain Sinkhorn "
+                          "sweeps over n x r costs (r = 16) cost more than one positive "
+                          "feature map of 32 features.")
+    res.figures["lotformer_accuracy"] = accuracy_figure(acc, names, s.tasks, "lotformer")
     return res
 
 
 _ACCURACY_GAP = {
-    "sinkhorn": "LOT {ours:.3f} vs Sinkhorn attention {baseline:.3f} (difference interval "
-                "[{low:.3f}, {high:.3f}]; per task in the metrics): no better. Both nearly solve "
-                "the needle task, and on the point clouds LOT's plan of rank at most 8 (8 "
-                "pivots) mixes the 24-32 points of a cloud more coarsely than Sinkhorn "
-                "attention's full-rank plan.",
+    "sinkhorn": "LOT {ours:.3f} vs Sinkhorn attention {baseline:.3f} (difference {diff:.3f}, "
+                "interval [{low:.3f}, {high:.3f}]; per task, softmax and the majority rates "
+                "in the metrics): LOT is not more accurate at our budget (one block, a few "
+                "hundred steps). A likely factor, not isolated here: LOT's map has rank at "
+                "most 16 (the pivots) where Sinkhorn attention's is full rank.",
     "luna_fixed": "LOT {ours:.3f} vs the fixed-feature linear attention {baseline:.3f} "
-                  "(difference interval [{low:.3f}, {high:.3f}]; per task in the metrics): "
-                  "LOT's plan has rank at most 8 (8 pivots) and mixes the 24-32 points of a "
-                  "cloud coarsely, while the linear baseline's kernel has 32 features per head.",
+                  "(difference {diff:.3f}, interval [{low:.3f}, {high:.3f}]; per task in the "
+                  "metrics): LOT is not more accurate at our budget. A likely factor, not "
+                  "isolated here: the row-normalised linear attention may focus a query on "
+                  "a few keys, while LOT's balanced, rank-16 map must spread every key's "
+                  "mass over the queries.",
 }
 
 
 EXPERIMENT = register(Experiment(
     "lotformer", CLAIMS, run, QUICK, FULL, EXPECTED,
-    data="synthetic: needle-in-noise token sequences and procedural 3D point-cloud shapes",
+    data="synthetic and real long sequences generated offline in the spirit of Long Range "
+         "Arena: ListOps expressions (3 levels, up to 10 arguments) as tokens, and byte "
+         "windows of Jane Austen's six novels (shipped corpus, held-out chapters for test)",
     full_scale="the Long Range Arena tasks (ListOps, text, retrieval, image, pathfinder) at "
-               "1k-16k tokens against Sinkformer, Performer and other efficient attentions, "
-               "timed on a GPU",
+               "1k-16k tokens with multi-layer models trained for thousands of steps, against "
+               "Sinkformer, Performer and other efficient attentions, timed on a GPU; here "
+               "256 training tokens and 125 steps, timings to 4,096 tokens on one CPU thread",
 ))
