@@ -75,3 +75,34 @@ def test_torch_dtype_kept_and_bad_inputs():
     with pytest.raises(ValueError, match="Y must have shape"):
         sinkhorn_coupling(X, torch.randn(4, 2), 0.1)
     assert isinstance(sinkhorn_coupling(X.numpy(), X.numpy(), 0.5), np.ndarray)
+
+
+def test_sinkhorn_drift_is_minus_n_times_the_sinkhorn_divergence_gradient():
+    # external oracle: GeomLoss's debiased Sinkhorn divergence (cost |x - y|^2 / 2, blur^2 =
+    # epsilon); with the squared Euclidean cost and regularisation tau, drift = -n grad S
+    geomloss = pytest.importorskip("geomloss")
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(40, 3)), rng.normal(size=(50, 3)) + 1.0
+    tau = 2.0
+    Xt = torch.tensor(X, requires_grad=True)
+    loss = geomloss.SamplesLoss("sinkhorn", p=2, blur=np.sqrt(tau / 2), scaling=0.999,
+                                debias=True, backend="tensorized")
+    (grad,) = torch.autograd.grad(loss(Xt, torch.tensor(Y)), Xt)
+    V = drift(X, Y, tau, cost="sqeuclidean", n_iter=3000)
+    assert np.linalg.norm(V + len(X) * grad.numpy()) / np.linalg.norm(V) < 2e-3
+
+
+def test_generator_weights_come_from_its_seed_and_never_reseed_torch():
+    before = torch.initial_seed()
+    a = DriftingGenerator(3, hidden=16, depth=2, seed=before + 7)
+    torch.rand(5)  # move the global stream: the weights must not depend on it
+    b = DriftingGenerator(3, hidden=16, depth=2, seed=before + 7)
+    c = DriftingGenerator(3, hidden=16, depth=2, seed=before + 8)
+    assert torch.initial_seed() == before  # torch.manual_seed was never called
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters(), strict=True):
+        assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+    bound = 1 / np.sqrt(3)  # PyTorch's default scheme: uniform within 1/sqrt(fan_in)
+    w = a.net[0].weight
+    assert float(w.abs().max()) <= bound and float(w.abs().max()) > 0.5 * bound
+    with pytest.raises(ValueError, match="seed"):
+        DriftingGenerator(2, seed=-1)

@@ -63,3 +63,33 @@ def test_bad_inputs():
         pair_noise(torch.zeros(4, 2), torch.zeros(5, 2))
     with pytest.raises(TypeError, match="torch tensors"):
         pair_noise(np.zeros((4, 2)), np.zeros((4, 2)))
+
+
+def test_flow_matching_loss_is_plain_velocity_regression_and_seeding_is_private():
+    before = torch.initial_seed()
+    fm = MeanFlow(2, hidden=16, depth=2, multistep_only=True, seed=before + 1)
+    assert torch.initial_seed() == before
+    g = torch.Generator().manual_seed(0)
+    x, e = torch.randn(32, 2, generator=g), torch.randn(32, 2, generator=g)
+    loss = fm.loss(x, e, torch.Generator().manual_seed(1))
+    # the same times, drawn again from the same generator state
+    r, t = fm._times(32, torch.Generator().manual_seed(1), x)
+    assert torch.equal(r, t)
+    z = (1 - t[:, None]) * x + t[:, None] * e
+    ref = (fm(z, r, t) - (e - x)).square().sum(1).mean()
+    assert float(loss) == pytest.approx(float(ref), rel=1e-6)
+    m1, m2 = MeanFlow(2, hidden=16, seed=3), MeanFlow(2, hidden=16, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(m1.parameters(), m2.parameters(), strict=True))
+
+
+def test_ot_pairing_agrees_with_torchcfm():
+    pytest.importorskip("torchcfm")
+    from torchcfm.optimal_transport import OTPlanSampler
+
+    g = torch.Generator().manual_seed(2)
+    x, e = torch.randn(64, 5, generator=g), torch.randn(64, 5, generator=g)
+    ours = pair_noise(x, e, "ot")  # ours[i] is the noise paired with x[i]
+    plan = OTPlanSampler(method="exact").get_map(e, x)  # (noise, data), a permutation
+    theirs = torch.empty_like(e)
+    theirs[torch.as_tensor(plan.argmax(1))] = e
+    assert torch.equal(ours, theirs)

@@ -140,6 +140,25 @@ def particle_flow(X, Y, temperature, method="sinkhorn", steps=100, step_size=0.5
     return io.out(Xt)
 
 
+def seeded_init(module, seed):
+    """Re-draw the weights of every ``nn.Linear`` in ``module`` from ``seed``.
+
+    The same scheme as PyTorch's default initialisation (uniform, bound
+    ``1/sqrt(fan_in)``), drawn from a private generator, so building a model
+    never touches the global random state.
+    """
+    g = make_generator(seed)
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear):
+                bound = 1.0 / math.sqrt(layer.in_features)
+                w = torch.rand(layer.weight.shape, generator=g, dtype=layer.weight.dtype)
+                layer.weight.copy_((2 * w - 1) * bound)
+                if layer.bias is not None:
+                    b = torch.rand(layer.bias.shape, generator=g, dtype=layer.bias.dtype)
+                    layer.bias.copy_((2 * b - 1) * bound)
+
+
 def training_setup(module, data, dim, steps, batch_size, lr, progress, desc):
     """Checked data tensor, Adam optimiser, seeded generator and step iterator of a ``fit``."""
     p = next(module.parameters())
@@ -149,7 +168,7 @@ def training_setup(module, data, dim, steps, batch_size, lr, progress, desc):
     steps = check_int(steps, "steps", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=2)
     opt = torch.optim.Adam(module.parameters(), lr=check_positive(lr, "lr"))
-    g = torch.Generator().manual_seed(module.seed)
+    g = make_generator(module.seed)
     it = range(steps)
     if progress:
         from tqdm.auto import tqdm
@@ -185,14 +204,15 @@ class DriftingGenerator(nn.Module):
         self.method = check_choice(method, "method", ("sinkhorn", "kernel"))
         self.cost = check_choice(cost, "cost", ("euclidean", "sqeuclidean"))
         self.n_iter = check_int(n_iter, "n_iter", minimum=1)
+        make_generator(seed)  # validates the seed
         self.seed = seed
-        torch.manual_seed(seed)
         layers, w = [], self.noise_dim
         for _ in range(check_int(depth, "depth", minimum=1)):
             layers += [nn.Linear(w, hidden), nn.SiLU()]
             w = hidden
         layers.append(nn.Linear(w, self.dim))
         self.net = nn.Sequential(*layers)
+        seeded_init(self, seed)
 
     def forward(self, z):
         return self.net(z)

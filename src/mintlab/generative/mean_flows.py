@@ -25,7 +25,7 @@ from torch import nn
 
 from .._random import make_generator
 from .._validation import check_choice, check_int, check_probability
-from .drifting import training_setup
+from .drifting import seeded_init, training_setup
 
 __all__ = ["MeanFlow", "pair_noise"]
 
@@ -101,10 +101,11 @@ class MeanFlow(nn.Module):
         self.coupling = check_choice(coupling, "coupling", ("independent", "ot", "sliced"))
         self.flow_fraction = check_probability(flow_fraction, "flow_fraction")
         self.multistep_only = bool(multistep_only)
+        make_generator(seed)  # validates the seed
         self.seed = seed
-        torch.manual_seed(seed)
         self.u = _Net(self.dim, check_int(hidden, "hidden", minimum=1),
                       check_int(depth, "depth", minimum=1))
+        seeded_init(self, seed)
 
     def forward(self, z, r, t):
         return self.u(z, r, t)
@@ -125,9 +126,12 @@ class MeanFlow(nn.Module):
         r, t = self._times(x.shape[0], g, x)
         z = (1 - t[:, None]) * x + t[:, None] * e
         v = e - x
-        _, dudt = torch.func.jvp(self.u, (z, r, t), (v, torch.zeros_like(r),
-                                                     torch.ones_like(t)))
-        target = (v - (t - r)[:, None] * dudt).detach()
+        if self.multistep_only:  # r = t: the correction term vanishes, the target is v
+            target = v.detach()
+        else:
+            _, dudt = torch.func.jvp(self.u, (z, r, t), (v, torch.zeros_like(r),
+                                                         torch.ones_like(t)))
+            target = (v - (t - r)[:, None] * dudt).detach()
         return (self.u(z, r, t) - target).square().sum(1).mean()
 
     def fit(self, data, steps=2000, batch_size=256, lr=1e-3, progress=False):
