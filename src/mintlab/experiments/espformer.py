@@ -33,7 +33,9 @@ Three claims of the abstract:
    item, the balance error is the larger of the mean absolute row-sum error and
    the mean absolute column-sum error (target ``n / m``), averaged over blocks
    and heads. A check: ESP's mean balance error at most 0.1 (a tenth of a
-   uniform key's share), and a comparison: below softmax's on the same items.
+   uniform key's share). Softmax's and Sinkhorn's balance errors are reported
+   beside it, not judged: softmax maps are row-stochastic only, so ESP's lower
+   error holds by design.
 2. ``more_efficient_than_sinkhorn``: on each task, the Sinkhorn sweeps that
    bring the trained Sinkformer's maps (its own layers, more or fewer sweeps than
    the 5 it trained with) to the trained ESP maps' balance are counted (the
@@ -284,12 +286,13 @@ def _run(settings, seed):
                         "[{low:.3f}, {high:.3f}]), above {threshold}: the SoftSort at "
                         "temperature 0.05 spreads each rank over neighbouring projections, "
                         "and trained projections cluster.")
-    res.compare("esp_more_balanced_than_softmax", esp_bal, soft_bal, better="lower",
-                claim="doubly_stochastic",
-                description="balance error per test item, ESP vs softmax attention "
-                            "(same items, the three tasks pooled)",
-                known_gap="ESP {ours:.3f} vs softmax {baseline:.3f}, difference interval "
-                          "[{low:.3f}, {high:.3f}].")
+    # softmax's maps are row-stochastic only, so ESP's lower balance error holds by design:
+    # reported for scale, not judged
+    res.metrics["balance_error_esp"] = float(esp_bal.mean())
+    res.metrics["balance_error_softmax"] = float(soft_bal.mean())
+    if any((t, "sinkhorn") in balance for t in PAPER_TASKS):
+        res.metrics["balance_error_sinkhorn"] = float(np.concatenate(
+            [balance[(t, "sinkhorn")] for t in PAPER_TASKS if (t, "sinkhorn") in balance]).mean())
 
     # 2. efficiency against Sinkhorn at equal balance, paired timing rounds
     res.compare("esp_faster_than_sinkhorn_at_equal_balance",
