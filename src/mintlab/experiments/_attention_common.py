@@ -180,18 +180,20 @@ def balance_errors(maps):
             torch.stack(cols).mean(0).double().numpy())
 
 
-def layer_step_times(make, length, repeats, *, dim, heads, batch):
+def layer_step_times(make, length, repeats, *, dim, heads, batch, seed=0,
+                     clock=time.perf_counter):
     """Seconds of one forward + backward pass of each layer of ``make`` (``{name: () ->
     module}``) at ``length`` tokens, warm-up first, the layers taking turns in each of
-    ``repeats`` rounds. Returns ``{name: array of repeats seconds}`` (paired by round)."""
-    g = torch.Generator().manual_seed(0)
+    ``repeats`` rounds. Returns ``{name: array of repeats seconds}`` (paired by round).
+    ``clock`` is the timer (``time.process_time`` for CPU time)."""
+    g = torch.Generator().manual_seed(seed)
     layers = {name: f() for name, f in make.items()}
     x = torch.randn(batch, length, dim, generator=g).requires_grad_(True)
 
     def one(att):
-        t0 = time.perf_counter()
+        t0 = clock()
         att(x)[0].sum().backward()
-        return time.perf_counter() - t0
+        return clock() - t0
 
     for att in layers.values():
         one(att)

@@ -262,22 +262,11 @@ def step_seconds(names, length: int, repeats: int, *, batch: int = 4, seed: int 
     turns (paired by round). CPU time, not wall time, so other load on the machine
     does not enter.
     """
-    g = torch.Generator().manual_seed(seed)
-    layers = {n: attention_layer(n, seed) for n in names}
-    x = torch.randn(batch, length, DIM, generator=g).requires_grad_(True)
+    from ._attention_common import layer_step_times
 
-    def one(att):
-        t0 = time.process_time()
-        att(x)[0].sum().backward()
-        return time.process_time() - t0
-
-    for att in layers.values():
-        one(att)
-    times = {n: [] for n in names}
-    for _ in range(repeats):
-        for n, att in layers.items():
-            times[n].append(one(att))
-    return {n: np.asarray(t) for n, t in times.items()}
+    make = {n: (lambda n=n: attention_layer(n, seed)) for n in names}
+    return layer_step_times(make, length, repeats, dim=DIM, heads=HEADS, batch=batch, seed=seed,
+                            clock=time.process_time)
 
 
 def accuracy_figure(acc: dict, names, tasks, title: str):
