@@ -129,3 +129,19 @@ def test_report_rebuilds_html_and_markdown(tmp_path):
         assert res.exit_code == 2 and "--markdown" in res.output
     finally:
         unregister("cli-rep")
+
+
+def test_report_compares_two_runs(tmp_path):
+    _register("cli-cmp", _toy(1.0))
+    try:
+        for mode in ("quick", "full"):
+            res = runner.invoke(app, ["run", "cli-cmp", f"--{mode}", "--out", str(tmp_path / mode)])
+            assert res.exit_code == 0, res.output
+        res = runner.invoke(app, ["report", str(tmp_path / "quick"), str(tmp_path / "full")])
+        assert res.exit_code == 0, res.output
+        assert "1 paper(s): 1 same verdict; 0 claim state(s)" in res.output
+        assert "cli-cmp: reproduced -> reproduced" in res.output
+        assert "settings: quick -> full" in res.output and "setting n: 1 -> 10" in res.output
+        assert "seeds: 2 -> 3" in res.output
+    finally:
+        unregister("cli-cmp")

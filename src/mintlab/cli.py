@@ -1,4 +1,4 @@
-"""The ``mintlab`` command: ``list``, ``run`` and ``info``."""
+"""The ``mintlab`` command: ``list``, ``run``, ``report``, ``info`` and ``data``."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def run_cmd(
     """
     from mintlab.experiments import experiments, run_experiments
     from mintlab.experiments import slugs as all_slugs
-    from mintlab.experiments.runner import summary_rows
+    from mintlab.experiments.runner import summary_rows, warning_summary
 
     if quick and full:
         typer.echo("Give --quick or --full, not both.", err=True)
@@ -136,6 +136,9 @@ def run_cmd(
         typer.echo("--resume needs --out (the folder of the run to resume).", err=True)
         raise typer.Exit(2)
     out_dir = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    # a model's own loading bars (Hugging Face) would break the run's progress bar; set
+    # before any such library is imported, and inherited by --workers' processes
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     records = run_experiments(slugs, out_dir, mode=mode, seeds=seeds, base_seed=seed,
                               workers=workers, scheduler=scheduler, threads=threads,
                               resume=resume, progress=True)
@@ -146,6 +149,13 @@ def run_cmd(
         key = r.status if not r.status.startswith("partly") else "partly reproduced"
         counts[key] = counts.get(key, 0) + 1
     typer.echo("\n" + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    noisy = warning_summary(records)
+    if noisy:
+        total = sum(r.n_warnings for r in records)
+        typer.echo(f"\n{total} warning(s) in {len(noisy)} paper(s), listed in each paper's "
+                   "section of the report:")
+        for line in noisy:
+            typer.echo(f"  {line}")
     typer.echo(f"Report: {Path(out_dir) / 'report.html'}")
     crashed = [r.slug for r in records if r.status == "error"]
     below = [r for r in records if r.change == "below" and r.status != "error"]
@@ -163,30 +173,53 @@ def run_cmd(
 
 @app.command("report")
 def report_cmd(
-    run_dir: Path = typer.Argument(..., help="A folder written by `mintlab run`."),
+    run_dirs: list[Path] = typer.Argument(
+        ..., help="A folder written by `mintlab run` (or of exported <slug>.json files); "
+        "give two, OLD_RUN NEW_RUN, to see what changed between them.", show_default=False,
+        metavar="RUN_DIR [NEW_RUN]"),
     markdown: bool = typer.Option(False, "--markdown",
-                                  help="Print the Markdown summary (docs/reproductions.md)."),
+                                  help="Print the Markdown summary (docs/reproductions.md), "
+                                       "or the changes as Markdown when given two runs."),
     export: Path | None = typer.Option(
         None, "--export", help="Write each paper's results as DIR/<slug>.json (how full runs "
         "are published under docs/reproductions)."),
 ) -> None:
-    """Rebuild report.html of a finished run, print its Markdown summary, or export it.
+    """Rebuild report.html of a finished run, print its Markdown summary, export it,
+    or compare two runs.
 
     RUN_DIR is a folder written by `mintlab run` or a folder of <slug>.json
-    files (docs/reproductions).
+    files (docs/reproductions). `mintlab report OLD_RUN NEW_RUN` prints what
+    changed between two runs: verdicts, each claim's state, and each check's
+    measured values and intervals.
     """
     from mintlab.experiments.runner import (
+        compare_runs,
+        comparison_text,
         export_records,
         load_records,
         markdown_summary,
         write_report,
     )
 
-    try:
-        records = load_records(run_dir)
-    except (FileNotFoundError, ValueError) as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(2) from err
+    if len(run_dirs) > 2:
+        typer.echo(f"Give one run folder, or two to compare; got {len(run_dirs)}.", err=True)
+        raise typer.Exit(2)
+    if len(run_dirs) == 2 and export is not None:
+        typer.echo("--export takes one run folder, not two.", err=True)
+        raise typer.Exit(2)
+    loaded = []
+    for d in run_dirs:
+        try:
+            loaded.append(load_records(d))
+        except (FileNotFoundError, ValueError) as err:
+            typer.echo(str(err), err=True)
+            raise typer.Exit(2) from err
+    if len(run_dirs) == 2:
+        changes = compare_runs(loaded[0], loaded[1])
+        typer.echo(comparison_text(changes, str(run_dirs[0]), str(run_dirs[1]),
+                                   markdown=markdown), nl=False)
+        return
+    (run_dir,), (records,) = run_dirs, loaded
     if export is not None:
         for path in export_records(records, export):
             typer.echo(f"wrote {path}")

@@ -1,11 +1,13 @@
 """Reinforcement-learning environments for lifelong learning (``ct-graph``).
 
-Importing this package registers ``mintlab/CTGraph-v0`` with Gymnasium, so
 ``gymnasium.make("mintlab/CTGraph-v0", config=..., task=...)`` works after
-``import mintlab.continual.envs``.
+``import mintlab`` (the package registers it when Gymnasium is imported) and
+after ``import mintlab.continual.envs``.
 """
 
 import gymnasium as gym
+
+from mintlab import _register_gym_envs
 
 from .ctgraph import (
     CRASH,
@@ -27,8 +29,7 @@ from .ctgraph import (
 )
 
 ENV_ID = "mintlab/CTGraph-v0"
-if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point="mintlab.continual.envs.ctgraph:CTGraphEnv")
+_register_gym_envs(gym)
 
 __all__ = ["CTGraphConfig", "CTGraphEnv", "VecCTGraph", "all_tasks", "make_tasks",
            "task_similarity", "optimal_return", "optimal_episode_length",
