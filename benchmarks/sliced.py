@@ -28,7 +28,7 @@ from mintlab.transport import (
     sliced_wasserstein_distance,
 )
 
-from ._timing import alternate, report
+from ._timing import alternate, on_device, report
 
 
 def bench_sw(rows, quick):
@@ -37,12 +37,14 @@ def bench_sw(rows, quick):
         for d in (3, 64):
             X = rng.normal(size=(n, d))
             Y = rng.normal(size=(n, d)) * 0.5 + 1.0
-            Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+            Xt, Yt = on_device(torch.from_numpy(X)), on_device(torch.from_numpy(Y))
+            Xd, Yd = on_device(X), on_device(Y)  # numpy on the CPU, tensors on a GPU
             for L in (128, 1024):
                 if quick and n * L > 10_000 * 1024:
                     continue
                 th = random_directions(d, L, seed=0)
                 thn = th.numpy()
+                th, thd = on_device(th), on_device(thn)
 
                 def floor(th=th, Xt=Xt, Yt=Yt):
                     torch.sort(th.T @ Xt.T, dim=-1)
@@ -51,8 +53,8 @@ def bench_sw(rows, quick):
                 big = n * L > 10_000 * 1024 and L > 128
                 t = alternate({
                     "floor": floor,
-                    "ours": lambda X=X, Y=Y, thn=thn: sliced_wasserstein_distance(
-                        X, Y, projections=thn),
+                    "ours": lambda Xd=Xd, Yd=Yd, thd=thd: sliced_wasserstein_distance(
+                        Xd, Yd, projections=thd),
                     "pot": (lambda X=X, Y=Y, thn=thn: _pot_chunked(X, Y, thn)) if big else
                     (lambda X=X, Y=Y, thn=thn: ot.sliced_wasserstein_distance(
                         X, Y, projections=thn)),
@@ -80,8 +82,9 @@ def bench_plans(rows, quick=False):
         Y = rng.normal(size=(n, 3)) * 0.5 + 1.0
         th = random_directions(3, 64, seed=0).numpy()
         M = ot.dist(X, Y)
+        Xd, Yd, thd = on_device(X), on_device(Y), on_device(th)
         t = alternate({
-            "ours": lambda X=X, Y=Y, th=th: expected_sliced_plan(X, Y, projections=th),
+            "ours": lambda Xd=Xd, Yd=Yd, thd=thd: expected_sliced_plan(Xd, Yd, projections=thd),
             "pot": lambda X=X, Y=Y, th=th: ot.expected_sliced_plan(X, Y, projections=th),
         }, repeats=3)
         ours = expected_sliced_plan(X, Y, projections=th)
@@ -91,10 +94,10 @@ def bench_plans(rows, quick=False):
                      "ours_cost": float(ours.cost), "pot_cost": float((pot_plan * M).sum()),
                      "exact_cost": float(ot.emd2([], [], M)) if n <= 1_000 else float("nan")})
         t = alternate({
-            "ours_search": lambda X=X, Y=Y: min_sliced_plan(X, Y, n_projections=64, n_iter=0,
-                                                            seed=0),
-            "ours_opt": lambda X=X, Y=Y: min_sliced_plan(X, Y, n_projections=64, n_iter=100,
-                                                         seed=0),
+            "ours_search": lambda Xd=Xd, Yd=Yd: min_sliced_plan(Xd, Yd, n_projections=64,
+                                                                n_iter=0, seed=0),
+            "ours_opt": lambda Xd=Xd, Yd=Yd: min_sliced_plan(Xd, Yd, n_projections=64,
+                                                             n_iter=100, seed=0),
             "pot": lambda X=X, Y=Y, th=th: ot.min_sliced_transport_plan(X, Y, projections=th),
         }, repeats=3)
         search = min_sliced_plan(X, Y, n_projections=64, n_iter=0, seed=0)
@@ -114,11 +117,12 @@ def bench_sphere(rows, quick=False):
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     Y = rng.normal(size=(n, 3)) + np.array([0.0, 0.0, 2.0])
     Y /= np.linalg.norm(Y, axis=1, keepdims=True)
+    Xd, Yd = on_device(X), on_device(Y)
     t = alternate({
-        "s3w": lambda: s3w_distance(X, Y, n_projections=200, seed=0),
-        "ri_s3w_10": lambda: s3w_distance(X, Y, variant="ri", n_rotations=10,
+        "s3w": lambda: s3w_distance(Xd, Yd, n_projections=200, seed=0),
+        "ri_s3w_10": lambda: s3w_distance(Xd, Yd, variant="ri", n_rotations=10,
                                           n_projections=200, seed=0),
-        "ari_s3w_10": lambda: s3w_distance(X, Y, variant="ari", n_rotations=10,
+        "ari_s3w_10": lambda: s3w_distance(Xd, Yd, variant="ari", n_rotations=10,
                                            n_projections=200, seed=0),
         "pot_ssw": lambda: ot.sliced_wasserstein_sphere(X, Y, n_projections=200, seed=0),
     }, repeats=3)

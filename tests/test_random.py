@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -32,3 +33,39 @@ def test_bad_seeds(bad, exc):
 def test_draws_follow_dtype_and_device():
     t = randn(3, generator=make_generator(0), dtype=torch.float32, device="cpu")
     assert t.dtype == torch.float32 and t.device.type == "cpu"
+
+
+# ------------------------------------------------------- numpy states (POT's seeds)
+@pytest.mark.parametrize("make_state", [np.random.RandomState, np.random.default_rng])
+def test_numpy_states_are_reproducible_and_advance(make_state):
+    first = randn(4, generator=make_generator(make_state(7)))
+    assert torch.equal(first, randn(4, generator=make_generator(make_state(7))))
+    state = make_state(7)
+    a = randn(4, generator=make_generator(state))
+    b = randn(4, generator=make_generator(state))  # the caller's stream moved on, as in POT
+    assert torch.equal(a, first) and not torch.equal(a, b)
+    assert not torch.equal(first, randn(4, generator=make_generator(make_state(8))))
+
+
+def test_numpy_state_draws_one_integer():
+    state, twin = np.random.RandomState(0), np.random.RandomState(0)
+    make_generator(state)
+    twin.randint(0, 2**63 - 1, dtype=np.int64)
+    assert state.randint(1000) == twin.randint(1000)
+    gen, gen_twin = np.random.default_rng(0), np.random.default_rng(0)
+    make_generator(gen)
+    gen_twin.integers(0, 2**63 - 1)
+    assert gen.integers(1000) == gen_twin.integers(1000)
+
+
+def test_numpy_integer_and_large_seeds():
+    assert torch.equal(rand(3, generator=make_generator(np.int64(5))),
+                       rand(3, generator=make_generator(5)))
+    make_generator(2**64 - 1)
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*64\), got"):
+        make_generator(2**64)
+
+
+def test_bad_seed_message_lists_the_accepted_kinds():
+    with pytest.raises(TypeError, match="RandomState.*Generator.*got str"):
+        make_generator("0")

@@ -1,20 +1,30 @@
-"""One way to take randomness: ``seed: int | torch.Generator | None``.
+"""One way to take randomness: ``seed: int | numpy state | torch.Generator | None``.
 
 Methods that store a model as "coefficients + a seed" (PRANC, NOLA, MCNC) rely
 on :func:`make_generator` giving the same stream for the same integer seed on
 every machine, so integer seeds always build a fresh CPU generator; random
 tensors are drawn on the CPU and then moved to the target device.
+
+POT's functions take ``seed`` as an int or a numpy random state; so do ours:
+a ``np.random.RandomState`` or ``np.random.Generator`` is asked for one
+integer, which seeds a fresh torch generator. The caller's numpy stream thus
+advances (two calls with the same state give different draws, as in POT),
+and the draws are reproducible from the state's seed, but they are not the
+numbers POT would draw from that state.
 """
 
 from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 
 __all__ = ["make_generator", "SeedLike", "randn", "rand"]
 
-SeedLike = int | torch.Generator | None
+SeedLike = int | np.random.RandomState | np.random.Generator | torch.Generator | None
+
+_SEED_BOUND = 2**63 - 1  # exclusive upper bound of a seed drawn from a numpy state
 
 
 def make_generator(seed: SeedLike = None) -> torch.Generator:
@@ -22,10 +32,13 @@ def make_generator(seed: SeedLike = None) -> torch.Generator:
 
     Parameters
     ----------
-    seed : int, torch.Generator or None
-        An integer gives a new CPU generator seeded with it (reproducible
-        across machines); a generator is returned as is (its state advances);
-        ``None`` draws a fresh seed from the operating system.
+    seed : int, np.random.RandomState, np.random.Generator, torch.Generator or None
+        An integer in ``[0, 2**64)`` gives a new CPU generator seeded with it
+        (reproducible across machines); a torch generator is returned as is
+        (its state advances); a numpy ``RandomState`` or ``Generator`` is asked
+        for one integer in ``[0, 2**63 - 1)`` that seeds a new CPU generator
+        (so the numpy state advances by one draw); ``None`` draws a fresh seed
+        from the operating system.
 
     Returns
     -------
@@ -36,6 +49,10 @@ def make_generator(seed: SeedLike = None) -> torch.Generator:
     >>> g = make_generator(0)
     >>> float(torch.rand(1, generator=g)) == float(torch.rand(1, generator=make_generator(0)))
     True
+    >>> import numpy as np
+    >>> a = torch.rand(1, generator=make_generator(np.random.RandomState(3)))
+    >>> bool(a == torch.rand(1, generator=make_generator(np.random.RandomState(3))))
+    True
     """
     if isinstance(seed, torch.Generator):
         return seed
@@ -43,12 +60,17 @@ def make_generator(seed: SeedLike = None) -> torch.Generator:
         g = torch.Generator()
         g.seed()
         return g
+    if isinstance(seed, np.random.RandomState):
+        seed = int(seed.randint(0, _SEED_BOUND, dtype=np.int64))
+    elif isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(0, _SEED_BOUND))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(
-            f"seed must be an int, a torch.Generator or None, got {type(seed).__name__}"
+            "seed must be an int, a np.random.RandomState, a np.random.Generator, a "
+            f"torch.Generator or None, got {type(seed).__name__}"
         )
-    if int(seed) < 0:
-        raise ValueError(f"seed must be non-negative, got {int(seed)}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed must be an integer in [0, 2**64), got {int(seed)}")
     g = torch.Generator()
     g.manual_seed(int(seed))
     return g

@@ -185,3 +185,30 @@ def test_soft_sort_matrix_with_padding_matches_the_real_entries_alone():
         soft_sort_matrix(v, 0.3, pad.float())
     with pytest.raises(ValueError, match="does not broadcast"):
         soft_sort_matrix(v, 0.3, pad[:, :5])
+
+
+# ------------------------------------------------- POT's argument order and metric
+@pytest.mark.parametrize("metric, p", [("sqeuclidean", 1), ("euclidean", 2), ("minkowski", 2)])
+def test_est_plan_takes_pots_positional_order_and_metric(metric, p):
+    # POT's order: X_s, X_t, a, b, projections, metric, p, n_projections, beta, seed, dense;
+    # the metric fixes the ground cost whatever p (POT's meaning). Uniform equal sizes, where
+    # POT's slice costs are right (with weights they are not; see test_pot_compat.py).
+    X, Y, _, _ = _pair(n=30, m=30)
+    theta = random_directions(3, 12, seed=1).numpy()
+    for beta in (0.0, 1.5):
+        res = expected_sliced_plan(X, Y, None, None, theta, metric, p, None, beta)
+        plan, cost = ot.expected_sliced_plan(X, Y, None, None, theta, metric, p, None, beta)
+        np.testing.assert_allclose(res.plan, plan, atol=1e-15)
+        np.testing.assert_allclose(res.cost, cost, rtol=1e-12)
+    M = ot.dist(X, Y, metric=metric, p=p)
+    np.testing.assert_allclose(res.slice_costs, [
+        (expected_sliced_plan(X, Y, projections=theta[:, k:k + 1]).plan * M).sum()
+        for k in range(12)], rtol=1e-12)
+
+
+def test_est_plan_refuses_non_euclidean_metrics():
+    X, Y, _, _ = _pair(n=5, m=5)
+    with pytest.raises(ValueError, match="metric must be None.*got 'cityblock'"):
+        expected_sliced_plan(X, Y, metric="cityblock")
+    with pytest.raises(ValueError, match="got 'minkowski' with p=3"):
+        expected_sliced_plan(X, Y, metric="minkowski", p=3)

@@ -31,6 +31,7 @@ from torch import nn
 
 from .._random import make_generator
 from .._validation import ArrayIO, check_choice, check_int, check_positive
+from ..transport.couplings import _sinkhorn_log, couple
 
 __all__ = ["sinkhorn_coupling", "drift", "particle_flow", "DriftingGenerator"]
 
@@ -50,23 +51,16 @@ def sinkhorn_coupling(X, Y, reg, cost="euclidean", n_iter=100):
     io = ArrayIO(X, Y)
     X = io.tensor(X, "X", ndim=2)
     Y = io.tensor(Y, "Y", ndim=2, shape=(None, X.shape[1]))
-    return io.out(_sinkhorn(X, Y, check_positive(reg, "reg"),
-                            check_choice(cost, "cost", ("euclidean", "sqeuclidean")),
-                            check_int(n_iter, "n_iter", minimum=1)))
+    cost = check_choice(cost, "cost", ("euclidean", "sqeuclidean"))
+    coupling = couple(X, Y, "sinkhorn", p=2 if cost == "sqeuclidean" else 1,
+                      reg=check_positive(reg, "reg"),
+                      max_iter=check_int(n_iter, "n_iter", minimum=1), tol=None)
+    return io.out(coupling.plan)
 
 
 def _sinkhorn(X, Y, reg, cost, n_iter):
-    C = _cost(X, Y, cost)
-    n, m = C.shape
-    log_a = torch.full((n,), -math.log(n), dtype=C.dtype, device=C.device)
-    log_b = torch.full((m,), -math.log(m), dtype=C.dtype, device=C.device)
-    K = -C / reg
-    f = torch.zeros(n, dtype=C.dtype, device=C.device)
-    g = torch.zeros(m, dtype=C.dtype, device=C.device)
-    for _ in range(n_iter):
-        f = log_a - torch.logsumexp(K + g[None, :], dim=1)
-        g = log_b - torch.logsumexp(K + f[:, None], dim=0)
-    return torch.exp(K + f[:, None] + g[None, :])
+    """The uniform log-domain Sinkhorn plan after exactly ``n_iter`` sweeps (no checks)."""
+    return _sinkhorn_log(_cost(X, Y, cost), None, None, reg, n_iter, tol=None)[0]
 
 
 def _drift(X, Y, tau, method, cost, n_iter):

@@ -25,6 +25,7 @@ from torch import nn
 
 from .._random import make_generator
 from .._validation import check_choice, check_int, check_probability
+from ..transport.couplings import couple
 from .drifting import seeded_init, training_setup
 
 __all__ = ["MeanFlow", "pair_noise"]
@@ -34,8 +35,10 @@ def pair_noise(x, e, coupling="ot", generator=None):
     """Reorder the noise batch ``e`` to pair it with the data batch ``x``.
 
     ``"ot"``: the assignment minimising the total squared distance (exact,
-    Hungarian algorithm); ``"sliced"``: matching ranks along one random
-    direction; ``"independent"``: as given.
+    :func:`~mintlab.transport.couplings.couple` with ``method="exact"`` and
+    the Hungarian-type solver);
+    ``"sliced"``: matching ranks along one random direction (``method="sliced"``
+    with that one direction); ``"independent"``: as given.
     """
     coupling = check_choice(coupling, "coupling", ("independent", "ot", "sliced"))
     if not isinstance(x, torch.Tensor) or not isinstance(e, torch.Tensor):
@@ -46,18 +49,11 @@ def pair_noise(x, e, coupling="ot", generator=None):
     if coupling == "independent":
         return e
     if coupling == "ot":
-        from scipy.optimize import linear_sum_assignment
-
-        C = torch.cdist(x.detach(), e.detach()).square().double().cpu().numpy()
-        _, cols = linear_sum_assignment(C)
-        return e[torch.as_tensor(cols, device=e.device)]
+        return e[couple(x.detach(), e.detach(), "exact", solver="assignment").permutation()]
     theta = torch.randn(x.shape[1], generator=generator).to(x.device, x.dtype)
     theta = theta / theta.norm()
-    order_x = torch.argsort(x.detach() @ theta)
-    order_e = torch.argsort(e.detach() @ theta)
-    out = torch.empty_like(e)
-    out[order_x] = e[order_e]
-    return out
+    # one direction: the expected sliced plan is the rank-matching permutation
+    return e[couple(x.detach(), e.detach(), "sliced", projections=theta[:, None]).permutation()]
 
 
 class _Net(nn.Module):

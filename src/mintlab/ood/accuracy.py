@@ -125,7 +125,7 @@ def confidence_transport(P, label_proportions):
                          f"sum, got {b!r}")
     M = 1.0 - P  # = ||p - e_k||_1 / 2 for a probability vector p
     a = np.full(n, 1.0 / n)
-    plan = emd(a, b / b.sum(), M, num_itermax=max(100_000, 50 * n * K))
+    plan = emd(a, b / b.sum(), M, numItermax=max(100_000, 50 * n * K))
     per_sample = n * (plan * M).sum(1)
     return float((plan * M).sum()), plan, per_sample
 

@@ -183,7 +183,7 @@ def correspondences(Y, X_t, method, penalty=None, n_frames=8, rng=None):
         if method == "ot":
             from ..transport.exact import emd
 
-            G = emd(None, None, M, num_itermax=10_000_000) * n
+            G = emd(None, None, M, numItermax=10_000_000) * n
         else:
             from ..transport.exact import partial_wasserstein_lp
 

@@ -8,6 +8,14 @@ Gromov–Wasserstein in :mod:`mintlab.transport.gromov`), ``min-gsgw`` (in
 :mod:`mintlab.transport.sliced_gromov`).
 """
 
+from .batch import (
+    circle_wasserstein_matrix,
+    linear_sliced_wasserstein_sphere_matrix,
+    s3w_matrix,
+    sliced_partial_wasserstein_matrix,
+    sliced_wasserstein_matrix,
+)
+from .couplings import Coupling, couple
 from .exact import ExactPartialTransport, emd, emd2, partial_wasserstein_lp
 from .gromov import (
     PartialGWBarycenter,
@@ -19,11 +27,13 @@ from .gromov import (
 )
 from .line import (
     MonotonePlan,
+    PartialPath1D,
     PartialTransport1D,
     circle_wasserstein,
     linear_circular_embedding,
     linear_circular_ot,
     partial_wasserstein_1d,
+    partial_wasserstein_1d_path,
     quantile_function,
     wasserstein_1d,
     wasserstein_1d_plan,
@@ -37,11 +47,13 @@ from .plans import (
 )
 from .signals import ptlp_distance, radon_cdt, sliced_ptlp_distance, tlp_distance
 from .sliced import (
+    SlicedEstimate,
     energy_based_sliced_wasserstein_distance,
     generalized_sliced_wasserstein_distance,
     linear_sliced_wasserstein_sphere,
     max_sliced_wasserstein_distance,
     s3w_distance,
+    sliced_estimate,
     sliced_partial_wasserstein,
     sliced_wasserstein_distance,
 )
@@ -58,6 +70,7 @@ from .slicers import (
     MLPSlicer,
     PolynomialSlicer,
     ResidualMLPSlicer,
+    fibonacci_directions,
     make_slicer,
     orthonormal_directions,
     random_directions,
@@ -74,6 +87,8 @@ __all__ = [
     "wasserstein_1d_plan",
     "MonotonePlan",
     "partial_wasserstein_1d",
+    "partial_wasserstein_1d_path",
+    "PartialPath1D",
     "PartialTransport1D",
     "circle_wasserstein",
     "linear_circular_embedding",
@@ -100,6 +115,16 @@ __all__ = [
     "sliced_partial_wasserstein",
     "s3w_distance",
     "linear_sliced_wasserstein_sphere",
+    "sliced_estimate",
+    "SlicedEstimate",
+    "fibonacci_directions",
+    "couple",
+    "Coupling",
+    "sliced_wasserstein_matrix",
+    "s3w_matrix",
+    "circle_wasserstein_matrix",
+    "sliced_partial_wasserstein_matrix",
+    "linear_sliced_wasserstein_sphere_matrix",
     "random_frames",
     "sphere_to_circle",
     "fused_partial_gromov_wasserstein",

@@ -25,10 +25,15 @@ from typing import Any
 import numpy as np
 import ot
 import torch
-from scipy.optimize import linear_sum_assignment, linprog
-from scipy.sparse import coo_matrix
 
-from .._validation import ArrayIO, check_choice, check_int, check_nonnegative, check_weights
+from .._validation import (
+    ArrayIO,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_weights,
+)
 
 __all__ = ["PartialGWResult", "partial_gromov_wasserstein", "fused_partial_gromov_wasserstein",
            "PartialGWBarycenter", "partial_gromov_barycenter", "gromov_cost_matrix"]
@@ -116,47 +121,65 @@ def _partial_lp(p, q, G):
     return ot.emd(np.r_[p, q.sum()], np.r_[q, p.sum()], big, numItermax=10_000_000)
 
 
-def _common_unit(p, q):
-    """The mass every point carries when all of ``p`` and ``q`` are equal, else ``None``."""
-    u = float(p[0])
-    if u > 0 and np.all(np.abs(p - u) <= 1e-12 * u) and np.all(np.abs(q - u) <= 1e-12 * u):
-        return u
-    return None
+def _direction(p, q, grad, mass=None):
+    """Frank–Wolfe's linear step as a sparse plan ``(rows, cols, values)``.
+
+    ``mass=None``: a minimiser of ``<grad, g>`` over ``g >= 0, g 1 <= p, g^T 1 <= q``
+    (only negative entries of ``grad`` can carry mass). Otherwise the same with
+    ``|g| = mass`` (POT's mass-constrained step). Either is one balanced transport LP
+    (network simplex) between ``p`` and ``q``, each side given one dummy point that takes
+    the mass the other side does not send: ``|q|`` and ``|p|`` (free to exchange with
+    each other) in the first case, ``|q| - mass`` and ``|p| - mass`` (barred from each
+    other) in the second.
+    """
+    n, m = grad.shape
+    big = np.zeros((n + 1, m + 1))
+    if mass is None:
+        np.minimum(grad, 0.0, out=big[:n, :m])
+        a, b = np.r_[p, q.sum()], np.r_[q, p.sum()]
+    else:
+        # on plans of one mass a constant shift changes nothing; with costs >= 0, flow
+        # between the dummies would only add real mass, and a positive price bars ties
+        np.subtract(grad, grad.min(), out=big[:n, :m])
+        big[n, m] = 2.0 * float(big[:n, :m].max()) + 1.0
+        # a mass above min(|p|, |q|) by round-off must not give a negative dummy weight
+        a = np.r_[p, max(q.sum() - mass, 0.0)]
+        b = np.r_[q, max(p.sum() - mass, 0.0)]
+    plan = ot.emd(a, b, big, numItermax=10_000_000)[:n, :m]
+    if mass is None:
+        plan[grad >= 0] = 0.0  # ties at zero cost: carrying mass there is not a descent
+    rows, cols = np.nonzero(plan > 0)
+    return rows, cols, plan[rows, cols]
+
+
+def _comonotone(x, y, p, q):
+    """The comonotone coupling of ``(x, p)`` and ``(y, q)`` (equal totals) as a sparse plan:
+    the north-west corner rule on both sides sorted, at most ``n + m - 1`` entries."""
+    ix, iy = np.argsort(x, kind="stable"), np.argsort(y, kind="stable")
+    cp, cq = np.cumsum(p[ix]), np.cumsum(q[iy])
+    t = np.union1d(cp, cq)  # the breakpoints, each the end of one piece of the plan
+    start = np.r_[0.0, t[:-1]]
+    vals = t - start
+    # a last piece past the end of one side is round-off in the totals
+    keep = (vals > 0) & (start < min(cp[-1], cq[-1]))
+    start, vals = start[keep], vals[keep]
+    # the piece after ``start`` belongs to the first point of each side whose cumulative
+    # mass exceeds it: consecutive pieces differ in a row or a column, so no pair repeats
+    rows = ix[np.minimum(np.searchsorted(cp, start, side="right"), len(p) - 1)]
+    cols = iy[np.minimum(np.searchsorted(cq, start, side="right"), len(q) - 1)]
+    return rows, cols, vals
 
 
 def _partial_ot_direction(p, q, grad):
-    """FW1's linear step: a vertex of ``argmin <grad, g>`` over ``g >= 0, g 1 <= p,
-    g^T 1 <= q`` (partial transport with inequality marginals, no dummy points).
-
-    Only negative entries of ``grad`` can carry mass. When every point carries the same
-    mass ``u``, the vertices of this polytope are ``u`` times partial matchings, so the
-    step is a minimum-weight matching (the Hungarian algorithm on ``min(grad, 0)``);
-    otherwise it is the linear program itself, solved by the dual simplex (HiGHS).
-    """
-    n, m = grad.shape
-    out = np.zeros((n, m))
-    neg = grad < 0
-    if not neg.any():
-        return out
-    u = _common_unit(p, q)
-    if u is not None:
-        rows, cols = linear_sum_assignment(np.minimum(grad, 0.0))
-        keep = grad[rows, cols] < 0
-        out[rows[keep], cols[keep]] = u
-        return out
-    ii, jj = np.nonzero(neg)
-    k = np.arange(ii.size)
-    A = coo_matrix((np.ones(2 * ii.size), (np.r_[ii, n + jj], np.r_[k, k])),
-                   shape=(n + m, ii.size)).tocsr()
-    sol = linprog(grad[ii, jj], A_ub=A, b_ub=np.r_[p, q], bounds=(0, None), method="highs-ds")
-    if sol.status != 0:  # pragma: no cover - a bounded feasible LP; kept as a safeguard
-        return _partial_lp(p, q, grad)[:n, :m]
-    out[ii, jj] = np.maximum(sol.x, 0.0)
+    """FW1's linear step as a dense ``(n, m)`` plan (see :func:`_direction`)."""
+    out = np.zeros(grad.shape)
+    rows, cols, vals = _direction(p, q, grad)
+    out[rows, cols] = vals
     return out
 
 
 def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1", G0=None,
-                               max_iter=500, tol=1e-9, n_masses=6, metric=None):
+                               max_iter=500, tol=1e-9, n_masses=6, metric=None, *, mass=None):
     """Partial Gromov–Wasserstein (``pgw``) between two metric measure spaces.
 
     Parameters
@@ -173,22 +196,24 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
     solver : {"fw1", "fw2"}
         The paper's two Frank–Wolfe variants. ``"fw1"`` iterates on the partial
         plan ``(n, m)``; its linear step is partial transport with the
-        inequality marginals ``g 1 <= p, g^T 1 <= q`` (a minimum-weight
-        matching by the Hungarian algorithm when every point carries the same
-        mass, else the LP by HiGHS's dual simplex). ``"fw2"`` iterates on the
-        balanced plan ``(n + 1, m + 1)`` of the spaces augmented by one point
-        each (masses ``|q|`` and ``|p|``), for the GW-type loss that is zero
-        on the added points; its linear step is a balanced transport LP
-        (network simplex). The two are equivalent: from one start their
-        iterates agree, the ``fw2`` plan restricted to the ``n x m`` block.
+        inequality marginals ``g 1 <= p, g^T 1 <= q``, one network-simplex LP
+        with a dummy point per side; ``L x plan`` is carried along the
+        iterates, so a step costs that LP and one matrix product with the
+        sparse vertex. ``"fw2"`` iterates on the balanced plan
+        ``(n + 1, m + 1)`` of the spaces augmented by one point each (masses
+        ``|q|`` and ``|p|``), for the GW-type loss that is zero on the added
+        points; its linear step is a balanced transport LP (network simplex).
+        The two are equivalent: from one start their iterates agree, the
+        ``fw2`` plan restricted to the ``n x m`` block.
     G0 : array of shape (n, m), optional
         Starting plan (must satisfy the mass constraints; ``fw2`` starts from
-        its augmented version). By default the start is the best of
-        ``n_masses`` fixed-mass partial GW plans (masses spread over
-        ``(0, min(|p|, |q|)]``, each found by a few Frank–Wolfe steps from the
-        scaled product plan), or the empty plan if none is better: the empty
-        plan is a stationary point of PGW, and Frank–Wolfe started from the
-        product plan often falls into it when some points have no counterpart.
+        its augmented version). By default the start is a fixed-mass partial
+        GW plan: for the masses ``min(|p|, |q|) j / n_masses``,
+        ``j = n_masses, ..., 1``, a few Frank–Wolfe steps at that mass from
+        the scaled product plan, stopping at the first (largest) mass whose
+        plan beats the empty plan. The empty plan is a stationary point of
+        PGW, and Frank–Wolfe falls into it from a plan that costs more than it
+        transports (e.g. one that must match points without a counterpart).
     max_iter : int, default 500
     tol : float, default 1e-9
         Stop when the Frank–Wolfe gap ``<grad, plan - direction>`` is below
@@ -199,6 +224,13 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
         ``None``: ``C1``, ``C2`` are cost matrices. Otherwise they are point
         clouds ``(n, d1)``, ``(m, d2)`` and their distance matrices are built
         with this metric (:func:`gromov_cost_matrix`).
+    mass : float in (0, min(|p|, |q|)], optional
+        Solve the mass-constrained problem instead (POT's
+        ``ot.gromov.partial_gromov_wasserstein`` with ``m=mass``): minimise the
+        GW term over plans with ``|plan| = mass``, by Frank–Wolfe from the
+        scaled product plan (POT's start) or from ``G0`` (which must then carry
+        ``mass``). The penalty is then a constant, kept only in ``cost``.
+        ``solver="fw1"`` only.
 
     Returns
     -------
@@ -215,6 +247,9 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
     >>> res = partial_gromov_wasserstein(C, C[::-1, ::-1], penalty=1.0)
     >>> float(res.cost) < 1e-12, res.plan.round(3).tolist()
     (True, [[0.0, 0.0, 0.333], [0.0, 0.333, 0.0], [0.333, 0.0, 0.0]])
+    >>> fixed = partial_gromov_wasserstein(C, C[::-1, ::-1], mass=0.5)  # POT's m=0.5
+    >>> round(float(fixed.transported), 12), float(fixed.gw_cost) < 1e-12
+    (0.5, True)
     """
     lam = check_nonnegative(penalty, "penalty")
     solver = check_choice(solver, "solver", ("fw1", "fw2"))
@@ -225,8 +260,26 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
     A, pa = _space(io, C1, p, "C1", "p")
     B, qb = _space(io, C2, q, "C2", "q")
     G0n = _start(io, G0, pa, qb)
-    G, it, converged = _fw(A, B, pa, qb, lam, None, 1.0, solver, G0n, max_iter, tol, n_masses)
+    mass = _check_mass(mass, pa, qb, solver, G0n)
+    G, it, converged = _fw(A, B, pa, qb, lam, None, 1.0, solver, G0n, max_iter, tol, n_masses,
+                           mass)
     return _result(io, A, B, pa, qb, lam, None, 1.0, G, it, converged)
+
+
+def _check_mass(mass, pa, qb, solver, G0):
+    """``mass`` as a float in ``(0, min(|p|, |q|)]`` (round-off above clipped), or ``None``."""
+    if mass is None:
+        return None
+    value = check_positive(mass, "mass")
+    top = float(min(pa.sum(), qb.sum()))
+    if value > top * (1 + 1e-12):
+        raise ValueError(f"mass must be at most min(|p|, |q|) = {top:.6g}, got {value}")
+    if solver != "fw1":
+        raise ValueError(f"mass= is solved by solver='fw1', got solver={solver!r}")
+    value = min(value, top)
+    if G0 is not None and abs(float(G0.sum()) - value) > 1e-9 * max(value, 1.0):
+        raise ValueError(f"G0 must carry mass {value} when mass is given, got {G0.sum()}")
+    return value
 
 
 def _start(io, G0, pa, qb):
@@ -261,42 +314,130 @@ def _exact_step(gap, quad):
     return 1.0 if quad - gap < 0 else 0.0
 
 
-def _fw(A, B, pa, qb, lam, M, alpha, solver, G, max_iter, tol, n_masses):
+def _tensor_sparse(C1sq, C2sq, C1, C2, rows, cols, vals):
+    """:func:`_tensor` of the plan with ``vals`` at ``(rows, cols)``: one ``n x k x m``
+    product instead of two dense ones."""
+    r = np.bincount(rows, vals, C1.shape[0])
+    c = np.bincount(cols, vals, C2.shape[0])
+    return (C1sq @ r)[:, None] + (C2sq @ c)[None, :] - 2.0 * (C1[:, rows] * vals) @ C2[:, cols].T
+
+
+def _product_plan(p, q, mass):
+    """The product plan scaled to carry ``mass`` (feasible for ``mass <= min(|p|, |q|)``)."""
+    return np.outer(p, q) * (mass / (p.sum() * q.sum()))
+
+
+def _all_mass(p, q, mass):
+    """Whether ``mass`` is all of ``p`` and all of ``q`` (the plans are then couplings)."""
+    return bool(abs(p.sum() - q.sum()) <= 1e-12 * q.sum()
+                and abs(mass - min(p.sum(), q.sum())) <= 1e-12 * q.sum())
+
+
+# Frank-Wolfe steps of the fixed-mass start (a start, not a solution: loosely converged)
+_START_ITER = 50
+_START_TOL = 1e-5
+
+
+def _fw(A, B, pa, qb, lam, M, alpha, solver, G, max_iter, tol, n_masses, mass=None):
     """Frank-Wolfe with exact line search on the (fused) partial GW objective: ``fw1`` on the
-    partial plan, ``fw2`` on the balanced plan of the augmented spaces."""
+    partial plan, ``fw2`` on the balanced plan of the augmented spaces.
+
+    Without a start ``G`` (and without ``mass``), the start is
+    :func:`_descending_start`'s fixed-mass plan.
+    With ``mass``, the problem is the mass-constrained one (``|G| = mass``, the penalty
+    then a constant), started, as POT's solver is, from the scaled product plan.
+    """
     Asq, Bsq = A * A, B * B
     scale = max(float(np.abs(A).max() ** 2 + np.abs(B).max() ** 2) *
                 max(pa.sum(), qb.sum()) ** 2, 1e-300)
     if M is not None:
         scale = max(scale, float(np.abs(M).max()) * max(pa.sum(), qb.sum()))
-    if G is None:
-        # a start, not a solution: a loose tolerance (each step is one n x m LP)
-        G = _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, 1e-5 * scale, M, alpha)
-    if solver == "fw2":
-        return _fw_augmented(A, B, pa, qb, lam, M, alpha, G, max_iter, tol * scale)
 
-    def objective(G):
-        return _objective(A, B, Asq, Bsq, lam, M, alpha, G)
+    def run(G):
+        if solver == "fw2":
+            return _fw_augmented(A, B, pa, qb, lam, M, alpha, G, max_iter, tol * scale)
+        return _fw_partial(A, B, Asq, Bsq, pa, qb, lam, M, alpha, G, max_iter, tol * scale,
+                           mass)[:3]
 
-    value, tens = objective(G)
+    if G is not None:
+        return run(G)
+    if mass is not None:
+        if solver == "fw1":
+            return _fw_partial(A, B, Asq, Bsq, pa, qb, lam, M, alpha, _product_plan(pa, qb, mass),
+                               max_iter, tol * scale, mass, _all_mass(pa, qb, mass))[:3]
+        return run(_product_plan(pa, qb, mass))
+    G = _descending_start(A, B, Asq, Bsq, pa, qb, lam, M, alpha, n_masses, _START_TOL * scale)
+    return run(G)
+
+
+def _descending_start(A, B, Asq, Bsq, pa, qb, lam, M, alpha, n_masses, tol_abs):
+    """The fixed-mass plan of the largest mass on the grid ``min(|p|, |q|) j / n_masses``
+    (``j = n_masses, ..., 1``) that beats the empty plan, each found by a few Frank-Wolfe
+    steps from the scaled product plan (the start of POT's mass-constrained solver). Large
+    masses spread the first steps over whole shapes, which settles a correspondence;
+    a mass that forces points without a counterpart into the plan costs more than it
+    transports, and the next mass down is tried. If none beats the empty plan, the best
+    of them is returned (the penalised iterations then decide)."""
+    top = min(pa.sum(), qb.sum())
+    best, best_val = None, np.inf
+    for j in range(n_masses, 0, -1):
+        m0 = top * j / n_masses
+        G, _, _, val = _fw_partial(A, B, Asq, Bsq, pa, qb, lam, M, alpha,
+                                   _product_plan(pa, qb, m0), _START_ITER, tol_abs, m0,
+                                   _all_mass(pa, qb, m0))
+        if val < 0.0:
+            return G
+        if val < best_val:
+            best, best_val = G, val
+    return best
+
+
+def _fw_partial(A, B, Asq, Bsq, pa, qb, lam, M, alpha, G, max_iter, tol_abs, mass=None,
+                product=False):
+    """FW1: Frank-Wolfe on the partial plan (with ``mass``: on the plans of that mass).
+
+    Each linear step is a sparse vertex ``P`` (:func:`_direction`); ``L x P`` costs one
+    ``n x k x m`` product and ``L x G`` is carried along the iterates
+    (``L x (G + a (P - G)) = L x G + a (L x P - L x G)``), so an iteration costs one
+    transport LP and one matrix product. Returns the plan, the iteration count, whether
+    the gap fell below ``tol_abs``, and the objective of :func:`_objective` at the plan.
+    ``product=True`` says that ``G`` is the product plan with ``mass = |p| = |q|``: its
+    first step is then the comonotone coupling (sorting, no LP).
+    """
+    G = np.array(G, dtype=np.float64)
+    tens = _tensor(Asq, Bsq, A, B, G)
     converged, it = False, 0
     for it in range(1, max_iter + 1):  # noqa: B007
         grad = _gradient(lam, M, alpha, G, tens)
-        delta = _partial_ot_direction(pa, qb, grad) - G
-        gap = -float((grad * delta).sum())
-        if gap <= tol * scale:
+        if it == 1 and product and M is None:
+            # from the product plan with all mass transported, the gradient is
+            # c (a_i + b_j - 2 x_i y_j), x = C1 p, y = C2 q: on couplings of (p, q) the
+            # a, b terms are constant and -x_i y_j is minimised by the comonotone coupling
+            # (the rearrangement inequality), so this LP needs no simplex
+            rows, cols, vals = _comonotone(A @ pa, B @ qb, pa, qb)
+        else:
+            rows, cols, vals = _direction(pa, qb, grad, mass)
+        gap = float((grad * G).sum()) - float(grad[rows, cols] @ vals)
+        if gap <= tol_abs:
             converged = True
             break
-        # F(G + a delta) = F(G) - a gap + a^2 Q(delta), Q from the same tensor: exact step
-        quad = (alpha * float((_tensor(Asq, Bsq, A, B, delta) * delta).sum())
-                - 2 * lam * float(delta.sum()) ** 2)
+        dtens = _tensor_sparse(Asq, Bsq, A, B, rows, cols, vals)
+        dtens -= tens
+        # F(G + a delta) = F(G) - a gap + a^2 Q(delta), delta = P - G: the exact step
+        quad = (alpha * (float(dtens[rows, cols] @ vals) - float((dtens * G).sum()))
+                - 2 * lam * (float(vals.sum()) - float(G.sum())) ** 2)
         step = _exact_step(gap, quad)
         if step == 0.0:
             converged = True
             break
-        G = G + step * delta
-        value, tens = objective(G)
-    return np.maximum(G, 0.0), it, converged
+        G *= 1.0 - step
+        np.add.at(G, (rows, cols), step * vals)
+        tens += step * dtens
+    G = np.maximum(G, 0.0)
+    value = alpha * float((tens * G).sum()) - 2 * lam * float(G.sum()) ** 2
+    if M is not None:
+        value += (1.0 - alpha) * float((M * G).sum())
+    return G, it, converged, value
 
 
 def _lift_plan(G, p, q):
@@ -417,7 +558,7 @@ def _sinkhorn_solve(A, B, pa, qb, lam, M, alpha, G, epsilon, max_iter, tol, n_ma
 
 def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penalty=1.0,
                                      solver="fw1", epsilon=0.01, G0=None, max_iter=500,
-                                     tol=1e-9, n_masses=6, metric=None):
+                                     tol=1e-9, n_masses=6, metric=None, *, mass=None):
     r"""Fused partial Gromov–Wasserstein (``fpgw``): features and structure, unbalanced.
 
     .. math::
@@ -437,8 +578,10 @@ def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penal
     ----------
     M : array of shape (n, m)
         Feature cost between the nodes of the two spaces (e.g. ``ot.dist`` of features).
-    C1, C2, p, q, penalty, G0, max_iter, tol, n_masses, metric
-        As in :func:`partial_gromov_wasserstein` (``metric``: point clouds in).
+    C1, C2, p, q, penalty, G0, max_iter, tol, n_masses, metric, mass
+        As in :func:`partial_gromov_wasserstein` (``metric``: point clouds in;
+        ``mass``: the mass-constrained problem, POT's
+        ``ot.gromov.partial_fused_gromov_wasserstein`` with ``m=mass``).
     alpha : float in [0, 1], default 0.5
         Weight of the structure term.
     solver : {"fw1", "fw2", "sinkhorn"}
@@ -484,6 +627,7 @@ def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penal
     Mn = io.tensor(M, "M", ndim=2, shape=(len(pa), len(qb))).detach().cpu().numpy().astype(
         np.float64)
     G0n = _start(io, G0, pa, qb)
+    mass = _check_mass(mass, pa, qb, solver, G0n)
     if solver == "sinkhorn":
         if eps <= 0:
             raise ValueError("epsilon must be positive for the sinkhorn solver")
@@ -491,7 +635,7 @@ def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penal
                                            max(tol, 1e-7), n_masses)
     else:
         G, it, converged = _fw(A, B, pa, qb, lam, Mn, alpha, solver, G0n, max_iter, tol,
-                               n_masses)
+                               n_masses, mass)
     return _result(io, A, B, pa, qb, lam, Mn, alpha, G, it, converged)
 
 
@@ -499,29 +643,13 @@ def _mass_search(pa, qb, A, B, Asq, Bsq, lam, n_masses, tol_abs, M=None, alpha=1
     """Best start among fixed-mass (fused) partial GW plans on a grid of masses (and the
     empty plan)."""
     n_masses = check_int(n_masses, "n_masses", minimum=1)
-    n, m = len(pa), len(qb)
     top = min(pa.sum(), qb.sum())
-    best, best_val = np.zeros((n, m)), 0.0
+    best, best_val = np.zeros((len(pa), len(qb))), 0.0
+    # the grid's last mass can exceed ``top`` by round-off
     for mass in np.minimum(top * np.arange(1, n_masses + 1) / n_masses, top):
-        # the grid's last mass can exceed ``top`` by round-off: a negative dummy weight
-        pe = np.r_[pa, max(qb.sum() - mass, 0.0)]
-        qe = np.r_[qb, max(pa.sum() - mass, 0.0)]
-        G = np.outer(pa, qb) * mass / (pa.sum() * qb.sum())
-        for _ in range(30):  # a start, not a solution: a few steps separate the masses
-            # fixed mass: the penalty is constant
-            grad = alpha * 2.0 * _tensor(Asq, Bsq, A, B, G)
-            if M is not None:
-                grad = grad + (1.0 - alpha) * M
-            big = np.zeros((n + 1, m + 1))
-            big[:n, :m] = grad
-            big[n, m] = 1e3 * (np.abs(grad).max() + 1.0)  # dummy-to-dummy would drop mass
-            delta = ot.emd(pe, qe, big, numItermax=10_000_000)[:n, :m] - G
-            gap = -float((grad * delta).sum())
-            if gap <= tol_abs:
-                break
-            quad = alpha * float((_tensor(Asq, Bsq, A, B, delta) * delta).sum())
-            G = G + (min(1.0, gap / (2 * quad)) if quad > 0 else 1.0) * delta
-        val = _objective(A, B, Asq, Bsq, lam, M, alpha, G)[0]
+        # a start, not a solution: a few steps separate the masses
+        G, _, _, val = _fw_partial(A, B, Asq, Bsq, pa, qb, lam, M, alpha,
+                                   _product_plan(pa, qb, mass), 30, tol_abs, mass)
         if val < best_val:
             best, best_val = G, val
     return best

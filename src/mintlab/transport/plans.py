@@ -201,8 +201,9 @@ class SlicedPlan:
     directions: Any
 
 
-def expected_sliced_plan(X_s, X_t, a=None, b=None, n_projections=50, p=2, projections=None,
-                         seed=None, beta=0.0, temperature=None, dense=True):
+def expected_sliced_plan(X_s, X_t, a=None, b=None, projections=None, metric=None, p=2,
+                         n_projections=50, beta=0.0, seed=None, dense=True, batch_size=None, *,
+                         temperature=None):
     r"""Expected sliced transport (EST) plan (``est-plans``).
 
     .. math::
@@ -221,12 +222,23 @@ def expected_sliced_plan(X_s, X_t, a=None, b=None, n_projections=50, p=2, projec
     X_t : array of shape (m, d)
     a, b : arrays of shape (n,), (m,), optional
         Weights (uniform if omitted).
-    n_projections, p, projections, seed
+    projections, p, n_projections, seed
         As in :func:`~mintlab.transport.sliced_wasserstein_distance`. The
         ground cost is ``||x - y||^p`` (``p = 2``: squared Euclidean, POT's
         default metric).
+    metric : {None, "sqeuclidean", "euclidean", "minkowski"}, optional
+        POT's name for the ground cost, taking precedence over ``p`` as in
+        POT: ``"sqeuclidean"`` is ``||x - y||^2``, ``"euclidean"`` (or
+        ``"minkowski"`` with ``p = 2``) is ``||x - y||``. The arguments
+        follow POT's ``ot.expected_sliced_plan`` in name and order; the
+        result is a :class:`SlicedPlan` (POT's ``(plan, cost)`` and ``log``
+        entries are its ``plan``, ``cost``, ``slice_costs``,
+        ``slice_weights`` and ``directions``; :mod:`mintlab.pot` returns
+        POT's tuple, and takes every POT metric).
     beta : float, default 0
         Inverse temperature of the slice weights.
+    batch_size : int, optional
+        Accepted for POT compatibility; lifting is chunked in any case.
     temperature : float, optional
         If given, every slice's sorting is replaced by SoftSort with this
         temperature (in the units of the projections), giving a plan that is
@@ -253,7 +265,7 @@ def expected_sliced_plan(X_s, X_t, a=None, b=None, n_projections=50, p=2, projec
     >>> float(res.cost)
     2.625
     """
-    p = _check_p(p)
+    p = _metric_exponent(metric, _check_p(p))
     beta = check_nonnegative(beta, "beta")
     io = ArrayIO(X_s, X_t, a, b, projections)
     Xs, Xt, aw, bw = _clouds(io, X_s, X_t, a, b)
@@ -277,6 +289,19 @@ def expected_sliced_plan(X_s, X_t, a=None, b=None, n_projections=50, p=2, projec
     plan = _densify(src, tgt, weights[:, None] * mass, n, m, dense, io)
     return SlicedPlan(plan, io.out((weights * costs).sum()), io.out(costs), io.out(weights),
                       io.out(theta))
+
+
+def _metric_exponent(metric, p):
+    """The exponent ``q`` of the ground cost ``||x - y||^q`` for POT's ``metric`` (None: ``p``)."""
+    if metric is None:
+        return p
+    if metric == "sqeuclidean":
+        return 2.0
+    if metric == "euclidean" or (metric == "minkowski" and p == 2):
+        return 1.0
+    raise ValueError(f"metric must be None, 'sqeuclidean', 'euclidean' or 'minkowski' with p=2 "
+                     f"(a power of the Euclidean distance), got {metric!r} with p={p}; "
+                     "mintlab.pot.expected_sliced_plan takes POT's other metrics")
 
 
 def _slice_weights(costs, beta):
@@ -401,7 +426,7 @@ def min_sliced_plan(X_s, X_t, a=None, b=None, p=2, slicer=None, n_projections=64
         non-uniform or unequal-size measures are drawn with replacement
         according to the weights.
     eval_every : int, default 10
-    seed : int, torch.Generator or None
+    seed : int, numpy or torch generator, or None
     dense : bool, default True
     progress : bool, default False
         Show a progress bar.

@@ -330,7 +330,7 @@ class AmortizedGSGWSlicer(torch.nn.Module):
     hidden : int, default 32
     embed : int, default 8
         Size of a cloud's summary.
-    seed : int, torch.Generator or None
+    seed : int, numpy or torch generator, or None
     dtype, device : torch dtype and device of the network's weights; inputs
         must be on the same device.
 
@@ -437,7 +437,7 @@ def fit_amortized_gsgw(net, pairs, n_steps=300, lr=0.01, temperature=0.1, batch_
     lr : float, default 0.01
     temperature : float, default 0.1
     batch_size : int, default 128
-    seed : int, torch.Generator or None
+    seed : int, numpy or torch generator, or None
 
     Returns
     -------
