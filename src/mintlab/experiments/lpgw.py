@@ -64,7 +64,7 @@ class LpgwSettings(Settings):
 
 QUICK = LpgwSettings(seeds=3, per_class=10, n_points=30, n_queries=5, n_bary=5)
 FULL = LpgwSettings(seeds=3, per_class=20, n_points=30, n_queries=30, n_bary=10)
-EXPECTED = "partly reproduced (1 of 3)"
+EXPECTED = "partly reproduced (2 of 3)"
 
 #: least speed-up that counts as "significant": an order of magnitude
 MIN_SPEEDUP = 10.0
