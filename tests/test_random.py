@@ -69,3 +69,25 @@ def test_numpy_integer_and_large_seeds():
 def test_bad_seed_message_lists_the_accepted_kinds():
     with pytest.raises(TypeError, match="RandomState.*Generator.*got str"):
         make_generator("0")
+
+
+def test_seeded_global_rng_restores_the_callers_stream_and_repeats():
+    from mintlab._random import seeded_global_rng
+    from mintlab.continual.models import ContinualMLP
+    from mintlab.experiments._compress_common import mlp
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded_global_rng(7):
+        a = torch.nn.Linear(4, 3).weight.detach().clone()
+    net1, net2 = mlp([5, 4, 2], seed=3), mlp([5, 4, 2], seed=3)
+    m1 = ContinualMLP(6, [8], [2], seed=1)
+    assert torch.equal(torch.rand(3), expected)  # the caller's stream did not move
+    with seeded_global_rng(7):
+        assert torch.equal(torch.nn.Linear(4, 3).weight, a)
+    assert torch.equal(net1[0].weight, net2[0].weight)
+    assert torch.equal(m1.trunk[0].weight, ContinualMLP(6, [8], [2], seed=1).trunk[0].weight)
+    with pytest.raises(ValueError, match="seed"):
+        with seeded_global_rng(-1):
+            pass

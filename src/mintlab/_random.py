@@ -15,12 +15,13 @@ numbers POT would draw from that state.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
 import torch
 
-__all__ = ["make_generator", "SeedLike", "randn", "rand"]
+__all__ = ["make_generator", "SeedLike", "randn", "rand", "seeded_global_rng"]
 
 SeedLike = int | np.random.RandomState | np.random.Generator | torch.Generator | None
 
@@ -92,3 +93,39 @@ def randn(
 def rand(*shape: int, generator: torch.Generator, dtype=torch.float64, device=None) -> torch.Tensor:
     """Uniform [0, 1) draws from ``generator``, moved to ``device``."""
     return _draw(torch.rand, shape, generator, dtype, device)
+
+
+@contextlib.contextmanager
+def seeded_global_rng(seed: int):
+    """Run a block with torch's global generators seeded, and give the caller's back after.
+
+    ``torch.nn`` initialisers, dropout and a few other torch calls draw from
+    the global generator and take no ``generator=``. Code that builds or
+    trains such modules from a seed runs inside this context: the global CPU
+    generator (and every CUDA one) is seeded with ``seed`` on entry, as
+    torch's own manual seeding would, and the caller's states are restored on exit,
+    so the caller's stream never sees the library's draws.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed.
+
+    Examples
+    --------
+    >>> before = torch.random.get_rng_state()
+    >>> with seeded_global_rng(0):
+    ...     a = torch.nn.Linear(3, 2).weight.detach().clone()
+    >>> with seeded_global_rng(0):
+    ...     b = torch.nn.Linear(3, 2).weight.detach().clone()
+    >>> bool(torch.equal(a, b)), bool(torch.equal(before, torch.random.get_rng_state()))
+    (True, True)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())
+                               if torch.cuda.is_available() else []):
+        torch.random.default_generator.manual_seed(int(seed))
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(int(seed))
+        yield

@@ -34,6 +34,7 @@ from torch import nn
 
 from mintlab._validation import check_choice, check_int, check_positive
 
+from .._random import seeded_global_rng
 from ._basis import check_seed, stream_generator, uniform
 from ._io import load_tensors, save_tensors, tensor_bytes
 
@@ -326,8 +327,7 @@ def apply_lora(model: nn.Module, config: LoRAConfig, backend: str = "auto") -> n
 
     peft_config = LoraConfig(r=config.rank, lora_alpha=config.alpha, target_modules=names,
                              lora_dropout=0.0, bias="none")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded_global_rng(config.seed):
         return get_peft_model(model, peft_config)
 
 

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._cache import cache_dir, cached_module
+from .._random import seeded_global_rng
 from .._validation import check_int
 
 __all__ = [
@@ -286,8 +287,8 @@ def train_testbed_lm(size: str = "tiny", *, seed: int = 0, cache: bool = True,
 def _train(cfg: LMConfig, tcfg: TrainConfig, seed: int, progress: bool) -> ByteGPT:
     from tqdm.auto import tqdm
 
-    torch.manual_seed(int(seed))
-    model = ByteGPT(cfg)
+    with seeded_global_rng(int(seed)):
+        model = ByteGPT(cfg)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tcfg.weight_decay},

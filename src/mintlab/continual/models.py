@@ -12,11 +12,13 @@ at test time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from .._random import seeded_global_rng
 from .._validation import check_int, check_nonnegative
 
 __all__ = ["KWinner", "ContinualMLP", "forward_task"]
@@ -134,11 +136,9 @@ class ContinualMLP(nn.Module):
             raise ValueError("head_sizes must name at least one head")
         if hetero_dropout and k_winner_density is None:
             raise ValueError("hetero_dropout needs k-winner activations: set k_winner_density")
-        gen_state = None
-        if seed is not None:
-            gen_state = torch.random.get_rng_state()
-            torch.manual_seed(check_int(seed, "seed", minimum=0))
-        try:
+        scope = (contextlib.nullcontext() if seed is None
+                 else seeded_global_rng(check_int(seed, "seed", minimum=0)))
+        with scope:
             layers: list[nn.Module] = []
             width = in_features
             for h in hidden:
@@ -148,9 +148,6 @@ class ContinualMLP(nn.Module):
                 width = h
             self.trunk = nn.Sequential(*layers)
             self.heads = nn.ModuleList(nn.Linear(width, s, bias=bias) for s in head_sizes)
-        finally:
-            if gen_state is not None:
-                torch.random.set_rng_state(gen_state)
         self.in_features = in_features
         self.multi_head = len(head_sizes) > 1
 

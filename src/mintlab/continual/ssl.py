@@ -16,6 +16,7 @@ of training images, tested on test images under the task's augmentation.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._random import seeded_global_rng
 from .._validation import check_choice, check_int
 from .benchmarks import Task, TaskStream
 
@@ -100,18 +102,13 @@ class SimSiam(nn.Module):
     def __init__(self, in_features: int = 64, hidden: int = 128, feature_dim: int = 64,
                  predictor_hidden: int = 32, seed: int | None = 0):
         super().__init__()
-        state = None
-        if seed is not None:
-            state = torch.random.get_rng_state()
-            torch.manual_seed(check_int(seed, "seed", minimum=0))
-        try:
+        scope = (contextlib.nullcontext() if seed is None
+                 else seeded_global_rng(check_int(seed, "seed", minimum=0)))
+        with scope:
             self.encoder = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
                                          nn.Linear(hidden, feature_dim))
             self.predictor = nn.Sequential(nn.Linear(feature_dim, predictor_hidden), nn.ReLU(),
                                            nn.Linear(predictor_hidden, feature_dim))
-        finally:
-            if state is not None:
-                torch.random.set_rng_state(state)
         self.in_features = in_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

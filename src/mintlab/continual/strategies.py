@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._random import seeded_global_rng
 from .._validation import check_choice, check_int, check_nonnegative, check_positive
 from .benchmarks import Task, TaskStream
 from .models import forward_task
@@ -159,9 +160,7 @@ class Strategy:
 
     @contextmanager
     def _rng(self, offset: int):
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed * 100_003 + offset)
+        with seeded_global_rng(self.seed * 100_003 + offset):
             yield
 
     def batches(self, task: Task, generator: torch.Generator):

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._random import seeded_global_rng
 from .._validation import check_int
 from .models import ConvNet, augment
 
@@ -98,8 +99,8 @@ def train_student(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: 
     another lacks.
     """
     epochs = check_int(epochs, "epochs", minimum=1)
-    torch.manual_seed(seed)
-    student = ConvNet(data["n_classes"], data["image_size"], width=width)
+    with seeded_global_rng(seed):
+        student = ConvNet(data["n_classes"], data["image_size"], width=width)
     opt = torch.optim.Adam(student.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     soft = None

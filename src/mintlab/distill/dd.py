@@ -27,6 +27,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .._random import seeded_global_rng
 from .._validation import check_int
 from .data import DistilledSet, view_seed
 from .labels import RawLabels
@@ -111,8 +112,8 @@ def _matching(method, X, y, ipc, *, image_size, iterations, lr, real_batch, seed
     g = torch.Generator().manual_seed(seed + 1)
     by_class = [(y == c).nonzero().flatten() for c in range(k)]
     for it in range(check_int(iterations, "iterations", minimum=1)):
-        torch.manual_seed(seed * 7 + it)
-        net = ConvNet(k, image_size, width=width)
+        with seeded_global_rng(seed * 7 + it):
+            net = ConvNet(k, image_size, width=width)
         if frozen:
             for p in net.parameters():
                 p.requires_grad_(False)

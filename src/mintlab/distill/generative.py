@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._cache import cached_module
+from .._random import seeded_global_rng
 from .._validation import check_int
 from .data import DistilledSet
 from .dd import check_images_and_labels
@@ -145,8 +146,9 @@ def pretrain_generator(kind: str, *, n_classes: int = 100, first_class: int = 10
         from mintlab.datasets import make_glyph_classes
         X, y = make_glyph_classes(n_classes, per_class, seed=1000 + seed, first_class=first_class)
         X, y = torch.as_tensor(X), torch.as_tensor(y)
-        torch.manual_seed(seed)
-        model = PromptVAE(n_pretrain_classes=n_classes) if kind == "prompt" else SuperResVAE()
+        with seeded_global_rng(seed):
+            model = (PromptVAE(n_pretrain_classes=n_classes) if kind == "prompt"
+                     else SuperResVAE())
         opt = torch.optim.Adam(model.parameters(), lr=2e-3)
         g = torch.Generator().manual_seed(seed)
         for _ in range(steps):

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._random import seeded_global_rng
+
 __all__ = ["kd_loss", "HintLoss", "relational_kd_loss", "train_student_kd"]
 
 
@@ -78,9 +80,9 @@ def train_student_kd(data: dict, X: torch.Tensor, y: torch.Tensor, teacher: nn.M
 
     if mode not in ("ce", "kd", "kd+hint", "kd+rkd"):
         raise ValueError(f"mode must be 'ce', 'kd', 'kd+hint' or 'kd+rkd', got {mode!r}")
-    torch.manual_seed(seed)
-    student = ConvNet(data["n_classes"], data["image_size"], width=width)
-    hint = HintLoss(student.feature_dim, teacher.feature_dim) if mode == "kd+hint" else None
+    with seeded_global_rng(seed):
+        student = ConvNet(data["n_classes"], data["image_size"], width=width)
+        hint = HintLoss(student.feature_dim, teacher.feature_dim) if mode == "kd+hint" else None
     params = list(student.parameters()) + (list(hint.parameters()) if hint else [])
     opt = torch.optim.Adam(params, lr=lr)
     g = torch.Generator().manual_seed(seed)

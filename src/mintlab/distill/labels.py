@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._random import seeded_global_rng
 from .._validation import check_int
 
 __all__ = ["RawLabels", "TopKLabels", "QuantizedLabels", "PCALabels", "VQLabels",
@@ -190,9 +191,10 @@ class VQLabels:
                  batch_size: int = 512, seed: int = 0):
         P = _check_probs(P)
         self.shape = P.shape
-        torch.manual_seed(seed)
-        self.model = SoftLabelVQAE(P.shape[-1], n_codebooks=n_codebooks,
-                                   codebook_size=codebook_size, code_dim=code_dim, hidden=hidden)
+        with seeded_global_rng(seed):
+            self.model = SoftLabelVQAE(P.shape[-1], n_codebooks=n_codebooks,
+                                       codebook_size=codebook_size, code_dim=code_dim,
+                                       hidden=hidden)
         flat = P.reshape(-1, P.shape[-1])
         g = torch.Generator().manual_seed(seed)
         with torch.no_grad():  # codebooks start at encoded labels (k-means++-free init)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._cache import cached_module
+from .._random import seeded_global_rng
 from .._validation import check_int
 
 __all__ = ["ConvNet", "augment", "train_classifier", "train_teacher", "predict_proba",
@@ -130,8 +131,8 @@ def train_teacher(data: dict, *, width: int = 64, depth: int = 2, epochs: int = 
                   seed: int = 0, cache: bool = True) -> ConvNet:
     """A ConvNet teacher trained on the whole training split, cached under the user's cache."""
     def build():
-        torch.manual_seed(seed)
-        return ConvNet(data["n_classes"], data["image_size"], width=width, depth=depth)
+        with seeded_global_rng(seed):
+            return ConvNet(data["n_classes"], data["image_size"], width=width, depth=depth)
 
     def fit():
         return train_classifier(build(), data["X_train"], data["y_train"], epochs=epochs,

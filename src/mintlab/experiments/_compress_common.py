@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mintlab._random import seeded_global_rng
 from mintlab.compress import accuracy, fit_classifier
 from mintlab.datasets import load_digits_split
 
@@ -29,12 +30,12 @@ def digits_tensors(seed: int, transform: Callable | None = None) -> dict[str, to
 
 def mlp(widths: Sequence[int], seed: int) -> nn.Sequential:
     """ReLU MLP with the given layer widths, initialised from ``seed``."""
-    torch.manual_seed(seed)
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        layers.append(nn.Linear(a, b))
-        if i < len(widths) - 2:
-            layers.append(nn.ReLU())
+    with seeded_global_rng(seed):
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            layers.append(nn.Linear(a, b))
+            if i < len(widths) - 2:
+                layers.append(nn.ReLU())
     return nn.Sequential(*layers)
 
 

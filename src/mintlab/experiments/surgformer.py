@@ -87,6 +87,7 @@ def run(settings: SurgFormerSettings = QUICK, seed: int = 0) -> Result:
     import matplotlib.pyplot as plt
     import torch
 
+    from mintlab._random import seeded_global_rng
     from mintlab.apps.surgical.deformation import (
         DeformationCase,
         DeformationDataset,
@@ -121,13 +122,13 @@ def run(settings: SurgFormerSettings = QUICK, seed: int = 0) -> Result:
                   "node MLP": lambda: NodeMLP(WIDTH, DEPTH)}
         errors = {}
         for name, make in models.items():
-            torch.manual_seed(seed)
-            model = make()
-            t0 = time.perf_counter()
-            fit_deformation_model(model, data, train, epochs=settings.epochs,
-                                  batch_size=settings.batch_size,
-                                  lr=3e-3, seed=seed)
-            res.metrics[f"{name}_train_seconds"] = time.perf_counter() - t0
+            with seeded_global_rng(seed):
+                model = make()
+                t0 = time.perf_counter()
+                fit_deformation_model(model, data, train, epochs=settings.epochs,
+                                      batch_size=settings.batch_size,
+                                      lr=3e-3, seed=seed)
+                res.metrics[f"{name}_train_seconds"] = time.perf_counter() - t0
             res.metrics[f"{name}_parameters"] = sum(p.numel() for p in model.parameters())
             pred = predict_displacements(model, data, test)
             errors[name] = np.array([displacement_error(p, data.cases[i].u)
@@ -151,9 +152,9 @@ def run(settings: SurgFormerSettings = QUICK, seed: int = 0) -> Result:
         case = DeformationCase(f, fixed, np.zeros(big.n_nodes, bool), mesh_edges(big),
                                np.zeros((big.n_nodes, 3)), 0.0, False)
         xb, eb, gb, cb, _ = _batch(DeformationDataset(big, [case], 1.0, 1.0), [case])
-        torch.manual_seed(seed)
-        surg_big = SurgFormer(MeshHierarchy(big.nodes, sizes=(32, 8), seed=seed), width=WIDTH,
-                              depth=DEPTH, heads=HEADS).eval()
+        with seeded_global_rng(seed):
+            surg_big = SurgFormer(MeshHierarchy(big.nodes, sizes=(32, 8), seed=seed),
+                                  width=WIDTH, depth=DEPTH, heads=HEADS).eval()
         # alternate the two sides, repeat by repeat, so that load on the machine hits both
         fem_big, model_big = [], []
         solve_elasticity(big, f, fixed, 3.0, 0.45, K=K)

@@ -92,6 +92,7 @@ def run(settings: GestureSettings = QUICK, seed: int = 0) -> Result:
     import matplotlib.pyplot as plt
     import torch
 
+    from mintlab._random import seeded_global_rng
     from mintlab.apps.surgical.gestures import (
         GestureClassifier,
         GestureClips,
@@ -118,14 +119,14 @@ def run(settings: GestureSettings = QUICK, seed: int = 0) -> Result:
         text_seen = encode_descriptions(train.descriptions, _minilm())
         text_unseen = encode_descriptions(test_unseen.descriptions, _minilm())
 
-        torch.manual_seed(seed)
-        prompt = fit_prompt_model(PromptGestureModel(width=settings.width), train, text_seen,
-                                  epochs=settings.epochs, lr=LR,
-                                  batch_size=settings.batch_size, seed=seed)
-        torch.manual_seed(seed)
-        clf = fit_classifier(GestureClassifier(len(seen), width=settings.width), train,
-                             epochs=settings.epochs, lr=LR, batch_size=settings.batch_size,
-                             seed=seed)
+        with seeded_global_rng(seed):
+            prompt = fit_prompt_model(PromptGestureModel(width=settings.width), train,
+                                      text_seen, epochs=settings.epochs, lr=LR,
+                                      batch_size=settings.batch_size, seed=seed)
+        with seeded_global_rng(seed):
+            clf = fit_classifier(GestureClassifier(len(seen), width=settings.width), train,
+                                 epochs=settings.epochs, lr=LR, batch_size=settings.batch_size,
+                                 seed=seed)
         every = GestureClips(test_unseen.clips, test_unseen.labels + len(seen), seen + unseen,
                              train.descriptions + test_unseen.descriptions)
         with torch.no_grad():
