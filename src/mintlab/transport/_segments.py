@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .._validation import ArrayIO, check_finite
+from ._partial1d import _cost
 
 # ------------------------------------------------------------------ parsing
 
@@ -256,15 +257,6 @@ def segment_cumsum(w: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
 
 
 # ------------------------------------------------------------ compiled kernels
-@numba.njit(cache=True, nogil=True, inline="always")
-def _cost(d, p):
-    if p == 1.0:
-        return abs(d)
-    if p == 2.0:
-        return d * d
-    return abs(d) ** p
-
-
 @numba.njit(cache=True, nogil=True)
 def _wp_pair(us, uw, a0, n, vs, vw, b0, m, p):
     """``W_p^p`` between sorted segments ``us[a0:a0+n]`` and ``vs[b0:b0+m]``.
