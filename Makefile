@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,scale,llm,continual,rl,vision,data,rcdt,generative,graphs
+EXTRAS ?= dev,docs,scale,llm,continual,rl,vision,data,rcdt,generative,graphs
 
 .PHONY: demo test test-cuda bench bench-cuda bench-tables lint docs clean install
 
@@ -46,9 +46,12 @@ bench-tables: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
+# the documentation site, offline, warnings as errors: open docs/_build/html/index.html
 docs: $(STAMP)
 	$(BIN)/mintlab list --markdown > docs/papers.md
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -145,3 +145,14 @@ def test_report_compares_two_runs(tmp_path):
         assert "seeds: 2 -> 3" in res.output
     finally:
         unregister("cli-cmp")
+
+
+def test_default_run_folders_are_claimed_atomically(tmp_path, monkeypatch):
+    """Two runs started in the same second never share a folder."""
+    import mintlab.cli as cli
+
+    monkeypatch.setattr(cli.time, "strftime", lambda fmt: "20260101-000000")
+    first = cli._fresh_run_dir(tmp_path / "runs")
+    second = cli._fresh_run_dir(tmp_path / "runs")
+    assert (first.name, second.name) == ("20260101-000000", "20260101-000000-2")
+    assert first.is_dir() and second.is_dir()

@@ -120,3 +120,93 @@ def test_reversed_and_read_only_views_are_accepted():
     assert io.out(io.tensor(x[::-1], "x")).tolist() == [5.0, 4.0, 3.0, 2.0, 1.0, 0.0]
     ro = np.broadcast_to(x, (2, 6))
     assert io.tensor(ro, "x", ndim=2).shape == (2, 6)
+
+
+# ------------------------------------------------------------ checks for labels, images, tokens
+from mintlab._validation import (  # noqa: E402
+    check_array,
+    check_images,
+    check_labels,
+    check_probability_vectors,
+    check_ratio,
+    check_temperature,
+    check_tokens,
+)
+
+
+@pytest.mark.parametrize("value, kwargs, exc, match", [
+    (0.0, {}, ValueError, r"ratio must lie in \(0, 1\), got 0.0"),
+    (1.0, {}, ValueError, r"\(0, 1\)"),
+    (1.2, {"closed_high": True}, ValueError, r"\(0, 1\]"),
+    (float("nan"), {}, ValueError, "finite"),
+    ("0.5", {}, TypeError, "real number"),
+])
+def test_check_ratio_rejects(value, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        check_ratio(value, "ratio", **kwargs)
+
+
+def test_check_ratio_closed_ends():
+    assert check_ratio(0.0, "ratio", closed_low=True) == 0.0
+    assert check_ratio(1, "ratio", closed_high=True) == 1.0
+
+
+def test_check_temperature():
+    assert check_temperature(2) == 2.0
+    with pytest.raises(ValueError, match="temperature must be positive, got 0.0"):
+        check_temperature(0.0)
+
+
+def test_check_labels():
+    y = check_labels(np.array([0.0, 2.0, 1.0]), "y", n_classes=3, n=3)
+    assert y.dtype == torch.int64 and y.tolist() == [0, 2, 1]
+    cases = [
+        (np.array([0, 3]), {"n_classes": 3}, ValueError, r"y must lie in \[0, 3\).*got maximum 3"),
+        (np.array([-1, 0]), {}, ValueError, "non-negative class indices, got minimum -1"),
+        (np.array([0.5, 1.0]), {}, ValueError, "integer class labels"),
+        (np.array([[0, 1]]), {}, ValueError, "1-D array"),
+        (np.array([0, 1]), {"n": 3}, ValueError, r"one label per sample \(3\), got 2"),
+        (np.array([True, False]), {}, TypeError, "dtype bool"),
+        (np.array([np.nan, 1.0]), {}, ValueError, "finite"),
+        ("abc", {}, TypeError, "numpy array or a torch tensor, got str"),
+        (["a", "b"], {}, TypeError, "must hold numbers"),
+    ]
+    for y, kwargs, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            check_labels(y, "y", **kwargs)
+
+
+def test_check_images_and_arrays():
+    assert check_images(torch.zeros(2, 1, 4, 4), channels=1).shape == (2, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"must have 3 or 4 dimension\(s\), got shape \(4, 4\)"):
+        check_images(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="3 channel"):
+        check_images(np.zeros((2, 1, 4, 4)), channels=3)
+    with pytest.raises(ValueError, match="images must be finite, got 1 NaN"):
+        check_images(np.array([[[np.nan, 0.0], [0.0, 0.0]]]))
+    with pytest.raises(ValueError, match="at least 1 element"):
+        check_array(np.zeros((0, 3)), "X")
+    with pytest.raises(ValueError, match="ragged"):
+        check_array([[1.0, 2.0], [3.0]], "X")
+    with pytest.raises(TypeError, match="X must be a real numeric array, got dtype torch.bool"):
+        check_array(torch.ones(2, dtype=torch.bool), "X")
+    with pytest.raises(TypeError, match="numpy array or a torch tensor, got dict"):
+        check_array({"a": 1}, "X")
+    t = torch.ones(3)
+    assert check_array(t, "X") is t
+
+
+def test_check_tokens_and_probabilities():
+    assert check_tokens(np.array([[1, 2, 3]]), vocab_size=4).shape == (1, 3)
+    with pytest.raises(ValueError, match=r"input_ids must lie in \[0, 4\), got values in \[1, 9\]"):
+        check_tokens(np.array([1, 9]), vocab_size=4)
+    with pytest.raises(TypeError, match="integer token ids"):
+        check_tokens(np.array([1.0]))
+    with pytest.raises(ValueError, match="at least one token"):
+        check_tokens(np.zeros((1, 0), dtype=np.int64))
+    p = check_probability_vectors(np.array([[0.25, 0.75]]), "probs")
+    assert p.dtype == torch.float64
+    with pytest.raises(ValueError, match="probs must sum to 1"):
+        check_probability_vectors(np.array([[0.5, 0.6]]), "probs")
+    with pytest.raises(ValueError, match="non-negative probabilities"):
+        check_probability_vectors(np.array([[-0.5, 1.5]]), "probs")

@@ -19,7 +19,9 @@ import sys as _sys
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from .errors import ArtifactError, ArtifactNotFoundError  # noqa: E402  (no numpy / torch)
+
+__all__ = ["__version__", "ArtifactError", "ArtifactNotFoundError"]
 
 #: Gymnasium environment ids and their entry points (imported only by ``gymnasium.make``)
 _GYM_ENVS = {"mintlab/CTGraph-v0": "mintlab.continual.envs.ctgraph:CTGraphEnv"}

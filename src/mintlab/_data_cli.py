@@ -10,7 +10,14 @@ import importlib
 
 import typer
 
-from mintlab.datasets._assets import ASSETS, asset, file_sha256, missing_reason
+from mintlab.datasets._assets import (
+    ASSETS,
+    MissingAssetError,
+    asset,
+    file_sha256,
+    missing_reason,
+)
+from mintlab.errors import ArtifactError
 
 data_app = typer.Typer(
     add_completion=False,
@@ -23,11 +30,12 @@ data_app = typer.Typer(
 def _size(n: int) -> str:
     if n <= 0:
         return "-"
+    x = float(n)
     for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
+        if x < 1000 or unit == "GB":
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
+        x /= 1000
+    return f"{x:.1f} GB"
 
 
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
@@ -66,9 +74,9 @@ def list_cmd(
     long: bool = typer.Option(False, "--long", "-l", help="Also print each asset's source."),
 ) -> None:
     """Each asset: name, kind, what it is, size, licence, installed or not (and how to add it)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for a in ASSETS:
-        row = (a.name, a.kind, a.description, _size(a.size), a.licence)
+        row: tuple[str, ...] = (a.name, a.kind, a.description, _size(a.size), a.licence)
         row += (a.source,) if long else ()
         rows.append((*row, _status(a.name)))
     header = ("name", "kind", "what", "size", "licence") + (("source",) if long else ()) \
@@ -100,7 +108,12 @@ def verify_cmd(
             typer.echo(f"{a.name}: ok (library, no files to check)")
             continue
         for f in a.files:
-            got = file_sha256(f.locate())
+            located = f.locate()
+            if located is None:  # removed since missing_reason looked
+                bad += 1
+                typer.echo(f"{a.name}: MISSING  {f.path}")
+                continue
+            got = file_sha256(located)
             ok = got == f.sha256
             bad += not ok
             typer.echo(f"{a.name}: {'ok' if ok else 'CHECKSUM MISMATCH'}  {f.path}"
@@ -130,7 +143,11 @@ def prepare_cmd(
         if not a.prepare:
             typer.echo(f"{a.name}: nothing to prepare (it is used as installed).")
             continue
-        path = _call(a.prepare, a.name, force=force)
+        try:
+            path = _call(a.prepare, a.name, force=force)
+        except (ArtifactError, MissingAssetError) as err:  # a damaged or missing source file
+            typer.echo(f"{a.name}: {err}", err=True)
+            raise typer.Exit(1) from None
         typer.echo(f"{a.name}: ready at {path}")
 
 

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import random as _py_random
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["make_generator", "SeedLike", "randn", "rand", "seeded_global_rng"]
+__all__ = ["make_generator", "SeedLike", "randn", "rand", "seeded_global_rng", "GlobalRNGSlot"]
 
-SeedLike = int | np.random.RandomState | np.random.Generator | torch.Generator | None
+from .typing import DeviceLike, SeedLike  # noqa: E402  (SeedLike is re-exported)
 
 _SEED_BOUND = 2**63 - 1  # exclusive upper bound of a seed drawn from a numpy state
 
@@ -77,26 +79,29 @@ def make_generator(seed: SeedLike = None) -> torch.Generator:
     return g
 
 
-def _draw(fn, shape, generator, dtype, device):
+def _draw(fn: Callable[..., torch.Tensor], shape: tuple[int, ...], generator: torch.Generator,
+          dtype: torch.dtype, device: DeviceLike) -> torch.Tensor:
     gen_device = generator.device
     t = fn(*shape, generator=generator, dtype=dtype, device=gen_device)
     return t.to(device) if device is not None else t
 
 
 def randn(
-    *shape: int, generator: torch.Generator, dtype=torch.float64, device=None
+    *shape: int, generator: torch.Generator, dtype: torch.dtype = torch.float64,
+    device: DeviceLike = None
 ) -> torch.Tensor:
     """Standard normal draws from ``generator``, moved to ``device``."""
     return _draw(torch.randn, shape, generator, dtype, device)
 
 
-def rand(*shape: int, generator: torch.Generator, dtype=torch.float64, device=None) -> torch.Tensor:
+def rand(*shape: int, generator: torch.Generator, dtype: torch.dtype = torch.float64,
+         device: DeviceLike = None) -> torch.Tensor:
     """Uniform [0, 1) draws from ``generator``, moved to ``device``."""
     return _draw(torch.rand, shape, generator, dtype, device)
 
 
 @contextlib.contextmanager
-def seeded_global_rng(seed: int):
+def seeded_global_rng(seed: int) -> Iterator[None]:
     """Run a block with torch's global generators seeded, and give the caller's back after.
 
     ``torch.nn`` initialisers, dropout and a few other torch calls draw from
@@ -129,3 +134,69 @@ def seeded_global_rng(seed: int):
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(int(seed))
         yield
+
+
+def _global_states() -> tuple:
+    cuda = (torch.cuda.get_rng_state_all()
+            if torch.cuda.is_available() and torch.cuda.is_initialized() else None)
+    return (torch.get_rng_state(), cuda, np.random.get_state(),  # noqa: NPY002
+            _py_random.getstate())
+
+
+def _set_global_states(states: tuple) -> None:
+    cpu, cuda, numpy_state, py_state = states
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
+    np.random.set_state(numpy_state)  # noqa: NPY002
+    _py_random.setstate(py_state)
+
+
+class GlobalRNGSlot:
+    """A private copy of the global torch / numpy / ``random`` states for one owner.
+
+    Third-party trainers (Stable-Baselines3's PPO, for one) seed and draw from
+    the process-wide generators and take no generator argument. An object that
+    wraps such a trainer keeps a slot and runs every call into the trainer
+    inside :meth:`active`: the slot's states are swapped in on entry and saved
+    back, with the caller's restored, on exit. The owner's stream is then the
+    one it would have had alone (same numbers as running it by itself), and
+    the caller's stream never sees its draws. Nested use is a no-op.
+
+    Examples
+    --------
+    >>> slot = GlobalRNGSlot()
+    >>> _ = torch.manual_seed(5); before = torch.get_rng_state()
+    >>> with slot.active():
+    ...     _ = torch.manual_seed(0); a = torch.rand(1)
+    >>> torch.equal(before, torch.get_rng_state())
+    True
+    >>> with slot.active():
+    ...     b = torch.rand(1)   # continues the slot's stream, not the caller's
+    >>> _ = torch.manual_seed(0); _ = torch.rand(1); bool(b == torch.rand(1))
+    True
+    """
+
+    def __init__(self) -> None:
+        self._states: tuple | None = None
+        self._depth = 0
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        caller = _global_states()
+        if self._states is not None:
+            _set_global_states(self._states)
+        self._depth = 1
+        try:
+            yield
+        finally:
+            self._depth = 0
+            self._states = _global_states()
+            _set_global_states(caller)

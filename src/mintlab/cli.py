@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -20,7 +21,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
@@ -54,6 +55,21 @@ def markdown_table() -> str:
             lines.append(f"| `{p.slug}` | {p.family} | {p.title} | {len(e.claims)} | "
                          f"{e.expected} | {e.data} |")
     return "\n".join(lines) + "\n"
+
+
+def _fresh_run_dir(root: Path) -> Path:
+    """``root/<timestamp>``, claimed atomically: two runs started in the same second get
+    ``<timestamp>`` and ``<timestamp>-2`` instead of writing into one folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for k in range(1, 1000):
+        path = root / (stamp if k == 1 else f"{stamp}-{k}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise RuntimeError(f"could not claim a fresh run folder under {root}")
 
 
 @app.command("list")
@@ -135,13 +151,19 @@ def run_cmd(
     if resume and out is None:
         typer.echo("--resume needs --out (the folder of the run to resume).", err=True)
         raise typer.Exit(2)
-    out_dir = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    out_dir = out or _fresh_run_dir(Path("runs"))
     # a model's own loading bars (Hugging Face) would break the run's progress bar; set
     # before any such library is imported, and inherited by --workers' processes
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    records = run_experiments(slugs, out_dir, mode=mode, seeds=seeds, base_seed=seed,
-                              workers=workers, scheduler=scheduler, threads=threads,
-                              resume=resume, progress=True)
+    from mintlab.errors import ArtifactError
+
+    try:
+        records = run_experiments(slugs, out_dir, mode=mode, seeds=seeds, base_seed=seed,
+                                  workers=workers, scheduler=scheduler, threads=threads,
+                                  resume=resume, progress=True)
+    except ArtifactError as err:  # a run folder to resume that cannot be read
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from err
     typer.echo(_table(summary_rows(records),
                       ("slug", "verdict", "claims held", "vs expected", "seeds", "seconds")))
     counts: dict[str, int] = {}
@@ -303,4 +325,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
+    sys.exit(0)
