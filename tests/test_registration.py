@@ -106,13 +106,27 @@ def test_bad_inputs():
         register(X, X, anneal=1.5)
     with pytest.raises(ValueError, match="empty"):
         register(np.zeros((0, 3)), X)
-    with pytest.raises(ValueError, match="positive weight"):
+    with pytest.raises(ValueError, match="positive sum"):
         fit_transform_model(X, X, np.zeros(5))
-    with pytest.raises(ValueError, match="one shape"):
+    with pytest.raises(ValueError, match="to match X"):
         fit_transform_model(X, X[:4], np.ones(5))
     with pytest.raises(ValueError, match="non-negative"):
         fit_transform_model(X, X, -np.ones(5))
-    with pytest.raises(ValueError, match="point clouds"):
+    with pytest.raises(ValueError, match="X_t must have shape"):
         correspondences(X, np.zeros((4, 2)), "nn")
     with pytest.raises(TypeError, match="penalty"):
         correspondences(X, X, "opt", penalty=None)
+
+
+def test_array_likes_numpy_understands_are_accepted():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = _cloud(rng, n=30)
+    Y = X @ Rotation.from_euler("z", 20, degrees=True).as_matrix().T + 0.1
+    w = np.ones(len(X))
+    a = fit_transform_model(X, Y, w, kind="affine")
+    b = fit_transform_model(pd.DataFrame(X), pd.DataFrame(Y), pd.Series(w), kind="affine")
+    assert np.allclose(a(X), b(X), rtol=0, atol=1e-12)
+    c = fit_transform_model(X.astype(np.float16), Y.astype(np.float16), w.astype(np.float16),
+                            kind="rigid")
+    assert c(X).shape == X.shape

@@ -166,7 +166,7 @@ def test_bad_solves_rejected():
     f = np.zeros((mesh.n_nodes, 3))
     with pytest.raises(ValueError, match="singular"):
         solve_elasticity(mesh, f + 1, np.zeros(mesh.n_nodes, bool))
-    with pytest.raises(ValueError, match="forces must be finite"):
+    with pytest.raises(ValueError, match="forces must have shape"):
         solve_elasticity(mesh, f[:3], np.ones(mesh.n_nodes, bool))
     with pytest.raises(ValueError, match="nu"):
         stiffness_matrix(mesh, nu=0.5)

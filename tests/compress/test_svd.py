@@ -189,8 +189,10 @@ def test_bad_ratios_are_rejected(ratio):
 
 
 def test_bad_arguments_are_rejected():
-    with pytest.raises(TypeError, match="ratio"):
+    with pytest.raises(ValueError, match="ratio"):
         compress_model(_mlp(), "svd", float("nan"))
+    with pytest.raises(TypeError, match="ratio"):
+        compress_model(_mlp(), "svd", "0.5")
     with pytest.raises(ValueError, match="no nn.Linear"):
         compress_model(nn.Sequential(nn.ReLU()), "svd", 0.5)
     with pytest.raises(ValueError, match="calibration is required"):

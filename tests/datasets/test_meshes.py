@@ -42,5 +42,5 @@ def test_labelled_classes_and_errors():
         mesh_primitive("teapot")
     with pytest.raises(ValueError, match="n_points must be >= 1"):
         sample_mesh_surface("box", 0)
-    with pytest.raises(ValueError, match="shapes must name at least one shape"):
+    with pytest.raises(ValueError, match="shapes must name at least one"):
         make_mesh_point_cloud_classes(1, shapes=())

@@ -60,7 +60,7 @@ def test_codecs_decode_to_distributions_and_bits_round_trip():
     assert (QuantizedLabels(P, 8).decode() - P).abs().max() < 0.01
     v = np.array([0, 5, 7, 3, 1, 6])
     assert np.array_equal(unpack_bits(pack_bits(v, 3), 3, 6), v)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="P must be"):
         RawLabels(torch.ones(3, 4))
 
 
@@ -189,7 +189,7 @@ def test_subset_methods_and_bad_budgets():
         random_subset(X, y, 0)
     with pytest.raises(TypeError, match="ipc"):
         random_subset(X, y, 1.5)
-    with pytest.raises(ValueError, match="X must be"):
+    with pytest.raises(ValueError, match="X must have 3 dimension"):
         random_subset(X.flatten(1), y, 1)
     net = ConvNet(4, 16)
     assert net(X).shape == (24, 4)

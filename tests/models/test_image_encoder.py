@@ -126,7 +126,7 @@ def test_image_tokens_are_the_feature_map_and_are_cached(encoder, tmp_path, monk
     with torch.no_grad():
         fmap = encoder.feature_map(encoder.preprocess(images, size=96), 10)
     np.testing.assert_allclose(mid[0, 7], fmap[0, :, 1, 1].double().numpy(), atol=1e-5)
-    files = list((tmp_path / "image-tokens").glob("*.npy"))
+    files = list((tmp_path / "image-tokens").glob("*.npz"))
     assert len(files) == 1
     np.testing.assert_array_equal(image_tokens(images, size=96, block=10), mid)  # cache read
     with pytest.raises(ValueError, match="block must be None or an integer in"):

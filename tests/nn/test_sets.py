@@ -99,7 +99,7 @@ def test_pad_sets_and_masked_training_loop():
         pad_sets([np.ones((2, 2)), np.ones((2, 3))])
     with pytest.raises(ValueError, match="non-empty"):
         pad_sets([])
-    with pytest.raises(ValueError, match="mask must be a tensor with 40 rows"):
+    with pytest.raises(ValueError, match=r"mask must have shape \(40, 8\) to match X"):
         fit_classifier(model, x, y, mask=mask[:3])
 
 

@@ -11,6 +11,7 @@ distributed = pytest.importorskip("distributed")
 import dask.bag as db  # noqa: E402
 from scipy.spatial.distance import cdist  # noqa: E402
 
+from mintlab import ArtifactError  # noqa: E402
 from mintlab.embed import SLOSH, PoolingEmbedding, SlicedWassersteinEmbedding  # noqa: E402
 from mintlab.scale import (  # noqa: E402
     PartitionError,
@@ -192,8 +193,10 @@ def test_sharded_index_save_load_round_trip(client, tmp_path):
     q = sets[:10]
     a, b = idx.search(q, k=5), back.search(q, k=5)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="nothing") as missing:
         ShardedSLOSH.load(tmp_path / "nothing", client=client)
+    assert isinstance(missing.value, ArtifactError)
+    assert str(tmp_path / "nothing") in str(missing.value)
     with pytest.raises(RuntimeError, match="not fitted"):
         ShardedSLOSH(client=client).search(q)
 
@@ -228,3 +231,13 @@ def test_scheduler_address_connects(client):
     finally:
         c.close()
         _client._OWNED.pop(address, None)
+
+
+def test_sharded_index_load_names_a_corrupted_shard(client, tmp_path):
+    idx = ShardedSLOSH(8, 8, index="flat", seed=1, partition_size=100, client=client)
+    idx.fit(_sets(150)).save(tmp_path / "idx")
+    shard = tmp_path / "idx" / "shard-00001.faiss"
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) // 2])  # truncated: only a worker reading it can tell
+    with pytest.raises(ArtifactError, match="shard-00001"):
+        ShardedSLOSH.load(tmp_path / "idx", client=client)

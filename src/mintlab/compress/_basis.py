@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+from collections.abc import Sequence
 
 import torch
 
 __all__ = ["stream_seed", "stream_generator", "uniform", "check_seed"]
 
 
-def check_seed(seed, name: str = "seed") -> int:
+def check_seed(seed: object, name: str = "seed") -> int:
     """A non-negative Python int: the only kind of seed a compressed model can store."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"{name} must be a non-negative int (it is stored with the model), "
@@ -37,7 +38,7 @@ def check_seed(seed, name: str = "seed") -> int:
     return int(seed)
 
 
-def stream_seed(seed: int, *keys) -> int:
+def stream_seed(seed: int, *keys: object) -> int:
     """A 63-bit seed for the stream ``keys`` under ``seed`` (BLAKE2b of their text).
 
     Examples
@@ -51,15 +52,16 @@ def stream_seed(seed: int, *keys) -> int:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little") >> 1
 
 
-def stream_generator(seed: int, *keys) -> torch.Generator:
+def stream_generator(seed: int, *keys: object) -> torch.Generator:
     """A fresh CPU generator for the stream ``keys`` under ``seed``."""
     g = torch.Generator(device="cpu")
     g.manual_seed(stream_seed(seed, *keys))
     return g
 
 
-def uniform(shape, seed: int, *keys, low: float = -1.0, high: float = 1.0,
-            dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+def uniform(shape: Sequence[int], seed: int, *keys: object, low: float = -1.0,
+            high: float = 1.0, dtype: torch.dtype = torch.float32,
+            device: torch.device | str | None = None) -> torch.Tensor:
     """Uniform ``[low, high)`` draws of the stream ``keys``, made on the CPU in float32.
 
     The values are the same for any ``dtype``/``device`` requested (they are

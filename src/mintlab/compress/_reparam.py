@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 import torch
 from torch import nn
 
+from .._artifacts import require_keys
+from ..errors import ArtifactError
 from ._basis import check_seed
 from ._io import load_tensors, save_tensors, tensor_bytes
 
@@ -32,6 +35,16 @@ _DEFAULT_MODULES = (nn.Linear, nn.Bilinear, nn.Embedding, nn.EmbeddingBag,
 _METHODS: dict[str, type[Reparameterized]] = {}
 
 IncludeLike = Sequence[str] | str | Callable[[str, nn.Parameter], bool] | None
+
+_FORMAT = "mintlab.compress/1"
+_R = TypeVar("_R", bound="Reparameterized")
+
+
+def check_module(model: Any, name: str = "model") -> nn.Module:
+    """``model`` if it is a ``torch.nn.Module``, else a ``TypeError`` naming ``name``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    return model
 
 
 @dataclass(frozen=True)
@@ -52,35 +65,103 @@ class CompressedModel:
         ``"dense.<name>"`` for parameters kept as they are and
         ``"buffer.<name>"`` for the model's buffers (e.g. batch-norm
         statistics).
+    source : str or None
+        The file it was read from (set by :meth:`load`): a file that does not
+        fit the model it is rebuilt into raises :class:`~mintlab.ArtifactError`
+        naming it.
     """
 
     method: str
     seed: int
     config: dict[str, Any]
     tensors: dict[str, torch.Tensor] = field(repr=False)
+    #: the file this was read from (:meth:`load`), named by errors on rebuild
+    source: str | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, str):
+            raise TypeError(f"method must be a str, got {type(self.method).__name__}")
+        if _METHODS and self.method not in _METHODS:
+            raise ValueError(f"method must be one of {sorted(_METHODS)} (unknown compression "
+                             f"method {self.method!r})")
+        check_seed(self.seed)
+        if not isinstance(self.config, Mapping):
+            raise TypeError(f"config must be a dict, got {type(self.config).__name__}")
+        if not isinstance(self.tensors, Mapping):
+            raise TypeError(f"tensors must be a dict of name -> torch.Tensor, got "
+                            f"{type(self.tensors).__name__}")
+        for k, v in self.tensors.items():
+            if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+                raise TypeError(f"tensors must map str names to torch tensors, got "
+                                f"{type(k).__name__} -> {type(v).__name__}")
+
+    def fail(self, problem: str) -> NoReturn:
+        """Raise :class:`ArtifactError` naming :attr:`source` (``ValueError`` if none)."""
+        if self.source is not None:
+            raise ArtifactError(self.source, problem)
+        raise ValueError(f"exported: {problem}")
 
     @property
     def nbytes(self) -> int:
         """Bytes stored: every tensor's values plus 8 for the seed."""
         return tensor_bytes(self.tensors) + 8
 
-    def save(self, path) -> Path:
-        """Write to a ``.safetensors`` file (method, seed and config in its metadata)."""
-        meta = {"format": "mintlab.compress/1", "method": self.method, "seed": self.seed,
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write to a ``.safetensors`` file atomically (method, seed, config in its metadata)."""
+        meta = {"format": _FORMAT, "method": self.method, "seed": self.seed,
                 "config": self.config}
         return save_tensors(path, self.tensors, meta)
 
     @classmethod
-    def load(cls, path) -> CompressedModel:
-        """Read a file written by :meth:`save`."""
-        tensors, meta = load_tensors(path)
-        if meta.get("format") != "mintlab.compress/1":
-            raise ValueError(f"{str(path)!r} holds no compressed model "
-                             f"(format {meta.get('format')!r})")
-        return cls(meta["method"], int(meta["seed"]), meta["config"], tensors)
+    def load(cls, path: str | os.PathLike[str]) -> CompressedModel:
+        """Read a file written by :meth:`save`.
+
+        Raises
+        ------
+        ArtifactError
+            The file is missing, empty, truncated or corrupted, holds another
+            format, or its method, seed or config is unusable. A file that
+            does not fit the model it is rebuilt into raises it too, from
+            :func:`rebuild`.
+        """
+        what = "compressed model file"
+        tensors, meta = load_tensors(path, what=what)
+        if meta.get("format") != _FORMAT:
+            raise ArtifactError(path, f"the file holds no compressed model (format "
+                                      f"{meta.get('format')!r}, expected {_FORMAT!r})")
+        require_keys(meta, ["method", "seed", "config"], path, what)
+        method, seed, config = meta["method"], meta["seed"], meta["config"]
+        if not isinstance(method, str) or (_METHODS and method not in _METHODS):
+            raise ArtifactError(path, f"the {what} names an unknown method {method!r}; "
+                                      f"known: {sorted(_METHODS)}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ArtifactError(path, f"the {what} holds an invalid seed {seed!r} (a "
+                                      "non-negative int is stored)")
+        if not isinstance(config, dict):
+            raise ArtifactError(path, f"the {what} holds a config that is not a JSON object")
+        _check_config(config, lambda problem: ArtifactError(path, problem))
+        return cls(method, seed, config, tensors, source=os.fspath(path))
 
 
-def init_bound(model: nn.Module, name: str, params: dict | None = None) -> float:
+def _check_config(config: Mapping[str, Any], error: Callable[[str], Exception]) -> None:
+    """The selection in a stored config: ``param_names`` (str) and ``shapes`` (int lists) agree."""
+    missing = [k for k in ("param_names", "shapes") if k not in config]
+    if missing:
+        raise error(f"the config lacks {missing}")
+    names, shapes = config["param_names"], config["shapes"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise error(f"config['param_names'] must be a list of parameter names, got {names!r}")
+    if not isinstance(shapes, list) or not all(
+            isinstance(sh, list) and all(isinstance(v, int) and v >= 0 for v in sh)
+            for sh in shapes):
+        raise error(f"config['shapes'] must be a list of shapes (lists of ints), got {shapes!r}")
+    if len(names) != len(shapes) or not names:
+        raise error(f"config has {len(names)} parameter names and {len(shapes)} shapes; they "
+                    "must be equally many, at least one")
+
+
+def init_bound(model: nn.Module, name: str,
+               params: Mapping[str, torch.Tensor] | None = None) -> float:
     """Half-width of the uniform distribution PyTorch's default init uses for ``name``.
 
     Linear/conv weights (and their biases): ``1 / sqrt(fan_in)``. Embedding
@@ -88,9 +169,19 @@ def init_bound(model: nn.Module, name: str, params: dict | None = None) -> float
     variance. Any other tensor: ``1 / sqrt(fan_in)`` if it has two or more
     axes, ``1 / sqrt(numel)`` otherwise.
     """
+    check_module(model)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a parameter name (str), got {type(name).__name__}")
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be None or a dict of name -> parameter, got "
+                        f"{type(params).__name__}")
+    table = params if params is not None else dict(model.named_parameters())
+    if name not in table:
+        raise ValueError(f"name {name!r} is not a parameter of model; its parameters are "
+                         f"{sorted(table)[:20]}")
     module_name, _, leaf = name.rpartition(".")
     module = model.get_submodule(module_name) if module_name else model
-    param = (params if params is not None else dict(model.named_parameters()))[name]
+    param = table[name]
     if isinstance(module, nn.Embedding | nn.EmbeddingBag) and leaf == "weight":
         return math.sqrt(3.0)
     weight = getattr(module, "weight", None)
@@ -160,7 +251,7 @@ class Reparameterized(nn.Module):
 
     method: ClassVar[str] = ""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.method:
             _METHODS[cls.method] = cls
@@ -202,7 +293,7 @@ class Reparameterized(nn.Module):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ the model
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         return torch.func.functional_call(self.model, self.generate(), args, kwargs,
                                           strict=False)
 
@@ -235,27 +326,46 @@ class Reparameterized(nn.Module):
         return CompressedModel(self.method, self.seed, self._config(), tensors)
 
     @classmethod
-    def from_export(cls, model: nn.Module, exported: CompressedModel):
-        """The wrapper of ``model`` holding the trained tensors of ``exported``."""
+    def from_export(cls: type[_R], model: nn.Module, exported: CompressedModel) -> _R:
+        """The wrapper of ``model`` holding the trained tensors of ``exported``.
+
+        A mismatch between ``exported`` and ``model`` (another architecture,
+        other shapes, missing or extra tensors) raises
+        :class:`~mintlab.ArtifactError` naming the file ``exported`` was
+        loaded from (``ValueError`` for an export that never was a file).
+        """
+        check_module(model)
         if not isinstance(exported, CompressedModel):
             raise TypeError(f"exported must be a CompressedModel, got {type(exported).__name__}")
         if exported.method != cls.method:
-            raise ValueError(f"exported holds a {exported.method!r} model, not {cls.method!r}")
+            exported.fail(f"it holds a {exported.method!r} model, not {cls.method!r}")
         cfg = dict(exported.config)
-        names, shapes = cfg.pop("param_names"), [tuple(s) for s in cfg.pop("shapes")]
+        _check_config(cfg, lambda problem: _as_error(exported, problem))
+        names = list(cfg.pop("param_names"))
+        shapes = [tuple(s) for s in cfg.pop("shapes")]
         params = dict(model.named_parameters())
         for n, s in zip(names, shapes, strict=True):
             if n not in params:
-                raise ValueError(f"model has no parameter {n!r} (the exported model was "
-                                 "built on another architecture)")
+                exported.fail(f"model has no parameter {n!r} (the exported model was built on "
+                              "another architecture)")
             if tuple(params[n].shape) != s:
-                raise ValueError(f"parameter {n!r} has shape {tuple(params[n].shape)} in "
-                                 f"model but {s} in the exported model")
-        wrapper = cls(model, seed=exported.seed, include=list(names), **cfg)
+                exported.fail(f"parameter {n!r} has shape {tuple(params[n].shape)} in model but "
+                              f"{s} in the exported model")
+        try:
+            wrapper = cls(model, seed=exported.seed, include=list(names), **cfg)
+        except (TypeError, ValueError) as err:
+            exported.fail(f"its {cls.method} config {cfg} cannot rebuild the model: {err}")
         own = wrapper.compressed_tensors()
         buffers = dict(model.named_buffers())
+        selected = set(names)
+        expected = set(own) | {f"dense.{n}" for n in params if n not in selected} \
+            | {f"buffer.{n}" for n in buffers}
+        missing = sorted(expected - set(exported.tensors))
+        if missing:
+            exported.fail(f"tensors {missing[:10]} of the model are missing from the export")
         with torch.no_grad():
             for key, value in exported.tensors.items():
+                target: torch.Tensor | None
                 if key.startswith("dense."):
                     target = params.get(key[6:])
                 elif key.startswith("buffer."):
@@ -263,10 +373,18 @@ class Reparameterized(nn.Module):
                 else:
                     target = own.get(key)
                 if target is None:
-                    raise ValueError(f"exported tensor {key!r} has no counterpart in the model")
+                    exported.fail(f"exported tensor {key!r} has no counterpart in the model")
                 if tuple(target.shape) != tuple(value.shape):
-                    raise ValueError(f"exported tensor {key!r} has shape {tuple(value.shape)}, "
-                                     f"the model expects {tuple(target.shape)}")
+                    exported.fail(f"exported tensor {key!r} has shape {tuple(value.shape)}, the "
+                                  f"model expects {tuple(target.shape)}")
+                # the method's trained tensors must be finite; parameters and buffers kept
+                # as they were may hold infinities (a causal mask of -inf), never NaN
+                if key in own and value.is_floating_point() \
+                        and not bool(torch.isfinite(value).all()):
+                    exported.fail(f"exported tensor {key!r} holds NaN or infinite values "
+                                  "(corrupted?)")
+                if key not in own and value.is_floating_point() and bool(value.isnan().any()):
+                    exported.fail(f"exported tensor {key!r} holds NaN values (corrupted?)")
                 target.copy_(value)
         return wrapper
 
@@ -289,6 +407,12 @@ class Reparameterized(nn.Module):
                 f"seed={self.seed}")
 
 
+def _as_error(exported: CompressedModel, problem: str) -> Exception:
+    if exported.source is not None:
+        return ArtifactError(exported.source, problem)
+    return ValueError(f"exported: {problem}")
+
+
 def rebuild(model: nn.Module, exported: CompressedModel) -> nn.Module:
     """Write the weights stored in ``exported`` into ``model`` (same architecture) and return it.
 
@@ -297,11 +421,12 @@ def rebuild(model: nn.Module, exported: CompressedModel) -> nn.Module:
     elsewhere they agree to floating-point rounding (the random tensors
     themselves are identical everywhere).
     """
+    check_module(model)
     if not isinstance(exported, CompressedModel):
         raise TypeError(f"exported must be a CompressedModel, got {type(exported).__name__}")
     if exported.method not in _METHODS:
-        raise ValueError(f"unknown compression method {exported.method!r}; "
-                         f"known: {sorted(_METHODS)}")
+        exported.fail(f"unknown compression method {exported.method!r}; known: "
+                      f"{sorted(_METHODS)}")
     wrapper = _METHODS[exported.method].from_export(model, exported)
     model = wrapper.materialize()
     params = dict(model.named_parameters())

@@ -22,11 +22,12 @@ uses PEFT's own LoRA when ``peft`` is installed (the ``llm`` extra).
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -34,9 +35,12 @@ from torch import nn
 
 from mintlab._validation import check_choice, check_int, check_positive
 
+from .._artifacts import require_keys
 from .._random import seeded_global_rng
+from ..errors import ArtifactError
 from ._basis import check_seed, stream_generator, uniform
-from ._io import load_tensors, save_tensors, tensor_bytes
+from ._io import check_path, load_tensors, save_tensors, tensor_bytes
+from ._reparam import check_module
 
 __all__ = [
     "NOLAConfig", "LoRAConfig", "NOLALayer", "LoRALayer",
@@ -46,9 +50,11 @@ __all__ = [
 ]
 
 _SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_Base = nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d
 
 
-def _check_targets(target_modules, name="target_modules"):
+def _check_targets(target_modules: Any,
+                   name: str = "target_modules") -> tuple[str, ...] | str | None:
     if target_modules is None or isinstance(target_modules, str):
         return target_modules
     if isinstance(target_modules, Sequence) and target_modules and all(
@@ -87,7 +93,7 @@ class NOLAConfig:
     seed: int = 0
     alpha: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_int(self.rank, "rank", minimum=1)
         check_int(self.n_basis_A, "n_basis_A", minimum=1)
         check_int(self.n_basis_B, "n_basis_B", minimum=1)
@@ -108,7 +114,7 @@ class LoRAConfig:
     seed: int = 0
     alpha: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_int(self.rank, "rank", minimum=1)
         check_seed(self.seed)
         check_positive(self.alpha, "alpha")
@@ -116,18 +122,28 @@ class LoRAConfig:
 
 
 # ------------------------------------------------------------------------- layers
+def _check_layer_args(base: Any, config: Any, config_type: type, name: Any) -> None:
+    if not isinstance(base, _SUPPORTED):
+        raise TypeError(f"base must be an nn.Linear or nn.Conv1d/2d/3d (the layer the adapter "
+                        f"wraps), got {type(base).__name__}")
+    if not isinstance(config, config_type):
+        raise TypeError(f"config must be a {config_type.__name__}, got {type(config).__name__}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be the module's name (a str; it keys the random bases), "
+                        f"got {type(name).__name__}")
+
+
 class _LowRankAdapter(nn.Module):
     """A frozen base layer plus ``scale * B A``; subclasses say where ``A`` and ``B`` come from."""
 
-    def __init__(self, base: nn.Module, rank: int, alpha: float):
+    base: _Base
+
+    def __init__(self, base: nn.Module, rank: int, alpha: float) -> None:
         super().__init__()
-        if not isinstance(base, _SUPPORTED):
-            raise TypeError(f"adapters wrap nn.Linear or nn.Conv1d/2d/3d, got "
-                            f"{type(base).__name__}")
-        self.base = base
+        self.base = cast(_Base, base)
         for p in base.parameters():
             p.requires_grad_(False)
-        w = base.weight
+        w = self.base.weight
         self.out_features = w.shape[0]
         self.in_features = math.prod(w.shape[1:])
         self.rank = rank
@@ -142,7 +158,7 @@ class _LowRankAdapter(nn.Module):
         A, B = self.factors()
         return (self.scale * (B @ A)).view(self.base.weight.shape)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.merged:
             return self.base(x)
         if isinstance(self.base, nn.Linear):
@@ -152,14 +168,14 @@ class _LowRankAdapter(nn.Module):
         return self.base._conv_forward(x, weight, self.base.bias)
 
     @torch.no_grad()
-    def merge(self):
+    def merge(self) -> None:
         """Add the adapter to the base weight (faster inference); idempotent."""
         if not self.merged:
             self.base.weight += self.delta_weight()
             self.merged = True
 
     @torch.no_grad()
-    def unmerge(self):
+    def unmerge(self) -> None:
         """Subtract the adapter from the base weight again; idempotent."""
         if self.merged:
             self.base.weight -= self.delta_weight()
@@ -177,31 +193,38 @@ class NOLALayer(_LowRankAdapter):
     ``b = 0`` (so the adapter starts as the identity), as LoRA does.
     """
 
-    def __init__(self, base: nn.Module, config: NOLAConfig, name: str):
+    def __init__(self, base: nn.Module, config: NOLAConfig, name: str) -> None:
+        _check_layer_args(base, config, NOLAConfig, name)
         super().__init__(base, config.rank, config.alpha)
         self.config, self.module_name = config, name
-        w = base.weight
-        kw = {"dtype": w.dtype, "device": w.device}
+        w = self.base.weight
+        dtype, device = w.dtype, w.device
         r, n_in, n_out = config.rank, self.in_features, self.out_features
         ba, bb = 1.0 / math.sqrt(n_in), 1.0 / math.sqrt(r)
         self.register_buffer("basis_A", uniform((config.n_basis_A, r, n_in), config.seed, "nola",
-                                                name, "A", low=-ba, high=ba, **kw),
+                                                name, "A", low=-ba, high=ba, dtype=dtype,
+                                                device=device),
                              persistent=False)
         self.register_buffer("basis_B", uniform((config.n_basis_B, n_out, r), config.seed, "nola",
-                                                name, "B", low=-bb, high=bb, **kw),
+                                                name, "B", low=-bb, high=bb, dtype=dtype,
+                                                device=device),
                              persistent=False)
         g = stream_generator(config.seed, "nola", name, "alpha-init")
         a0 = torch.randn(config.n_basis_A, generator=g)
         a0 /= a0.norm()  # sum_i a_i^2 = 1: A then has the variance of one basis matrix
-        self.nola_alpha = nn.Parameter(a0.to(**kw))
-        self.nola_beta = nn.Parameter(torch.zeros(config.n_basis_B, **kw))
+        self.nola_alpha = nn.Parameter(a0.to(dtype=dtype, device=device))
+        self.nola_beta = nn.Parameter(torch.zeros(config.n_basis_B, dtype=dtype, device=device))
 
-    def factors(self):
+    basis_A: torch.Tensor
+    basis_B: torch.Tensor
+    config: NOLAConfig
+
+    def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         A = torch.einsum("i,irn->rn", self.nola_alpha, self.basis_A)
         B = torch.einsum("j,jor->or", self.nola_beta, self.basis_B)
         return A, B
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"rank={self.rank}, n_basis_A={self.config.n_basis_A}, "
                 f"n_basis_B={self.config.n_basis_B}, seed={self.config.seed}")
 
@@ -209,10 +232,11 @@ class NOLALayer(_LowRankAdapter):
 class LoRALayer(_LowRankAdapter):
     """A LoRA adapter on one layer: ``A`` Kaiming-uniform from the seed, ``B`` zero (as PEFT)."""
 
-    def __init__(self, base: nn.Module, config: LoRAConfig, name: str):
+    def __init__(self, base: nn.Module, config: LoRAConfig, name: str) -> None:
+        _check_layer_args(base, config, LoRAConfig, name)
         super().__init__(base, config.rank, config.alpha)
         self.config, self.module_name = config, name
-        w = base.weight
+        w = self.base.weight
         bound = 1.0 / math.sqrt(self.in_features)  # kaiming_uniform_(a=sqrt(5)) on (rank, in)
         A = uniform((config.rank, self.in_features), config.seed, "lora", name, "A",
                     low=-bound, high=bound, dtype=w.dtype, device=w.device)
@@ -220,10 +244,12 @@ class LoRALayer(_LowRankAdapter):
         self.lora_B = nn.Parameter(torch.zeros(self.out_features, config.rank, dtype=w.dtype,
                                                device=w.device))
 
-    def factors(self):
+    config: LoRAConfig
+
+    def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.lora_A, self.lora_B
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"rank={self.rank}, seed={self.config.seed}"
 
 
@@ -237,8 +263,7 @@ def _matches(name: str, targets) -> bool:
 
 
 def _target_names(model: nn.Module, targets) -> list[str]:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module(model)
     # None and a regular expression pick the supported layers among the matches; an explicit
     # list of names must name supported layers only
     names = [n for n, m in model.named_modules()
@@ -287,6 +312,7 @@ def apply_nola(model: nn.Module, config: NOLAConfig) -> nn.Module:
     >>> count_trainable_parameters(net)   # (5 + 5) coefficients per adapted layer
     20
     """
+    check_module(model)
     if not isinstance(config, NOLAConfig):
         raise TypeError(f"config must be a NOLAConfig, got {type(config).__name__}")
     names = _target_names(model, config.target_modules)
@@ -313,6 +339,7 @@ def apply_lora(model: nn.Module, config: LoRAConfig, backend: str = "auto") -> n
         model in place with :class:`LoRALayer`; ``"auto"`` uses PEFT when it
         is installed.
     """
+    check_module(model)
     if not isinstance(config, LoRAConfig):
         raise TypeError(f"config must be a LoRAConfig, got {type(config).__name__}")
     backend = check_choice(backend, "backend", ["auto", "peft", "mintlab"])
@@ -325,13 +352,16 @@ def apply_lora(model: nn.Module, config: LoRAConfig, backend: str = "auto") -> n
         raise ImportError("backend='peft' needs Hugging Face PEFT: pip install 'mintlab[llm]'")
     from peft import LoraConfig, get_peft_model
 
-    peft_config = LoraConfig(r=config.rank, lora_alpha=config.alpha, target_modules=names,
+    # PEFT annotates lora_alpha as int, but scales by lora_alpha / r as a float
+    peft_config = LoraConfig(r=config.rank, lora_alpha=config.alpha,  # type: ignore[arg-type]
+                             target_modules=names,
                              lora_dropout=0.0, bias="none")
     with seeded_global_rng(config.seed):
         return get_peft_model(model, peft_config)
 
 
 def _adapters(model: nn.Module) -> dict[str, _LowRankAdapter]:
+    check_module(model)
     found = {n: m for n, m in model.named_modules() if isinstance(m, _LowRankAdapter)}
     if not found:
         raise ValueError("model has no mintlab adapter (use apply_nola or apply_lora first)")
@@ -369,51 +399,128 @@ def _adapter_config(model) -> tuple[str, Any]:
     return ("nola" if kind == "NOLALayer" else "lora"), config
 
 
-def save_adapter(model: nn.Module, path) -> Path:
+def save_adapter(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     """Write the adapters' trained tensors, seed and config to a ``.safetensors`` file.
 
     The random bases of NOLA are not written: they are regenerated from the
-    seed on load.
+    seed on load. The file is written to a temporary name and renamed, so a
+    crash never leaves a half-written adapter.
     """
+    check_module(model)
+    path = check_path(path)
     method, config = _adapter_config(model)
-    meta = {"format": "mintlab.adapter/1", "method": method, "config": asdict(config),
+    meta = {"format": _ADAPTER_FORMAT, "method": method, "config": asdict(config),
             "modules": sorted(_adapters(model))}
     return save_tensors(path, adapter_state_dict(model), meta)
 
 
-def load_adapter(model: nn.Module, path) -> nn.Module:
-    """Apply the adapter saved at ``path`` to a fresh ``model`` and load its tensors."""
-    tensors, meta = load_tensors(path)
-    if meta.get("format") != "mintlab.adapter/1":
-        raise ValueError(f"{str(path)!r} holds no mintlab adapter (format {meta.get('format')!r})")
-    cfg = dict(meta["config"])
+_ADAPTER_FORMAT = "mintlab.adapter/1"
+
+
+def _adapter_from_meta(path: str | os.PathLike[str], meta: dict[str, Any],
+                       ) -> tuple[str, NOLAConfig | LoRAConfig, list[str]]:
+    what = "adapter file"
+    if meta.get("format") != _ADAPTER_FORMAT:
+        raise ArtifactError(path, f"the file holds no mintlab adapter (format "
+                                  f"{meta.get('format')!r}, expected {_ADAPTER_FORMAT!r})")
+    require_keys(meta, ["method", "config", "modules"], path, what)
+    method, cfg, modules = meta["method"], meta["config"], meta["modules"]
+    if method not in ("nola", "lora"):
+        raise ArtifactError(path, f"the {what} names an unknown adapter method {method!r} "
+                                  "(known: 'nola', 'lora')")
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise ArtifactError(path, f"the {what}'s module list is not a list of names: "
+                                  f"{modules!r}")
+    if not isinstance(cfg, dict):
+        raise ArtifactError(path, f"the {what}'s config is not a JSON object: {cfg!r}")
+    cfg = dict(cfg)
     if isinstance(cfg.get("target_modules"), list):
         cfg["target_modules"] = tuple(cfg["target_modules"])
-    if meta["method"] == "nola":
-        model = apply_nola(model, NOLAConfig(**cfg))
+    config_type: type[NOLAConfig] | type[LoRAConfig] = NOLAConfig if method == "nola" \
+        else LoRAConfig
+    try:
+        config = config_type(**cfg)
+    except (TypeError, ValueError) as err:
+        raise ArtifactError(path, f"the {what}'s {config_type.__name__} is unusable "
+                                  f"(another version?): {err}") from None
+    return method, config, modules
+
+
+def load_adapter(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
+    """Apply the adapter saved at ``path`` to a fresh ``model`` and load its tensors.
+
+    Raises
+    ------
+    ArtifactError
+        The file is missing, empty, truncated or corrupted, holds another
+        format, or does not fit ``model`` (other target modules, other
+        shapes, missing or extra tensors); the message names the file and the
+        mismatching module, tensor or shape. ``model`` is left as it was.
+    """
+    check_module(model)
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike file name, got {type(path).__name__}")
+    tensors, meta = load_tensors(path, what="adapter file")
+    method, config, modules = _adapter_from_meta(path, meta)
+    try:
+        names = _target_names(model, config.target_modules)
+    except (TypeError, ValueError) as err:
+        raise ArtifactError(path, f"the adapter does not fit model: {err}") from None
+    if sorted(names) != sorted(modules):
+        raise ArtifactError(path, f"the adapter was saved for modules {sorted(modules)}, the "
+                                  f"model's targets are {sorted(names)}")
+    requires_grad = {n: p.requires_grad for n, p in model.named_parameters()}
+    if isinstance(config, NOLAConfig):
+        model = apply_nola(model, config)
     else:
-        model = apply_lora(model, LoRAConfig(**cfg), backend="mintlab")
-    layers = _adapters(model)
-    if sorted(layers) != meta["modules"]:
-        raise ValueError(f"the adapter was saved for modules {meta['modules']}, the model's "
-                         f"targets are {sorted(layers)}")
-    own = adapter_state_dict(model)
-    with torch.no_grad():
-        for key, value in tensors.items():
-            if key not in own or own[key].shape != value.shape:
-                raise ValueError(f"saved tensor {key!r} of shape {tuple(value.shape)} does not "
-                                 "fit the model")
-            own[key].copy_(value)
+        model = apply_lora(model, config, backend="mintlab")
+    try:
+        own = adapter_state_dict(model)
+        missing = sorted(set(own) - set(tensors))
+        if missing:
+            raise ArtifactError(path, f"the adapter lacks the tensors {missing[:10]} of the "
+                                      "model's adapters")
+        with torch.no_grad():
+            for key, value in tensors.items():
+                if key not in own:
+                    raise ArtifactError(path, f"saved tensor {key!r} has no counterpart in the "
+                                              "model's adapters")
+                if own[key].shape != value.shape:
+                    raise ArtifactError(path, f"saved tensor {key!r} has shape "
+                                              f"{tuple(value.shape)}, the model's adapter "
+                                              f"expects {tuple(own[key].shape)}")
+                if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                    raise ArtifactError(path, f"saved tensor {key!r} holds NaN or infinite "
+                                              "values (corrupted?)")
+                own[key].copy_(value)
+    except ArtifactError:
+        _remove_adapters(model, names, requires_grad)
+        raise
     return model
+
+
+def _remove_adapters(model: nn.Module, names: list[str], requires_grad: dict[str, bool]) -> None:
+    """Undo :func:`_replace`: put the base layers back and restore ``requires_grad``."""
+    for n in names:
+        parent_name, _, child = n.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        layer = getattr(parent, child)
+        if isinstance(layer, _LowRankAdapter):
+            setattr(parent, child, layer.base)
+    for n, p in model.named_parameters():
+        if n in requires_grad:
+            p.requires_grad_(requires_grad[n])
 
 
 def count_trainable_parameters(model: nn.Module) -> int:
     """Number of parameter values with ``requires_grad`` (works for PEFT models too)."""
+    check_module(model)
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
 def adapter_bytes(model: nn.Module) -> int:
     """Bytes an adapter of ``model`` stores: its trained tensors, plus 8 for the seed of NOLA."""
+    check_module(model)
     if any(isinstance(m, _LowRankAdapter) for m in model.modules()):
         method, _ = _adapter_config(model)
         return tensor_bytes(adapter_state_dict(model)) + (8 if method == "nola" else 0)

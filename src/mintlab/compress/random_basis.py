@@ -118,11 +118,13 @@ class PRANC(Reparameterized):
     def __init__(self, model: nn.Module, n_coefficients: int = 1000, seed: int = 0,
                  include: IncludeLike = None, exclude: Sequence[str] | str | None = None,
                  cache_basis: bool | str = "auto", max_cache_bytes: int = 1 << 28) -> None:
-        super().__init__(model, seed, include, exclude)
-        self.n_coefficients = check_int(n_coefficients, "n_coefficients", minimum=1)
+        n_coefficients = check_int(n_coefficients, "n_coefficients", minimum=1)
         if cache_basis not in ("auto", True, False):
             raise ValueError(f"cache_basis must be 'auto', True or False, got {cache_basis!r}")
-        self.max_cache_bytes = check_int(max_cache_bytes, "max_cache_bytes", minimum=0)
+        max_cache_bytes = check_int(max_cache_bytes, "max_cache_bytes", minimum=0)
+        super().__init__(model, seed, include, exclude)
+        self.n_coefficients = n_coefficients
+        self.max_cache_bytes = max_cache_bytes
         ref = dict(model.named_parameters())[self.param_names[0]]
         k = self.n_coefficients
         self.rows_per_block = max(1, BLOCK_VALUES // k)
@@ -144,7 +146,8 @@ class PRANC(Reparameterized):
     def _n_blocks(self, i: int) -> int:
         return -(-math.prod(self.shapes[i]) // self.rows_per_block)
 
-    def basis_block(self, i: int, b: int, dtype=None, device=None) -> torch.Tensor:
+    def basis_block(self, i: int, b: int, dtype: torch.dtype | None = None,
+                    device: torch.device | str | None = None) -> torch.Tensor:
         """Rows ``[b R, (b+1) R)`` of parameter ``i``'s basis, shape ``(rows, k)``.
 
         Row ``r`` of parameter ``i`` holds the value of that parameter's
@@ -271,12 +274,14 @@ class MCNC(Reparameterized):
                  hidden: int = 64, depth: int = 2, frequency: float = 30.0, seed: int = 0,
                  include: IncludeLike = None,
                  exclude: Sequence[str] | str | None = None) -> None:
+        code_dim = check_int(code_dim, "code_dim", minimum=1)
+        chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
+        depth = check_int(depth, "depth", minimum=1)
+        frequency = check_positive(frequency, "frequency")
         super().__init__(model, seed, include, exclude)
-        self.code_dim = check_int(code_dim, "code_dim", minimum=1)
-        self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
-        self.hidden = check_int(hidden, "hidden", minimum=1)
-        self.depth = check_int(depth, "depth", minimum=1)
-        self.frequency = check_positive(frequency, "frequency")
+        self.code_dim, self.chunk_size = code_dim, chunk_size
+        self.hidden, self.depth, self.frequency = hidden, depth, frequency
         ref = dict(model.named_parameters())[self.param_names[0]]
         self.generator = _SineGenerator(self.code_dim, self.chunk_size, self.hidden, self.depth,
                                         self.frequency, self.seed, ref.dtype, ref.device)

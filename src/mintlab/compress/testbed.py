@@ -28,6 +28,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ from torch import nn
 from .._cache import cache_dir, cached_module
 from .._random import seeded_global_rng
 from .._validation import check_int
+from ._reparam import check_module
 
 __all__ = [
     "LMConfig", "TrainConfig", "TESTBED_SIZES", "ByteGPT", "RMSNorm", "encode_text",
@@ -136,8 +138,13 @@ class ByteGPT(nn.Module):
     to ``(batch, time, 256)`` next-byte logits.
     """
 
-    def __init__(self, config: LMConfig | None = None):
+    #: training time and final loss, set by :func:`train_testbed_lm`
+    train_info: dict[str, Any]
+
+    def __init__(self, config: LMConfig | None = None) -> None:
         super().__init__()
+        if config is not None and not isinstance(config, LMConfig):
+            raise TypeError(f"config must be an LMConfig or None, got {type(config).__name__}")
         cfg = config or LMConfig()
         if cfg.d_model % cfg.n_heads:
             raise ValueError(f"d_model ({cfg.d_model}) must be divisible by n_heads "
@@ -175,6 +182,8 @@ class ByteGPT(nn.Module):
 
 def encode_text(text: str) -> torch.Tensor:
     """The UTF-8 bytes of ``text`` as an int64 tensor."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     return torch.from_numpy(np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64))
 
 
@@ -203,7 +212,11 @@ def lm_batches(split: str = "calibration", *, n_batches: int = 8, batch_size: in
     n_batches = check_int(n_batches, "n_batches", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     seq_len = check_int(seq_len, "seq_len", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
     data = _split_bytes(split)
+    if seq_len + 1 >= len(data):
+        raise ValueError(f"seq_len must be below the split's length - 1 ({len(data) - 1} bytes "
+                         f"in {split!r}), got {seq_len}")
     g = torch.Generator().manual_seed(int(seed))
     starts = torch.randint(0, len(data) - seq_len - 1, (n_batches, batch_size), generator=g)
     offsets = torch.arange(seq_len + 1)
@@ -212,6 +225,13 @@ def lm_batches(split: str = "calibration", *, n_batches: int = 8, batch_size: in
 
 def lm_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """Mean next-byte cross-entropy of ``model`` on a ``(B, T + 1)`` batch."""
+    check_module(model)
+    if not isinstance(batch, torch.Tensor):
+        raise TypeError(f"batch must be a (B, T + 1) integer torch tensor, got "
+                        f"{type(batch).__name__}")
+    if batch.is_floating_point() or batch.dim() != 2 or batch.shape[1] < 2 or batch.shape[0] == 0:
+        raise ValueError(f"batch must be a (B, T + 1) integer tensor with B >= 1 and T >= 1, "
+                         f"got shape {tuple(batch.shape)} and dtype {batch.dtype}")
     logits = model(batch[:, :-1])
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
 
@@ -225,7 +245,11 @@ def perplexity(model: nn.Module, split: str = "test", *, max_bytes: int | None =
     non-overlapping windows of ``seq_len`` (default: the model's context);
     every byte after a window's first is predicted once.
     """
-    seq_len = seq_len or getattr(getattr(model, "config", None), "context", 128)
+    check_module(model)
+    if seq_len is None:
+        seq_len = int(getattr(getattr(model, "config", None), "context", 128))
+    seq_len = check_int(seq_len, "seq_len", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     data = _split_bytes(split)
     if max_bytes is not None:
         data = data[:check_int(max_bytes, "max_bytes", minimum=seq_len + 1)]
@@ -274,14 +298,15 @@ def train_testbed_lm(size: str = "tiny", *, seed: int = 0, cache: bool = True,
     """
     if size not in TESTBED_SIZES:
         raise ValueError(f"size must be one of {sorted(TESTBED_SIZES)}, got {size!r}")
+    seed = check_int(seed, "seed", minimum=0)
     cfg, tcfg = TESTBED_SIZES[size]
     if steps is not None:
         tcfg = TrainConfig(**{**asdict(tcfg), "steps": check_int(steps, "steps", minimum=1)})
     key = hashlib.sha1(json.dumps([asdict(cfg), asdict(tcfg), int(seed), 1]).encode()).hexdigest()
     if not cache:
         return _train(cfg, tcfg, seed, progress)
-    return cached_module(f"bytegpt-{size}-{key[:12]}.pt", lambda: ByteGPT(cfg),
-                         lambda: _train(cfg, tcfg, seed, progress))
+    return cast(ByteGPT, cached_module(f"bytegpt-{size}-{key[:12]}.pt", lambda: ByteGPT(cfg),
+                                       lambda: _train(cfg, tcfg, seed, progress)))
 
 
 def _train(cfg: LMConfig, tcfg: TrainConfig, seed: int, progress: bool) -> ByteGPT:
@@ -379,8 +404,11 @@ def minilm_features(tokenizer, sentences: list[str], max_length: int = 128) -> d
 def sentence_embeddings(model: nn.Module, tokenizer, sentences: list[str], *,
                         batch_size: int = 64) -> torch.Tensor:
     """MiniLM sentence embeddings ``(len(sentences), 384)``, unit norm."""
+    if isinstance(sentences, str) or not all(isinstance(t, str) for t in sentences):
+        raise TypeError("sentences must be a list of str")
     if len(sentences) == 0:
         raise ValueError("sentences must not be empty")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     parts = [minilm_encode(model, minilm_features(tokenizer, sentences[i: i + batch_size]))
              for i in range(0, len(sentences), batch_size)]
     return torch.cat(parts)

@@ -28,13 +28,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._random import make_generator
 from .._validation import check_choice, check_int, check_nonnegative, check_positive
+from ..typing import SeedLike
+from ._checks import check_bounds
 from .benchmarks import Task
 from .inversion import InvertedSet
 from .models import forward_task
@@ -58,8 +62,19 @@ class BrainWashResult:
         return poisoned_task(task, self.delta, bounds)
 
 
+def _check_bounds(bounds: Any) -> tuple[float, float] | None:
+    """``None`` or ``(low, high)`` as floats (numbers, numpy scalars/arrays, 0-d tensors)."""
+    if bounds is None:
+        return None
+    return check_bounds(bounds, "bounds")
+
+
 def project_perturbation(delta: torch.Tensor, epsilon: float, norm: str) -> torch.Tensor:
     """Project every row of ``delta`` onto the ``norm`` ball of radius ``epsilon``."""
+    if not isinstance(delta, torch.Tensor):
+        raise TypeError(f"delta must be a torch.Tensor, got {type(delta).__name__}")
+    epsilon = check_positive(epsilon, "epsilon")
+    check_choice(norm, "norm", ("inf", "l2"))
     if norm == "inf":
         return delta.clamp(-epsilon, epsilon)
     n = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
@@ -67,9 +82,20 @@ def project_perturbation(delta: torch.Tensor, epsilon: float, norm: str) -> torc
     return delta * scale.reshape(-1, *([1] * (delta.ndim - 1)))
 
 
-def random_perturbation(shape, epsilon: float, norm: str = "inf", seed=0) -> torch.Tensor:
+def random_perturbation(shape: Sequence[int], epsilon: float, norm: str = "inf",
+                        seed: SeedLike = 0) -> torch.Tensor:
     """Random noise on the sphere of the same norm as the attack (``+-epsilon`` signs for
     ``inf``, a random direction of length ``epsilon`` for ``l2``): the attack's control."""
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist() if shape.ndim == 1 else shape
+    if isinstance(shape, str | bytes) or not isinstance(shape, Sequence | torch.Size):
+        raise TypeError(f"shape must be a sequence of ints, got {type(shape).__name__}")
+    shape = tuple(check_int(s, "shape[i]", minimum=0) for s in shape)
+    epsilon = check_positive(epsilon, "epsilon")
+    check_choice(norm, "norm", ("inf", "l2"))
+    if norm == "l2" and len(shape) < 2:
+        raise ValueError(f"shape must be (n, ...) with at least two axes for norm='l2', got "
+                         f"{shape}")
     g = make_generator(seed)
     if norm == "inf":
         return (torch.randint(0, 2, tuple(shape), generator=g) * 2 - 1).float() * epsilon
@@ -80,6 +106,11 @@ def random_perturbation(shape, epsilon: float, norm: str = "inf", seed=0) -> tor
 def poisoned_task(task: Task, delta: torch.Tensor, bounds: tuple[float, float] | None = (0., 1.)
                   ) -> Task:
     """``task`` with ``delta`` added to its training inputs (clipped to ``bounds``)."""
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a Task, got {type(task).__name__}")
+    if not isinstance(delta, torch.Tensor):
+        raise TypeError(f"delta must be a torch.Tensor, got {type(delta).__name__}")
+    bounds = _check_bounds(bounds)
     if tuple(delta.shape) != tuple(task.X_train.shape):
         raise ValueError(f"delta must have the shape of X_train {tuple(task.X_train.shape)}, "
                          f"got {tuple(delta.shape)}")
@@ -95,7 +126,7 @@ def brainwash(model: nn.Module, task: Task, inverted: Sequence[InvertedSet], *,
               cautious_weight: float = 1.0, rounds: int = 30, trajectory_steps: int = 1,
               unroll_steps: int = 1,
               victim_lr: float = 0.05, attack_lr: float = 0.01, batch_size: int = 64,
-              bounds: tuple[float, float] | None = (0.0, 1.0), seed=0,
+              bounds: tuple[float, float] | None = (0.0, 1.0), seed: SeedLike = 0,
               progress: bool = False) -> BrainWashResult:
     """Craft BrainWash noise for the newest task's training data.
 
@@ -150,6 +181,7 @@ def brainwash(model: nn.Module, task: Task, inverted: Sequence[InvertedSet], *,
         if s.X.shape[1] != task.n_features:
             raise ValueError(f"inverted inputs have {s.X.shape[1]} features, the task "
                              f"{task.n_features}")
+    bounds = _check_bounds(bounds)
     epsilon = check_positive(epsilon, "epsilon")
     norm = check_choice(norm, "norm", ("inf", "l2"))
     mode = check_choice(mode, "mode", ("reckless", "cautious"))

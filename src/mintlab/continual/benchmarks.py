@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
-from .._validation import check_choice, check_int, check_positive
+from .._validation import check_array, check_choice, check_int, check_labels, check_positive
+from ._checks import array_like, check_real
 
 __all__ = ["Task", "TaskStream", "split_digits", "permuted_digits", "rotated_digits",
            "mnist1d_stream", "continual_swiss_roll", "gaussian_mixture_stream",
@@ -46,6 +48,11 @@ class Task:
         Number of labels of this task (the size of its output head).
     classes : tuple
         The original class of each label (for split streams).
+
+    The data are checked once, when the task is made: inputs must be finite,
+    two-dimensional and non-empty (numpy or integer inputs become float32
+    tensors), labels integers in ``[0, n_classes)`` with one per sample, so a
+    strategy never starts training on data that would give NaN losses.
     """
 
     task_id: int
@@ -56,6 +63,25 @@ class Task:
     y_test: torch.Tensor
     n_classes: int
     classes: tuple = ()
+
+    def __post_init__(self) -> None:
+        check_int(self.task_id, "task_id", minimum=0)
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {type(self.name).__name__}")
+        n_classes = check_int(self.n_classes, "n_classes", minimum=1)
+        d = None
+        for split in ("train", "test"):
+            xn, yn = f"X_{split}", f"y_{split}"
+            X = _task_inputs(array_like(getattr(self, xn), xn), xn)
+            if d is not None and X.shape[1] != d:
+                raise ValueError(f"X_test must have shape (n, {d}) to match X_train, got "
+                                 f"{tuple(X.shape)}")
+            d = X.shape[1]
+            y = check_labels(array_like(getattr(self, yn), yn), yn, n_classes=n_classes,
+                             n=X.shape[0])
+            object.__setattr__(self, xn, X)
+            object.__setattr__(self, yn, y)
+        object.__setattr__(self, "classes", tuple(self.classes))
 
     @property
     def n_features(self) -> int:
@@ -81,8 +107,13 @@ class TaskStream:
     description: str = ""
     metadata: dict = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_choice(self.scenario, "scenario", SCENARIOS)
+        if not isinstance(self.tasks, Sequence) or isinstance(self.tasks, str):
+            raise TypeError(f"tasks must be a sequence of Task, got {type(self.tasks).__name__}")
+        for i, t in enumerate(self.tasks):
+            if not isinstance(t, Task):
+                raise TypeError(f"tasks[{i}] must be a Task, got {type(t).__name__}")
         if not self.tasks:
             raise ValueError("a TaskStream needs at least one task")
         d = {t.n_features for t in self.tasks}
@@ -121,6 +152,16 @@ class TaskStream:
                               t.n_classes, t.classes))
         return TaskStream(self.name, tuple(tasks), self.scenario, self.description,
                           dict(self.metadata))
+
+
+def _task_inputs(X: Any, name: str) -> torch.Tensor:
+    """A task's inputs as a finite ``(n, d)`` tensor; numpy and integer inputs become float32."""
+    t = check_array(X, name, ndim=2)
+    if t.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one feature, got shape {tuple(t.shape)}")
+    if not isinstance(X, torch.Tensor) or not t.is_floating_point():
+        t = t.to(torch.float32)
+    return t
 
 
 def _tensors(X, y):
@@ -220,9 +261,7 @@ def rotated_digits(n_tasks: int = 5, max_degrees: float = 90.0, seed: int = 0) -
     ['rotated 0 deg', 'rotated 45 deg', 'rotated 90 deg']
     """
     n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
-    max_degrees = float(max_degrees)
-    if not np.isfinite(max_degrees):
-        raise ValueError(f"max_degrees must be finite, got {max_degrees}")
+    max_degrees = check_real(max_degrees, "max_degrees")
     angles = [0.0] if n_tasks == 1 else list(np.linspace(0.0, max_degrees, n_tasks))
     transforms = [(f"rotated {a:g} deg", lambda X, a=a: _rotate(X, a) if a else X.copy())
                   for a in angles]
@@ -236,7 +275,7 @@ def mnist1d_stream(n_tasks: int = 5, kind: str = "split", n_samples: int = 4000,
 
     ``kind="split"``: classes in disjoint groups (task-incremental);
     ``kind="permuted"``: a fixed permutation of the 40 positions per task
-    (domain-incremental). Generated offline; NumPy's global random state is
+    (domain-incremental). Generated offline; NumPy's and Python's global random states are
     restored afterwards (the generator seeds it).
 
     Requires the ``continual`` extra (``pip install mintlab[continual]``).
@@ -252,11 +291,15 @@ def mnist1d_stream(n_tasks: int = 5, kind: str = "split", n_samples: int = 4000,
     seed = check_int(seed, "seed", minimum=0)
     args = get_dataset_args()
     args.num_samples, args.seed = n_samples, seed
+    import random
+
     state = np.random.get_state()  # noqa: NPY002 - the generator seeds NumPy's global state
+    py_state = random.getstate()   # ... and draws from Python's
     try:
         data = make_dataset(args)
     finally:
         np.random.set_state(state)  # noqa: NPY002
+        random.setstate(py_state)
     X_tr, y_tr, X_te, y_te = data["x"], data["y"], data["x_test"], data["y_test"]
     if kind == "split":
         if 10 % n_tasks:
@@ -295,6 +338,14 @@ def swiss_roll_task_data(n: int, t_range: tuple[float, float], noise: float,
     the points are scaled by ``1 / t_max`` of the range. Returns ``X (n, 2)``
     and labels ``y (n,)``.
     """
+    n = check_int(n, "n", minimum=0)
+    lo, hi = check_real(t_range[0], "t_range[0]"), check_real(t_range[1], "t_range[1]")
+    if lo > hi:
+        raise ValueError(f"t_range must be (low, high) with low <= high, got {t_range}")
+    if check_real(noise, "noise") < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
     t = rng.uniform(t_range[0], t_range[1], size=n)
     y = rng.integers(0, 2, size=n)
     phase = t + np.pi * y
@@ -327,8 +378,8 @@ def continual_swiss_roll(n_tasks: int = 5, n_train: int = 400, n_test: int = 400
     n_train = check_int(n_train, "n_train", minimum=1)
     n_test = check_int(n_test, "n_test", minimum=1)
     turns = check_positive(turns, "turns")
-    noise = float(noise)
-    if not (np.isfinite(noise) and noise >= 0):
+    noise = check_real(noise, "noise")
+    if noise < 0:
         raise ValueError(f"noise must be a finite number >= 0, got {noise}")
     seed = check_int(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
@@ -368,8 +419,8 @@ def gaussian_mixture_stream(n_tasks: int = 5, n_classes: int = 3, dim: int = 10,
     dim = check_int(dim, "dim", minimum=1)
     per_class = check_int(per_class, "per_class", minimum=2)
     separation = check_positive(separation, "separation")
-    shift = float(shift)
-    if not (np.isfinite(shift) and shift >= 0):
+    shift = check_real(shift, "shift")
+    if shift < 0:
         raise ValueError(f"shift must be a finite number >= 0, got {shift}")
     scenario = check_choice(scenario, "scenario", SCENARIOS)
     seed = check_int(seed, "seed", minimum=0)

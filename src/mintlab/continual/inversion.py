@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._random import make_generator
-from .._validation import check_int, check_nonnegative, check_positive
+from .._validation import check_int, check_nonnegative, check_positive, check_ratio
+from ..typing import SeedLike
+from ._checks import check_bounds
 from .models import forward_task
 
 __all__ = ["InvertedSet", "invert_model"]
@@ -49,7 +51,7 @@ def invert_model(model: nn.Module, classes: Sequence[int], n_per_class: int, n_f
                  *, task_id: int = 0, steps: int = 200, lr: float = 0.1, l2: float = 1e-3,
                  tv: float = 0.0, image_shape: Sequence[int] | None = None,
                  bounds: tuple[float, float] = (0.0, 1.0), target_probability: float | None = None,
-                 seed=0) -> InvertedSet:
+                 seed: SeedLike = 0) -> InvertedSet:
     """Synthesise ``n_per_class`` inputs per class that ``model`` classifies as that class.
 
     Parameters
@@ -100,11 +102,9 @@ def invert_model(model: nn.Module, classes: Sequence[int], n_per_class: int, n_f
     l2, tv = check_nonnegative(l2, "l2"), check_nonnegative(tv, "tv")
     if tv > 0 and image_shape is None:
         raise ValueError("tv > 0 needs image_shape (e.g. (8, 8))")
-    if target_probability is not None and not 0.0 < float(target_probability) < 1.0:
-        raise ValueError(f"target_probability must lie in (0, 1), got {target_probability}")
-    lo, hi = float(bounds[0]), float(bounds[1])
-    if not lo < hi:
-        raise ValueError(f"bounds must be (low, high) with low < high, got {bounds}")
+    if target_probability is not None:
+        target_probability = check_ratio(target_probability, "target_probability")
+    lo, hi = check_bounds(bounds, "bounds")
     p0 = next(model.parameters())
     dev, dtype = p0.device, p0.dtype
     g = make_generator(seed)
@@ -129,7 +129,7 @@ def invert_model(model: nn.Module, classes: Sequence[int], n_per_class: int, n_f
                 if target_probability is not None:
                     ce = ce * (ce > -math.log(target_probability)).to(ce.dtype)
                 loss = ce.mean() + l2 * (x ** 2).sum(1).mean()
-                if tv > 0:
+                if tv > 0 and image_shape is not None:  # tv > 0 needs image_shape (checked)
                     loss = loss + tv * _tv(x, image_shape)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -34,16 +34,22 @@ R[j, j]`` and forward transfer ``FWT = mean_{j>0} R[j-1, j] - b_j`` (``b``
 
 from __future__ import annotations
 
-import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import permutations
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .strategies import Plugin
+from .._artifacts import read_json, write_json
+from .._validation import check_choice
+from ..errors import ArtifactError
+from ..typing import ArrayLike
+from ._checks import float_array, item_list
+from .benchmarks import Task
+from .strategies import Plugin, Strategy
 
 __all__ = ["LifelongLog", "LogPlugin", "LifelongMetrics", "lifelong_metrics",
            "terminal_performance", "performance_maintenance", "transfer",
@@ -79,8 +85,8 @@ class LifelongLog:
     [[0.9, 0.55], [0.8, 0.9]]
     """
 
-    def __init__(self, task_names: Sequence[str]):
-        names = [str(n) for n in task_names]
+    def __init__(self, task_names: Sequence[str]) -> None:
+        names = [str(n) for n in item_list(task_names, "task_names", "task names")]
         if not names:
             raise ValueError("task_names must name at least one task")
         if len(set(names)) != len(names):
@@ -90,37 +96,38 @@ class LifelongLog:
         self._exp = 0
 
     # ------------------------------------------------------------ building
-    def _index(self, task) -> int:
+    def _index(self, task: Any) -> int:
         if isinstance(task, str):
             if task not in self.task_names:
                 raise ValueError(f"unknown task {task!r}; known: {self.task_names}")
             return self.task_names.index(task)
+        if isinstance(task, bool) or not isinstance(task, int | np.integer):
+            raise TypeError(f"task must be a task name or an integer index, got "
+                            f"{type(task).__name__} {task!r}")
         i = int(task)
         if not 0 <= i < len(self.task_names):
             raise ValueError(f"task index must lie in [0, {len(self.task_names)}), got {task}")
         return i
 
     @staticmethod
-    def _values(values, name) -> list[float]:
-        v = np.asarray(values, dtype=np.float64).reshape(-1)
+    def _values(values: Any, name: str) -> list[float]:
+        v = float_array(values, name, min_size=0).reshape(-1)
         if v.size == 0:
             raise ValueError(f"{name} must contain at least one value")
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"{name} must be finite, got {v.tolist()}")
-        return v.tolist()
+        return [float(x) for x in v]
 
     def _exps(self, n: int) -> list[int]:
         out = list(range(self._exp, self._exp + n))
         self._exp += n
         return out
 
-    def add_training(self, task, curve: Sequence[float]) -> None:
+    def add_training(self, task: str | int, curve: Sequence[float]) -> None:
         """A learning block on ``task`` with its learning curve (one value per experience)."""
         i = self._index(task)
         v = self._values(curve, "curve")
         self.blocks.append(_Block("train", {i: v}, {i: self._exps(len(v))}))
 
-    def extend_training(self, task, values: Sequence[float]) -> None:
+    def extend_training(self, task: str | int, values: Sequence[float]) -> None:
         """Append experiences to the current learning block (which must be on ``task``)."""
         i = self._index(task)
         if not self.blocks or self.blocks[-1].kind != "train" or i not in self.blocks[-1].values:
@@ -132,6 +139,9 @@ class LifelongLog:
 
     def add_evaluation(self, scores: Mapping) -> None:
         """An evaluation block: ``{task (name or index): performance}`` for some or all tasks."""
+        if not isinstance(scores, Mapping):
+            raise TypeError(f"scores must be a mapping {{task: performance}}, got "
+                            f"{type(scores).__name__}")
         if not scores:
             raise ValueError("scores must hold at least one task")
         vals, exps = {}, {}
@@ -148,7 +158,7 @@ class LifelongLog:
         Each: ``regime``, ``block``, ``kind`` ("train"/"test"), ``task`` (index),
         ``values``, ``exp_nums``.
         """
-        out = []
+        out: list[dict] = []
         for b, block in enumerate(self.blocks):
             for i in block.values:
                 out.append({"regime": len(out), "block": b,
@@ -156,7 +166,7 @@ class LifelongLog:
                             "values": list(block.values[i]), "exp_nums": list(block.exp_nums[i])})
         return out
 
-    def learning_curve(self, task) -> tuple[np.ndarray, np.ndarray]:
+    def learning_curve(self, task: str | int) -> tuple[np.ndarray, np.ndarray]:
         """``(exp_nums, values)`` of every learning block of ``task``, concatenated."""
         i = self._index(task)
         e, v = [], []
@@ -186,23 +196,49 @@ class LifelongLog:
 
     @classmethod
     def from_json(cls, data: Mapping) -> LifelongLog:
+        """Rebuild a log from :meth:`to_json`'s dict; ``ValueError`` if it is not one."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a mapping, got {type(data).__name__}")
+        missing = [k for k in ("task_names", "blocks") if k not in data]
+        if missing:
+            raise ValueError(f"data lacks the entries {missing}")
+        if not isinstance(data["task_names"], list) or not isinstance(data["blocks"], list):
+            raise ValueError("data['task_names'] and data['blocks'] must be lists")
         log = cls(data["task_names"])
-        for b in data["blocks"]:
-            if b["kind"] == "train":
-                (name, curve), = b["values"].items()
+        for j, b in enumerate(data["blocks"]):
+            if not isinstance(b, Mapping) or not isinstance(b.get("values"), Mapping):
+                raise ValueError(f"block {j} must be an object with 'kind' and 'values'")
+            values = b["values"]
+            if not all(isinstance(v, list) and v for v in values.values()):
+                raise ValueError(f"block {j}: every task's values must be a non-empty list")
+            if b.get("kind") == "train":
+                if len(values) != 1:
+                    raise ValueError(f"block {j}: a learning block holds one task, got "
+                                     f"{len(values)}")
+                (name, curve), = values.items()
                 log.add_training(name, curve)
-            elif b["kind"] == "eval":
-                log.add_evaluation({k: v[0] for k, v in b["values"].items()})
+            elif b.get("kind") == "eval":
+                log.add_evaluation({k: v[0] for k, v in values.items()})
             else:
-                raise ValueError(f"unknown block kind {b['kind']!r}")
+                raise ValueError(f"block {j}: unknown block kind {b.get('kind')!r}")
         return log
 
-    def save(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1))
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the log as JSON (atomically: a crash never leaves half a file)."""
+        write_json(self.to_json(), path, indent=1)
 
     @classmethod
-    def load(cls, path) -> LifelongLog:
-        return cls.from_json(json.loads(Path(path).read_text()))
+    def load(cls, path: str | os.PathLike[str]) -> LifelongLog:
+        """Read a log written by :meth:`save`.
+
+        Raises :class:`mintlab.ArtifactError` naming the file if it is missing,
+        empty, truncated, not JSON or not a lifelong log.
+        """
+        data = read_json(path, what="lifelong log", required=("task_names", "blocks"))
+        try:
+            return cls.from_json(data)
+        except (TypeError, ValueError) as err:
+            raise ArtifactError(path, f"the lifelong log is not a valid log: {err}") from None
 
     def __repr__(self) -> str:
         k = [b.kind for b in self.blocks]
@@ -213,18 +249,19 @@ class LifelongLog:
 class LogPlugin(Plugin):
     """Fills a :class:`LifelongLog` from a strategy's epochs and evaluations."""
 
-    def __init__(self, log: LifelongLog, task_names: Mapping[int, str] | None = None):
+    def __init__(self, log: LifelongLog, task_names: Mapping[int, str] | None = None) -> None:
         self.log = log
         self.task_names = dict(task_names) if task_names is not None else dict(
             enumerate(log.task_names))
 
-    def after_training_epoch(self, strategy, task, epoch, performance):
+    def after_training_epoch(self, strategy: Strategy, task: Task, epoch: int,
+                             performance: float) -> None:
         if epoch == 0:
             self.log.add_training(task.name, [performance])
         else:
             self.log.extend_training(task.name, [performance])
 
-    def after_evaluation(self, strategy, results):
+    def after_evaluation(self, strategy: Strategy, results: dict[int, float]) -> None:
         scores = {}
         for tid, v in results.items():
             if tid not in self.task_names:
@@ -234,7 +271,7 @@ class LogPlugin(Plugin):
 
 
 # --------------------------------------------------------------- building blocks
-def moving_average(x, window: int | None = None) -> np.ndarray:
+def moving_average(x: ArrayLike, window: int | None = None) -> np.ndarray:
     """Flat moving average with reflected ends, same length as ``x`` (l2metrics' smoothing).
 
     ``window=None`` uses ``min(int(0.2 len(x)), 100)``; windows below 3 leave
@@ -252,7 +289,7 @@ def moving_average(x, window: int | None = None) -> np.ndarray:
     return y[int(np.floor(window / 2 - 1)):-int(np.ceil(window / 2))]
 
 
-def saturation(curve) -> tuple[float, int]:
+def saturation(curve: ArrayLike) -> tuple[float, int]:
     """``(saturation value, experiences to saturation)``: max of the smoothed curve and its
     first index."""
     y = moving_average(curve)
@@ -270,11 +307,13 @@ def _terminal(values, kind: str) -> float:
 
 def terminal_performance(log: LifelongLog) -> list[float]:
     """Terminal performance of every regime of ``log.regimes()``, in order."""
+    _check_log(log)
     return [_terminal(r["values"], r["kind"]) for r in log.regimes()]
 
 
 def performance_maintenance(log: LifelongLog) -> dict[str, float]:
     """Performance maintenance (MRLEP) per task; tasks without a later evaluation are left out."""
+    _check_log(log)
     regs = log.regimes()
     tp = terminal_performance(log)
     out = {}
@@ -302,6 +341,7 @@ def transfer(log: LifelongLog, direction: str = "forward", method: str = "ratio"
     evaluations of ``j`` gives one value (``method``: ``"ratio"`` or
     ``"contrast"``).
     """
+    _check_log(log)
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
     if method not in ("ratio", "contrast"):
@@ -332,6 +372,28 @@ def transfer(log: LifelongLog, direction: str = "forward", method: str = "ratio"
     return out
 
 
+def _check_ste(ste: Any) -> dict[str, Any]:
+    """Check the single-task-expert curves: ``{task name: curve or list of curves}``, finite."""
+    if ste is None:
+        return {}
+    if not isinstance(ste, Mapping):
+        raise TypeError(f"ste must be a mapping {{task name: learning curve(s)}}, got "
+                        f"{type(ste).__name__}")
+    for name, c in ste.items():
+        if isinstance(c, str | bytes) or not hasattr(c, "__len__") or len(c) == 0:
+            raise ValueError(f"ste[{name!r}] must be a non-empty learning curve or list of "
+                             f"curves, got {c!r}")
+        curves = [c] if np.ndim(c[0]) == 0 else list(c)
+        for k, x in enumerate(curves):
+            float_array(x, f"ste[{name!r}]" + (f"[{k}]" if len(curves) > 1 else ""), ndim=1)
+    return dict(ste)
+
+
+def _check_log(log: Any) -> None:
+    if not isinstance(log, LifelongLog):
+        raise TypeError(f"log must be a LifelongLog, got {type(log).__name__}")
+
+
 def _ste_curves(ste, name) -> list[np.ndarray]:
     c = ste.get(name)
     if c is None:
@@ -346,6 +408,8 @@ def relative_performance(log: LifelongLog, ste: Mapping[str, Sequence]) -> dict[
     ``ste`` maps a task name to one learning curve of its expert, or to a
     list of curves (several expert runs).
     """
+    _check_log(log)
+    ste = _check_ste(ste)
     out = {}
     for name in log.task_names:
         _, v = log.learning_curve(name)
@@ -362,6 +426,8 @@ def relative_performance(log: LifelongLog, ste: Mapping[str, Sequence]) -> dict[
 
 def sample_efficiency(log: LifelongLog, ste: Mapping[str, Sequence]) -> dict[str, float]:
     """Sample efficiency relative to the single-task expert, per task (mean over expert runs)."""
+    _check_log(log)
+    ste = _check_ste(ste)
     out = {}
     for name in log.task_names:
         e, v = log.learning_curve(name)
@@ -387,6 +453,7 @@ def sample_efficiency(log: LifelongLog, ste: Mapping[str, Sequence]) -> dict[str
 def accuracy_matrix(log: LifelongLog) -> tuple[np.ndarray, np.ndarray | None]:
     """``(R, b)``: ``R[i, j]`` = evaluation of task ``j`` right after learning block ``i``,
     ``b[j]`` = the evaluation before any training (or ``None``). Missing entries are NaN."""
+    _check_log(log)
     n = len(log.task_names)
     rows, b, seen_train = [], None, False
     for k, block in enumerate(log.blocks):
@@ -411,6 +478,7 @@ def _trained_order(log: LifelongLog) -> list[int]:
 
 def average_accuracy(log: LifelongLog) -> float:
     """Mean final performance over all tasks that were trained."""
+    _check_log(log)
     R, _ = accuracy_matrix(log)
     order = sorted(set(_trained_order(log)))
     return float(np.nanmean(R[-1, order]))
@@ -418,6 +486,7 @@ def average_accuracy(log: LifelongLog) -> float:
 
 def backward_transfer(log: LifelongLog) -> float:
     """GEM's BWT: mean over tasks but the last of (final - just after own training)."""
+    _check_log(log)
     R, _ = accuracy_matrix(log)
     order = _trained_order(log)
     if len(order) < 2:
@@ -429,11 +498,12 @@ def backward_transfer(log: LifelongLog) -> float:
 
 def forward_transfer(log: LifelongLog) -> float:
     """GEM's FWT: mean over tasks but the first of (before own training - initial)."""
+    _check_log(log)
     R, b = accuracy_matrix(log)
     order = _trained_order(log)
     if b is None or len(order) < 2:
         return math.nan
-    first = {}
+    first: dict[int, int] = {}
     for k, t in enumerate(order):
         first.setdefault(t, k)
     vals = [R[k - 1, t] - b[t] for t, k in first.items() if k > 0]
@@ -479,7 +549,8 @@ def lifelong_metrics(log: LifelongLog, ste: Mapping[str, Sequence] | None = None
     """
     if not isinstance(log, LifelongLog):
         raise TypeError(f"log must be a LifelongLog, got {type(log).__name__}")
-    ste = dict(ste or {})
+    check_choice(transfer_method, "transfer_method", ("ratio", "contrast"))
+    ste = _check_ste(ste)
     pm = performance_maintenance(log)
     ft = {f"{a} -> {b}": v for (a, b), v in transfer(log, "forward", transfer_method).items()}
     bt = {f"{a} -> {b}": v for (a, b), v in transfer(log, "backward", transfer_method).items()}
@@ -493,8 +564,9 @@ def lifelong_metrics(log: LifelongLog, ste: Mapping[str, Sequence] | None = None
 
 
 # ------------------------------------------------------------------- plots
-def plot_accuracy_matrix(log: LifelongLog, ax=None, title: str | None = None):
+def plot_accuracy_matrix(log: LifelongLog, ax: Any = None, title: str | None = None) -> Any:
     """Heatmap of the task x time matrix ``R`` (rows: after each learning block)."""
+    _check_log(log)
     import matplotlib.pyplot as plt
 
     R, _ = accuracy_matrix(log)
@@ -517,9 +589,10 @@ def plot_accuracy_matrix(log: LifelongLog, ax=None, title: str | None = None):
     return ax
 
 
-def plot_learning_curves(log: LifelongLog, ste: Mapping[str, Sequence] | None = None, ax=None,
-                         title: str | None = None):
+def plot_learning_curves(log: LifelongLog, ste: Mapping[str, Sequence] | None = None,
+                         ax: Any = None, title: str | None = None) -> Any:
     """Learning curves of every block (solid), evaluations (dots) and expert curves (dashed)."""
+    _check_log(log)
     import matplotlib.pyplot as plt
 
     if ax is None:

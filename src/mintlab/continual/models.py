@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from .._random import seeded_global_rng
-from .._validation import check_int, check_nonnegative
+from .._validation import check_int, check_nonnegative, check_ratio
+from ._checks import check_bool
 
 __all__ = ["KWinner", "ContinualMLP", "forward_task"]
 
@@ -46,12 +47,12 @@ class KWinner(nn.Module):
     tensor([[3., 0., 2., 0., 4., 0.]])
     """
 
-    def __init__(self, width: int, density: float = 0.1, hetero_dropout: float = 0.0):
+    activation_counts: torch.Tensor
+
+    def __init__(self, width: int, density: float = 0.1, hetero_dropout: float = 0.0) -> None:
         super().__init__()
         self.width = check_int(width, "width", minimum=1)
-        density = float(density)
-        if not 0.0 < density <= 1.0:
-            raise ValueError(f"density must lie in (0, 1], got {density}")
+        density = check_ratio(density, "density", closed_high=True)
         self.density = density
         self.k = max(1, int(round(density * self.width)))
         self.hetero_dropout = check_nonnegative(hetero_dropout, "hetero_dropout")
@@ -127,13 +128,18 @@ class ContinualMLP(nn.Module):
 
     def __init__(self, in_features: int, hidden: Sequence[int] = (100, 100),
                  head_sizes: Sequence[int] = (10,), *, k_winner_density: float | None = None,
-                 hetero_dropout: float = 0.0, bias: bool = True, seed: int | None = 0):
+                 hetero_dropout: float = 0.0, bias: bool = True, seed: int | None = 0) -> None:
         super().__init__()
         in_features = check_int(in_features, "in_features", minimum=1)
         hidden = [check_int(h, "hidden[...]", minimum=1) for h in hidden]
         head_sizes = [check_int(h, "head_sizes[...]", minimum=1) for h in head_sizes]
         if not head_sizes:
             raise ValueError("head_sizes must name at least one head")
+        if k_winner_density is not None:
+            k_winner_density = check_ratio(k_winner_density, "k_winner_density",
+                                           closed_high=True)
+        hetero_dropout = check_nonnegative(hetero_dropout, "hetero_dropout")
+        bias = check_bool(bias, "bias")
         if hetero_dropout and k_winner_density is None:
             raise ValueError("hetero_dropout needs k-winner activations: set k_winner_density")
         scope = (contextlib.nullcontext() if seed is None

@@ -53,7 +53,9 @@ def augment(X: torch.Tensor, family: str, generator: torch.Generator | None = No
     Outputs are clipped to [0, 1].
     """
     family = check_choice(family, "family", AUGMENTATIONS)
-    h, w = image_shape
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+    h, w = (check_int(v, "image_shape[i]", minimum=1) for v in image_shape)
     n = len(X)
     if X.ndim != 2 or X.shape[1] != h * w:
         raise ValueError(f"X must have shape (n, {h * w}), got {tuple(X.shape)}")
@@ -100,8 +102,11 @@ class SimSiam(nn.Module):
     """
 
     def __init__(self, in_features: int = 64, hidden: int = 128, feature_dim: int = 64,
-                 predictor_hidden: int = 32, seed: int | None = 0):
+                 predictor_hidden: int = 32, seed: int | None = 0) -> None:
         super().__init__()
+        for name, v in (("in_features", in_features), ("hidden", hidden),
+                        ("feature_dim", feature_dim), ("predictor_hidden", predictor_hidden)):
+            check_int(v, name, minimum=1)
         scope = (contextlib.nullcontext() if seed is None
                  else seeded_global_rng(check_int(seed, "seed", minimum=0)))
         with scope:
@@ -138,7 +143,8 @@ def ssl_objective(families: Sequence[str], seed: int = 0) -> Callable:
 def ssl_representation_forward(families: Sequence[str], seed: int = 0) -> Callable:
     """GPM ``representation_forward`` for SimSiam: augmented views through encoder and
     predictor, so both are protected on the task's own augmentation family."""
-    families = list(families)
+    families = [check_choice(f, "families[...]", AUGMENTATIONS) for f in families]
+    seed = check_int(seed, "seed", minimum=0)
 
     def forward(model, X, task_id):
         g = torch.Generator().manual_seed(seed * 1000 + task_id)
@@ -148,7 +154,8 @@ def ssl_representation_forward(families: Sequence[str], seed: int = 0) -> Callab
 
 
 @torch.no_grad()
-def linear_probe_accuracy(model: nn.Module, X_train, y_train, X_test, y_test) -> float:
+def linear_probe_accuracy(model: nn.Module, X_train: torch.Tensor, y_train: torch.Tensor,
+                          X_test: torch.Tensor, y_test: torch.Tensor) -> float:
     """Accuracy of a logistic regression trained on frozen ``model`` features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -166,7 +173,8 @@ def linear_probe_accuracy(model: nn.Module, X_train, y_train, X_test, y_test) ->
 def probe_evaluator(families: Sequence[str], seed: int = 0) -> Callable:
     """Strategy evaluator: linear probe on clean training features, tested on test images
     under one fixed draw of the task's augmentation."""
-    families = list(families)
+    families = [check_choice(f, "families[...]", AUGMENTATIONS) for f in families]
+    seed = check_int(seed, "seed", minimum=0)
     cache: dict[int, torch.Tensor] = {}
 
     def evaluate(model, task: Task) -> float:

@@ -25,17 +25,25 @@ trains a strategy on a whole stream and returns a
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._random import seeded_global_rng
-from .._validation import check_choice, check_int, check_nonnegative, check_positive
+from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_ratio
+from ._checks import check_bool, check_callable
 from .benchmarks import Task, TaskStream
-from .models import forward_task
+from .models import ContinualMLP, forward_task
+
+if TYPE_CHECKING:
+    from .metrics import LifelongLog
+
+#: One minibatch: inputs, labels and the task id of every sample.
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 __all__ = ["Plugin", "Strategy", "Naive", "Joint", "Replay", "EWC", "GPM", "SparseGPM",
            "run_stream", "accuracy", "layer_inputs", "projection_bases", "protected_linears",
@@ -62,6 +70,10 @@ class Plugin:
 @torch.no_grad()
 def accuracy(model: nn.Module, task: Task) -> float:
     """Test accuracy of ``model`` on ``task`` (task-aware call for multi-head models)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a mintlab.continual.Task, got {type(task).__name__}")
     was = model.training
     model.eval()
     dev = next(model.parameters()).device
@@ -110,7 +122,7 @@ class Strategy:
     def __init__(self, model: nn.Module, *, epochs: int = 10, batch_size: int = 32,
                  lr: float = 0.05, optimizer: str = "sgd", momentum: float = 0.0,
                  objective: Callable | None = None, evaluator: Callable | None = None,
-                 plugins: Iterable[Plugin] = (), seed: int = 0, progress: bool = False):
+                 plugins: Iterable[Plugin] = (), seed: int = 0, progress: bool = False) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not any(p.requires_grad for p in model.parameters()):
@@ -127,14 +139,20 @@ class Strategy:
         self.momentum = check_nonnegative(momentum, "momentum")
         if self.momentum >= 1:
             raise ValueError(f"momentum must be < 1, got {momentum}")
+        if objective is not None:
+            check_callable(objective, "objective")
+        if evaluator is not None:
+            check_callable(evaluator, "evaluator")
         self.objective = objective if objective is not None else _supervised
         self.evaluator = evaluator if evaluator is not None else accuracy
+        if isinstance(plugins, str | bytes) or not hasattr(plugins, "__iter__"):
+            raise TypeError(f"plugins must be an iterable of Plugin, got {type(plugins).__name__}")
         self.plugins = list(plugins)
         for p in self.plugins:
             if not isinstance(p, Plugin):
                 raise TypeError(f"plugins must be Plugin instances, got {type(p).__name__}")
         self.seed = check_int(seed, "seed", minimum=0)
-        self.progress = bool(progress)
+        self.progress = check_bool(progress, "progress")
         self.tasks_seen: list[Task] = []
 
     # ----------------------------------------------------------------- helpers
@@ -150,8 +168,19 @@ class Strategy:
             raise ValueError(f"task {task.name!r} has {task.n_features} features but the model "
                              f"expects {d}")
         heads = getattr(self.model, "heads", None)
-        if getattr(self.model, "multi_head", False) and task.task_id >= len(heads):
+        if getattr(self.model, "multi_head", False) and heads is not None \
+                and task.task_id >= len(heads):
             raise ValueError(f"task_id {task.task_id} has no head: the model has {len(heads)}")
+        if isinstance(self.model, ContinualMLP):
+            head = cast(nn.Linear, self.model.heads[task.task_id if self.model.multi_head
+                                                    else 0])
+            if self.objective is _supervised and head.out_features < task.n_classes:
+                raise ValueError(f"task {task.name!r} has n_classes={task.n_classes} but the "
+                                 f"model's head for it has {head.out_features} outputs")
+            dtype = head.weight.dtype
+            if task.X_train.dtype != dtype:
+                raise TypeError(f"task {task.name!r}: X_train has dtype {task.X_train.dtype} "
+                                f"but the model's parameters are {dtype}; convert one of them")
 
     def _make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
@@ -163,7 +192,7 @@ class Strategy:
         with seeded_global_rng(self.seed * 100_003 + offset):
             yield
 
-    def batches(self, task: Task, generator: torch.Generator):
+    def batches(self, task: Task, generator: torch.Generator) -> Iterator[Batch]:
         """Minibatches ``(X, y, task_ids)`` of one epoch; :class:`Replay` adds memory."""
         n = len(task.y_train)
         perm = torch.randperm(n, generator=generator)
@@ -173,16 +202,17 @@ class Strategy:
             yield (task.X_train[i].to(dev), task.y_train[i].to(dev),
                    torch.full((len(i),), task.task_id, dtype=torch.int64))
 
-    def batch_loss(self, X, y, task_ids) -> torch.Tensor:
+    def batch_loss(self, X: torch.Tensor, y: torch.Tensor, task_ids: torch.Tensor
+                   ) -> torch.Tensor:
         """Objective averaged over the samples of a (possibly multi-task) batch."""
         ids = torch.unique(task_ids)
         if len(ids) == 1:
             return self.objective(self, X, y, int(ids[0]))
-        total = 0.0
+        total: torch.Tensor | float = 0.0
         for t in ids.tolist():
             m = (task_ids == t).to(X.device)
             total = total + self.objective(self, X[m], y[m], t) * (m.sum() / len(y))
-        return total
+        return cast(torch.Tensor, total)
 
     # ------------------------------------------------------------- extension
     def penalty(self) -> torch.Tensor | float:
@@ -203,7 +233,7 @@ class Strategy:
         return [task]
 
     # ------------------------------------------------------------------ API
-    def train(self, task: Task) -> Strategy:
+    def train(self, task: Task) -> Self:
         """Train on ``task`` for ``epochs`` epochs; returns ``self``."""
         self._check_task(task)
         from tqdm.auto import tqdm
@@ -265,7 +295,7 @@ class Joint(Strategy):
 
     name = "multitask"
 
-    def __init__(self, model: nn.Module, *, reset: bool = True, **kwargs):
+    def __init__(self, model: nn.Module, *, reset: bool = True, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         self.reset = bool(reset)
         self._init_state = copy.deepcopy(model.state_dict())
@@ -274,7 +304,7 @@ class Joint(Strategy):
         if self.reset:
             self.model.load_state_dict(self._init_state)
 
-    def train_all(self, tasks: Sequence[Task]) -> Joint:
+    def train_all(self, tasks: Sequence[Task]) -> Self:
         """Multitask training on all ``tasks`` at once (the usual upper-bound reference)."""
         tasks = list(tasks)
         if not tasks:
@@ -285,7 +315,7 @@ class Joint(Strategy):
                            {u.task_id for u in tasks}] + tasks[:-1]
         return self.train(tasks[-1])
 
-    def batches(self, task: Task, generator: torch.Generator):
+    def batches(self, task: Task, generator: torch.Generator) -> Iterator[Batch]:
         tasks = [t for t in self.tasks_seen if t.task_id != task.task_id] + [task]
         X = torch.cat([t.X_train for t in tasks])
         y = torch.cat([t.y_train for t in tasks])
@@ -308,12 +338,12 @@ class Replay(Strategy):
 
     name = "replay"
 
-    def __init__(self, model: nn.Module, *, memory_per_task: int = 20, **kwargs):
+    def __init__(self, model: nn.Module, *, memory_per_task: int = 20, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         self.memory_per_task = check_int(memory_per_task, "memory_per_task", minimum=1)
         self.memory: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
-    def batches(self, task: Task, generator: torch.Generator):
+    def batches(self, task: Task, generator: torch.Generator) -> Iterator[Batch]:
         if not self.memory:
             yield from super().batches(task, generator)
             return
@@ -330,11 +360,11 @@ class Replay(Strategy):
         g = torch.Generator().manual_seed(self.seed * 31 + task.task_id)
         classes = torch.unique(task.y_train)
         per = max(1, self.memory_per_task // len(classes))
-        keep = []
+        parts = []
         for c in classes:
             idx = torch.nonzero(task.y_train == c).flatten()
-            keep.append(idx[torch.randperm(len(idx), generator=g)[:per]])
-        keep = torch.cat(keep)[: self.memory_per_task]
+            parts.append(idx[torch.randperm(len(idx), generator=g)[:per]])
+        keep = torch.cat(parts)[: self.memory_per_task]
         self.memory.append((task.X_train[keep], task.y_train[keep],
                             torch.full((len(keep),), task.task_id, dtype=torch.int64)))
 
@@ -351,17 +381,17 @@ class EWC(Strategy):
     name = "EWC"
 
     def __init__(self, model: nn.Module, *, ewc_lambda: float = 100.0,
-                 fisher_samples: int = 200, **kwargs):
+                 fisher_samples: int = 200, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         self.ewc_lambda = check_nonnegative(ewc_lambda, "ewc_lambda")
         self.fisher_samples = check_int(fisher_samples, "fisher_samples", minimum=1)
         self.fisher: dict[str, torch.Tensor] = {}
         self.anchor: dict[str, torch.Tensor] = {}
 
-    def penalty(self):
+    def penalty(self) -> torch.Tensor | float:
         if not self.fisher or self.ewc_lambda == 0:
             return 0.0
-        total = 0.0
+        total: torch.Tensor | float = 0.0
         for n, p in self.model.named_parameters():
             if n in self.fisher:
                 total = total + (self.fisher[n] * (p - self.anchor[n]) ** 2).sum()
@@ -398,9 +428,11 @@ def protected_linears(model: nn.Module) -> list[nn.Linear]:
     Heads listed in ``model.heads`` are excluded when the model is
     multi-head (each head only ever sees its own task).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     heads = set()
     if getattr(model, "multi_head", False):
-        heads = {id(m) for m in model.heads.modules()}
+        heads = {id(m) for m in cast(nn.Module, model.heads).modules()}
     return [m for m in model.modules() if isinstance(m, nn.Linear) and id(m) not in heads]
 
 
@@ -453,9 +485,7 @@ def projection_bases(representations: Sequence[torch.Tensor],
 
     Returns the new bases, orthonormal columns, in float64.
     """
-    threshold = float(threshold)
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must lie in (0, 1], got {threshold}")
+    threshold = check_ratio(threshold, "threshold", closed_high=True)
     out = []
     for R, M in zip(representations, bases, strict=True):
         R = R.to(torch.float64)
@@ -534,12 +564,12 @@ class GPM(Strategy):
 
     def __init__(self, model: nn.Module, *, threshold: float = 0.97,
                  memory_samples: int = 300, representation_forward: Callable | None = None,
-                 **kwargs):
+                 **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
+        if representation_forward is not None:
+            check_callable(representation_forward, "representation_forward")
         self.representation_forward = representation_forward
-        if not 0.0 < float(threshold) <= 1.0:
-            raise ValueError(f"threshold must lie in (0, 1], got {threshold}")
-        self.threshold = float(threshold)
+        self.threshold = check_ratio(threshold, "threshold", closed_high=True)
         self.memory_samples = check_int(memory_samples, "memory_samples", minimum=1)
         self.layers = protected_linears(model)
         if not self.layers:
@@ -558,7 +588,8 @@ class GPM(Strategy):
     def after_training_task(self, task: Task) -> None:
         reps = layer_inputs(self.model, self.layers, self.memory_inputs(task), task.task_id,
                             self.representation_forward)
-        self.bases = projection_bases(reps, self.bases, self.threshold)
+        self.bases = list[torch.Tensor | None](projection_bases(reps, self.bases,
+                                                               self.threshold))
 
     def memory_dimensions(self) -> list[int]:
         """Number of protected directions per layer."""
@@ -578,7 +609,7 @@ class SparseGPM(GPM):
 
     name = "GPM + sparsity + heterogeneous dropout"
 
-    def __init__(self, model: nn.Module, **kwargs):
+    def __init__(self, model: nn.Module, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         from .models import KWinner
 
@@ -591,7 +622,7 @@ class SparseGPM(GPM):
         super().after_training_task(task)
         X = self.memory_inputs(task)
         if hasattr(self.model, "count_winners"):
-            self.model.count_winners(X)
+            getattr(self.model, "count_winners")(X)  # noqa: B009 (an optional method)
         else:  # generic model: count from hooks on the KWinner inputs
             hooks = [m.register_forward_pre_hook(lambda m, inp: m.count(inp[0]))
                      for m in self.k_winner_layers]
@@ -604,7 +635,7 @@ class SparseGPM(GPM):
 
 
 def run_stream(strategy: Strategy, stream: TaskStream | Sequence[Task], *,
-               evaluate_initial: bool = True, progress: bool = False):
+               evaluate_initial: bool = True, progress: bool = False) -> LifelongLog:
     """Train ``strategy`` on every task of ``stream`` in order, evaluating all tasks each time.
 
     Returns a :class:`~mintlab.continual.metrics.LifelongLog` with the
@@ -616,7 +647,18 @@ def run_stream(strategy: Strategy, stream: TaskStream | Sequence[Task], *,
 
     from .metrics import LifelongLog, LogPlugin
 
+    if not isinstance(strategy, Strategy):
+        raise TypeError(f"strategy must be a mintlab.continual Strategy, got "
+                        f"{type(strategy).__name__}")
+    check_bool(evaluate_initial, "evaluate_initial")
+    check_bool(progress, "progress")
+    if isinstance(stream, str | bytes) or not hasattr(stream, "__iter__"):
+        raise TypeError(f"stream must be a TaskStream or a sequence of Task, got "
+                        f"{type(stream).__name__}")
     tasks = list(stream)
+    for i, t in enumerate(tasks):
+        if not isinstance(t, Task):
+            raise TypeError(f"stream[{i}] must be a Task, got {type(t).__name__}")
     if not tasks:
         raise ValueError("stream has no tasks")
     log = LifelongLog([t.name for t in tasks])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,7 @@ from torch import nn
 
 from .._random import make_generator
 from .._validation import check_finite, check_int, check_positive
+from ..typing import SeedLike
 from .inversion import InvertedSet, invert_model
 from .models import forward_task
 from .strategies import layer_inputs, project_gradients, projection_bases, protected_linears
@@ -49,21 +51,39 @@ class UnlearningResult:
     memory_dimensions: tuple = ()
 
 
-def _check_xy(X, y, name):
+def _check_xy(X: Any, y: Any, name: str, model: Any = None,
+              names: tuple[str, str] | None = None) -> None:
+    """Check a labelled set; ``names`` overrides the argument names ``X_{name}``/``y_{name}``."""
+    xn, yn = names if names is not None else (f"X_{name}", f"y_{name}")
+    if model is not None and not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError(f"X_{name} and y_{name} must be torch tensors")
+        raise TypeError(f"{xn} and {yn} must be torch tensors, got "
+                        f"{type(X).__name__} and {type(y).__name__}")
     if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
-        raise ValueError(f"X_{name} must be (n, d) and y_{name} (n,), got {tuple(X.shape)} and "
+        raise ValueError(f"{xn} must be (n, d) and {yn} (n,), got {tuple(X.shape)} and "
                          f"{tuple(y.shape)}")
     if len(y) == 0:
-        raise ValueError(f"the {name} set is empty")
-    check_finite(X, f"X_{name}")
+        raise ValueError(f"the {name} set is empty: {xn} and {yn} hold no samples")
+    check_finite(X, xn)
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise TypeError(f"{yn} must hold integer class labels, got dtype {y.dtype}")
+    if int(y.min()) < 0:
+        raise ValueError(f"{yn} must be non-negative class indices, got minimum "
+                         f"{int(y.min())}")
 
 
 @torch.no_grad()
 def most_probable_wrong_label(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
                               task_id: int = 0) -> torch.Tensor:
     """For each sample, the class with the highest logit other than its label ``y``."""
+    _check_xy(X, y, "input", model, names=("X", "y"))
+    return _wrong_labels(model, X, y, task_id)
+
+
+@torch.no_grad()
+def _wrong_labels(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                  task_id: int) -> torch.Tensor:
     was = model.training
     model.eval()
     dev = next(model.parameters()).device
@@ -75,6 +95,7 @@ def most_probable_wrong_label(model: nn.Module, X: torch.Tensor, y: torch.Tensor
 
 def _train(model, X, y, *, epochs, lr, batch_size, seed, task_id=0, ascent=False,
            layers=None, bases=None):
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     g = make_generator(seed)
     dev = next(model.parameters()).device
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
@@ -96,7 +117,7 @@ def _train(model, X, y, *, epochs, lr, batch_size, seed, task_id=0, ascent=False
 def covarnav(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor, n_classes: int,
              *, retain_classes: Sequence[int] | None = None, n_inverted_per_class: int = 50,
              inversion_steps: int = 200, threshold: float = 0.97, epochs: int = 10,
-             lr: float = 0.01, batch_size: int = 32, task_id: int = 0, seed=0,
+             lr: float = 0.01, batch_size: int = 32, task_id: int = 0, seed: SeedLike = 0,
              inversion_kwargs: dict | None = None) -> UnlearningResult:
     """Unlearn ``(X_forget, y_forget)`` from ``model`` with CovarNav.
 
@@ -124,7 +145,7 @@ def covarnav(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor, n
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_xy(X_forget, y_forget, "forget")
+    _check_xy(X_forget, y_forget, "forget", model)
     n_classes = check_int(n_classes, "n_classes", minimum=2)
     if int(y_forget.max()) >= n_classes or int(y_forget.min()) < 0:
         raise ValueError(f"y_forget must lie in [0, {n_classes}), got values in "
@@ -140,7 +161,7 @@ def covarnav(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor, n
     inv = invert_model(net, retain_classes, n_inverted_per_class, X_forget.shape[1],
                        task_id=task_id, steps=inversion_steps, seed=seed,
                        **(inversion_kwargs or {}))
-    targets = most_probable_wrong_label(net, X_forget, y_forget, task_id)
+    targets = _wrong_labels(net, X_forget, y_forget, task_id)  # checked above
     layers = protected_linears(net)
     reps = layer_inputs(net, layers, inv.X, task_id)
     bases = projection_bases(reps, [None] * len(layers), threshold)
@@ -151,9 +172,9 @@ def covarnav(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor, n
 
 def finetune_retain(model: nn.Module, X_retain: torch.Tensor, y_retain: torch.Tensor, *,
                     epochs: int = 10, lr: float = 0.01, batch_size: int = 32, task_id: int = 0,
-                    seed=0) -> UnlearningResult:
+                    seed: SeedLike = 0) -> UnlearningResult:
     """Baseline: keep training on the retained data only (the forget set fades, slowly)."""
-    _check_xy(X_retain, y_retain, "retain")
+    _check_xy(X_retain, y_retain, "retain", model)
     net = _train(copy.deepcopy(model), X_retain, y_retain,
                  epochs=check_int(epochs, "epochs", minimum=1), lr=check_positive(lr, "lr"),
                  batch_size=batch_size, seed=seed, task_id=task_id)
@@ -162,9 +183,9 @@ def finetune_retain(model: nn.Module, X_retain: torch.Tensor, y_retain: torch.Te
 
 def gradient_ascent(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor, *,
                     epochs: int = 10, lr: float = 0.01, batch_size: int = 32, task_id: int = 0,
-                    seed=0) -> UnlearningResult:
+                    seed: SeedLike = 0) -> UnlearningResult:
     """Baseline: maximise the loss on the forget set."""
-    _check_xy(X_forget, y_forget, "forget")
+    _check_xy(X_forget, y_forget, "forget", model)
     net = _train(copy.deepcopy(model), X_forget, y_forget,
                  epochs=check_int(epochs, "epochs", minimum=1), lr=check_positive(lr, "lr"),
                  batch_size=batch_size, seed=seed, task_id=task_id, ascent=True)
@@ -173,9 +194,9 @@ def gradient_ascent(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Te
 
 def random_relabel(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor,
                    n_classes: int, *, epochs: int = 10, lr: float = 0.01, batch_size: int = 32,
-                   task_id: int = 0, seed=0) -> UnlearningResult:
+                   task_id: int = 0, seed: SeedLike = 0) -> UnlearningResult:
     """Baseline: train on the forget set with uniformly random wrong labels."""
-    _check_xy(X_forget, y_forget, "forget")
+    _check_xy(X_forget, y_forget, "forget", model)
     n_classes = check_int(n_classes, "n_classes", minimum=2)
     g = make_generator(seed)
     shift = torch.randint(1, n_classes, (len(y_forget),), generator=g)

@@ -11,14 +11,19 @@ read it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ..errors import ArtifactError
+
 __all__ = ["Asset", "AssetFile", "ASSETS", "MissingAssetError", "asset", "asset_names",
-           "missing_reason", "require_asset", "asset_installed", "file_sha256"]
+           "missing_reason", "require_asset", "asset_installed", "file_sha256", "verified_file",
+           "asset_file_error"]
 
 _PACKAGE_DATA = "mintlab.datasets"
 _EXTRA_LLM = "pip install 'mintlab[llm]'"
@@ -51,10 +56,10 @@ class AssetFile:
         if self.where == "package-data":
             p = Path(str(resources.files(_PACKAGE_DATA).joinpath("data", self.path)))
         elif self.where == "module":
-            p = _module_dir(self.module)
-            if p is None:
+            folder = _module_dir(self.module)
+            if folder is None:
                 return None
-            p = p / self.path
+            p = folder / self.path
         else:
             p = Path(self.path)
         return p if p.is_file() else None
@@ -310,3 +315,73 @@ def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+#: Files up to this size are checked against their SHA-256 on first use in a process
+#: (tens of milliseconds); larger ones by size on every use, and by checksum only
+#: where the caller asks (e.g. before an expensive conversion) or when reading fails.
+_FULL_CHECK_BYTES = 32_000_000
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)
+
+
+def _file_record(name: str, rel_path: str) -> AssetFile:
+    a = asset(name)
+    for f in a.files:
+        if f.path == rel_path:
+            return f
+    raise ValueError(f"rel_path must be one of the files of asset {name!r} "
+                     f"({[f.path for f in a.files]}), got {rel_path!r}")
+
+
+def asset_file_error(name: str, path: str | os.PathLike[str], problem: str) -> ArtifactError:
+    """An :class:`~mintlab.ArtifactError` for a damaged file of asset ``name``, with the remedy.
+
+    ``problem`` says what is wrong; the message adds how to reinstall the asset
+    and how to check every asset (``mintlab data verify``).
+    """
+    a = asset(name)
+    return ArtifactError(path, f"{problem}; this file of asset {a.name!r} is damaged or was "
+                               f"replaced: reinstall it with: {a.install} (then check with "
+                               f"`mintlab data verify {a.name}`)")
+
+
+def verified_file(name: str, rel_path: str, *, full_check: bool | None = None) -> Path:
+    """The path of one file of asset ``name``, checked against the asset table.
+
+    Raises :class:`MissingAssetError` when the asset is not installed, and
+    :class:`mintlab.ArtifactError` naming the file and the command that
+    reinstalls it when the file is empty, has another size than recorded
+    (truncated or replaced) or, when checked, another SHA-256 (corrupted).
+
+    Sizes are checked on every call (one ``stat``). The SHA-256 is checked once
+    per process and file (cached by size and modification time) for files up to
+    32 MB, or for any file when ``full_check`` is true; ``full_check=False``
+    skips it.
+
+    Examples
+    --------
+    >>> verified_file("kjv", "kjv.txt.xz").name
+    'kjv.txt.xz'
+    """
+    record = _file_record(name, rel_path)
+    require_asset(name)
+    path = record.locate()
+    if path is None:  # pragma: no cover - require_asset found it a moment ago
+        raise MissingAssetError(missing_reason(name) or f"asset {name!r} is not installed")
+    st = path.stat()
+    if st.st_size == 0:
+        raise asset_file_error(name, path, "the file is empty (0 bytes)")
+    if st.st_size != record.size:
+        raise asset_file_error(name, path, f"the file has {st.st_size} bytes, the asset table "
+                                           f"records {record.size} (truncated or another version)")
+    check = record.size <= _FULL_CHECK_BYTES if full_check is None else full_check
+    if check:
+        got = _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
+        if got != record.sha256:
+            raise asset_file_error(name, path, f"its SHA-256 is {got}, the asset table records "
+                                               f"{record.sha256} (corrupted)")
+    return path

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import functools
 import lzma
-from importlib import resources
 
 from .._validation import check_choice
+from ._assets import asset_file_error, verified_file
 
 __all__ = ["CORPORA", "CORPUS_SPLITS", "AUSTEN_NOVELS", "load_text_corpus",
            "load_corpus_verses", "corpus_chapters"]
@@ -47,23 +47,31 @@ def _check_corpus(corpus: str) -> str:
 
 
 @functools.lru_cache(maxsize=len(CORPORA))
+def _chapters(corpus: str) -> tuple[tuple[str, ...], ...]:
+    name, encoding = _FILES[corpus]
+    path = verified_file(corpus, name)
+    try:
+        text = lzma.decompress(path.read_bytes()).decode(encoding)
+    except (lzma.LZMAError, UnicodeDecodeError, EOFError, OSError) as err:
+        raise asset_file_error(corpus, path, f"it cannot be decoded: {err}") from None
+    # Chapters are separated by one empty line (Austen's novels by two: the same split).
+    chapters = [ch.strip("\n") for ch in text.strip("\n").split("\n\n")]
+    return tuple(tuple(ch.split("\n")) for ch in chapters if ch)
+
+
 def corpus_chapters(corpus: str = "kjv") -> tuple[tuple[str, ...], ...]:
     """All chapters of ``corpus`` in canonical order, each a tuple of its lines.
 
-    A line is a verse of the KJV or a paragraph of Austen.
+    A line is a verse of the KJV or a paragraph of Austen. The shipped file is
+    checked against its recorded SHA-256 on first use; a damaged file raises
+    :class:`mintlab.ArtifactError` naming it and the command that reinstalls it.
 
     Examples
     --------
     >>> len(corpus_chapters("kjv")), len(corpus_chapters("austen"))
     (1189, 269)
     """
-    corpus = _check_corpus(corpus)
-    name, encoding = _FILES[corpus]
-    raw = resources.files("mintlab.datasets").joinpath(f"data/{name}").read_bytes()
-    text = lzma.decompress(raw).decode(encoding)
-    # Chapters are separated by one empty line (Austen's novels by two: the same split).
-    chapters = [ch.strip("\n") for ch in text.strip("\n").split("\n\n")]
-    return tuple(tuple(ch.split("\n")) for ch in chapters if ch)
+    return _chapters(_check_corpus(corpus))
 
 
 def _split_of(i: int) -> str:
@@ -72,6 +80,9 @@ def _split_of(i: int) -> str:
 
 
 def _check_split(split: str) -> None:
+    if not isinstance(split, str):
+        raise TypeError(f"split must be one of {CORPUS_SPLITS}, got {type(split).__name__} "
+                        f"{split!r}")
     if split not in CORPUS_SPLITS:
         raise ValueError(f"split must be one of {CORPUS_SPLITS}, got {split!r}")
 

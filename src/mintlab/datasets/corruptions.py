@@ -24,12 +24,13 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from .._validation import check_choice
+from ._checks import check_names, check_numpy_rng, check_split_name
 
 __all__ = ["CORRUPTIONS", "SEVERITIES", "CORRUPTION_PARAMETERS", "corrupt", "corruption_suite"]
 
@@ -52,7 +53,7 @@ SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 _ELASTIC_SIGMA = 4.0
 
 
-def _as_unit(images) -> tuple[np.ndarray, np.dtype]:
+def _as_unit(images: Any) -> tuple[np.ndarray, np.dtype]:
     if not isinstance(images, np.ndarray):
         raise TypeError(f"images must be a numpy array, got {type(images).__name__}")
     if images.ndim != 3 or images.shape[0] == 0 or min(images.shape[1:]) < 4:
@@ -68,17 +69,19 @@ def _as_unit(images) -> tuple[np.ndarray, np.dtype]:
     return images.astype(np.float64), images.dtype
 
 
-def _back(x: np.ndarray, dtype) -> np.ndarray:
+def _back(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     if dtype == np.uint8:
         return np.round(x * 255.0).astype(np.uint8)
     return x.astype(dtype)
 
 
-def _severity(severity) -> int:
-    if isinstance(severity, bool) or not isinstance(severity, int | np.integer) \
-            or not 1 <= int(severity) <= 5:
-        raise ValueError(f"severity must be an integer in 1..5, got {severity!r}")
+def _severity(severity: Any, name: str = "severity") -> int:
+    if isinstance(severity, bool) or not isinstance(severity, int | np.integer):
+        raise TypeError(f"{name} must be an integer in 1..5, got {type(severity).__name__} "
+                        f"{severity!r}")
+    if not 1 <= int(severity) <= 5:
+        raise ValueError(f"{name} must be an integer in 1..5, got {severity!r}")
     return int(severity)
 
 
@@ -87,7 +90,7 @@ def _scale(side: int, height: int) -> int:
     return max(1, int(round(side * height / 28)))
 
 
-def corrupt(images, corruption: str, severity: int, seed=None) -> np.ndarray:
+def corrupt(images: np.ndarray, corruption: str, severity: int, seed: Any = None) -> np.ndarray:
     """Apply one corruption at one severity (1 = mild .. 5 = strong) to every image.
 
     Parameters
@@ -105,7 +108,7 @@ def corrupt(images, corruption: str, severity: int, seed=None) -> np.ndarray:
         square at a random place). :data:`CORRUPTION_PARAMETERS` holds the
         parameter of each severity.
     severity : int in 1..5
-    seed : int, numpy Generator or None
+    seed : int, sequence of ints, numpy Generator or None
         Randomness of the stochastic corruptions (the same seed gives the
         same output).
 
@@ -113,11 +116,11 @@ def corrupt(images, corruption: str, severity: int, seed=None) -> np.ndarray:
     -------
     ndarray with the shape and dtype of ``images``.
     """
-    corruption = check_choice(corruption, "corruption", CORRUPTIONS)
+    corruption = check_split_name(corruption, "corruption", CORRUPTIONS)
     s = _severity(severity)
+    rng = check_numpy_rng(seed)
     x, dtype = _as_unit(images)
     p = CORRUPTION_PARAMETERS[corruption][s - 1]
-    rng = np.random.default_rng(seed)
     n, H, W = x.shape
     if corruption == "gaussian_noise":
         out = x + rng.normal(scale=p, size=x.shape)
@@ -151,7 +154,8 @@ def corrupt(images, corruption: str, severity: int, seed=None) -> np.ndarray:
         ri = (np.arange(H) * h) // H  # the coarse cell of every row / column
         rj = (np.arange(W) * w) // W
         sums = np.zeros((n, h, w))
-        np.add.at(sums, (slice(None), ri[:, None], rj[None, :]), x)
+        # numpy's stub for ufunc.at omits slices in the index tuple
+        np.add.at(sums, (slice(None), ri[:, None], rj[None, :]), x)  # type: ignore[arg-type]
         counts = np.zeros((h, w))
         np.add.at(counts, (ri[:, None], rj[None, :]), 1.0)
         out = (sums / counts)[:, ri[:, None], rj[None, :]]
@@ -167,7 +171,7 @@ def corrupt(images, corruption: str, severity: int, seed=None) -> np.ndarray:
     return _back(out, dtype)
 
 
-def corruption_suite(images, corruptions: Sequence[str] | None = None,
+def corruption_suite(images: np.ndarray, corruptions: Sequence[str] | None = None,
                      severities: Sequence[int] = SEVERITIES,
                      seed: int | None = None) -> Iterator[tuple[str, int, np.ndarray]]:
     """Yield ``(corruption, severity, corrupted images)`` for every pair, in order.
@@ -175,21 +179,30 @@ def corruption_suite(images, corruptions: Sequence[str] | None = None,
     Each pair draws from its own stream derived from ``seed`` and the pair
     (``numpy.random.default_rng([seed, corruption index, severity])``), so a
     pair's output does not depend on which other pairs are asked for.
-    ``corruptions`` defaults to all of :data:`CORRUPTIONS`.
+    ``corruptions`` defaults to all of :data:`CORRUPTIONS`. The arguments are
+    checked when the function is called, before the first pair is made.
     """
-    names = CORRUPTIONS if corruptions is None else tuple(corruptions)
-    if not names:
-        raise ValueError("corruptions must name at least one corruption, got none")
-    for name in names:
-        check_choice(name, "corruption", CORRUPTIONS)
-    sev = [_severity(s) for s in severities]
+    names = CORRUPTIONS if corruptions is None else check_names(corruptions, "corruptions",
+                                                                CORRUPTIONS)
+    if isinstance(severities, (str, bytes)) or not isinstance(severities, Iterable):
+        raise TypeError(f"severities must be a sequence of integers in 1..5, got "
+                        f"{type(severities).__name__}")
+    sev = [_severity(s, "severities") for s in severities]
     if not sev:
         raise ValueError("severities must hold at least one severity in 1..5, got none")
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
-    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be a non-negative integer or None, got "
+                        f"{type(seed).__name__} {seed!r}")
+    elif seed < 0:
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
     _as_unit(images)
+    return _suite(images, names, sev, int(seed))
+
+
+def _suite(images: np.ndarray, names: Sequence[str], sev: Sequence[int],
+           seed: int) -> Iterator[tuple[str, int, np.ndarray]]:
     for name in names:
         for s in sev:
-            yield name, s, corrupt(images, name, s, seed=[int(seed), CORRUPTIONS.index(name), s])
+            yield name, s, corrupt(images, name, s, seed=[seed, CORRUPTIONS.index(name), s])

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from .._validation import check_int
+import numpy as np
+import torch
+
+from .._validation import check_array, check_int, check_ratio
+from ..typing import Array, ArrayLike
+from ._checks import check_seed_int
 
 __all__ = ["load_digits_split", "rotate_digits"]
 
+_N_DIGITS, _N_CLASSES = 1797, 10
 
-def load_digits_split(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.25):
+
+def load_digits_split(seed: int = 0, val_fraction: float = 0.15,
+                      test_fraction: float = 0.25) -> dict[str, np.ndarray]:
     """The 1,797 digits, pixels scaled to ``[0, 1]``, split into train / validation / test.
 
     The split is stratified by class and fixed by ``seed``.
@@ -29,13 +37,20 @@ def load_digits_split(seed: int = 0, val_fraction: float = 0.15, test_fraction: 
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    seed = check_int(seed, "seed", minimum=0)
-    for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 < float(f) < 1.0:
-            raise ValueError(f"{name} must lie in (0, 1), got {f}")
+    seed = check_seed_int(seed)
+    val_fraction = check_ratio(val_fraction, "val_fraction")
+    test_fraction = check_ratio(test_fraction, "test_fraction")
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got "
                          f"{val_fraction + test_fraction}")
+    # each split must hold at least one digit of every class (stratified splits)
+    n_test = math.ceil(test_fraction * _N_DIGITS)
+    n_val = math.ceil(val_fraction / (1.0 - test_fraction) * (_N_DIGITS - n_test))
+    for name, count in (("test_fraction", n_test), ("val_fraction", n_val),
+                        ("val_fraction + test_fraction", _N_DIGITS - n_test - n_val)):
+        if count < _N_CLASSES:
+            raise ValueError(f"{name} leaves {count} digits in a split, fewer than the "
+                             f"{_N_CLASSES} classes (every split is stratified)")
     digits = load_digits()
     X, y = digits.data / 16.0, digits.target.astype(np.int64)
     X_rest, X_test, y_rest, y_test = train_test_split(
@@ -47,8 +62,11 @@ def load_digits_split(seed: int = 0, val_fraction: float = 0.15, test_fraction: 
             "X_test": X_test, "y_test": y_test}
 
 
-def rotate_digits(X, quarter_turns: int = 1):
+def rotate_digits(X: ArrayLike, quarter_turns: int = 1) -> Array:
     """Rotate flattened 8x8 digits by ``quarter_turns`` x 90 degrees (exact, no interpolation).
+
+    ``X`` is ``(n, 64)``, numpy or torch (the result has the input's kind);
+    ``quarter_turns`` may be negative (clockwise).
 
     Examples
     --------
@@ -57,8 +75,12 @@ def rotate_digits(X, quarter_turns: int = 1):
     >>> np.array_equal(rotate_digits(rotate_digits(X, 1), 3), X)
     True
     """
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != 64:
-        raise ValueError(f"X must have shape (n, 64) (flattened 8x8 images), got {X.shape}")
+    t = check_array(X, "X", ndim=2)
+    if t.shape[1] != 64:
+        raise ValueError(f"X must have shape (n, 64) (flattened 8x8 images), got "
+                         f"{tuple(t.shape)}")
     k = check_int(quarter_turns, "quarter_turns")
+    if isinstance(X, torch.Tensor):
+        return torch.rot90(X.reshape(-1, 8, 8), k=k, dims=(1, 2)).reshape(-1, 64).clone()
+    X = np.asarray(X)
     return np.rot90(X.reshape(-1, 8, 8), k=k, axes=(1, 2)).reshape(-1, 64).copy()

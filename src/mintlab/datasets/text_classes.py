@@ -17,10 +17,13 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .._validation import check_int
+from ._checks import check_numpy_rng
 from .corpus import AUSTEN_NOVELS, CORPUS_SPLITS, _split_of, corpus_chapters
 
 __all__ = ["AUSTEN_TITLES", "austen_passages", "build_vocabulary", "encode_passages"]
@@ -43,8 +46,9 @@ def _chapter_words() -> tuple[tuple[int, str, tuple[str, ...]], ...]:
                  for i, ch in enumerate(chapters))
 
 
-def austen_passages(split="train", length: int = 64, per_class: int | None = None,
-                    seed=0) -> tuple[list[tuple[str, ...]], np.ndarray]:
+def austen_passages(split: str | Sequence[str] = "train", length: int = 64,
+                    per_class: int | None = None,
+                    seed: Any = 0) -> tuple[list[tuple[str, ...]], np.ndarray]:
     """Passages of ``length`` words and the index of their novel.
 
     Parameters
@@ -63,28 +67,38 @@ def austen_passages(split="train", length: int = 64, per_class: int | None = Non
     passages : list of tuple of str
     labels : ndarray of int64, shape (len(passages),)
     """
-    splits = (split,) if isinstance(split, str) else tuple(split)
+    if isinstance(split, str):
+        splits: tuple[str, ...] = (split,)
+    elif isinstance(split, Iterable):
+        splits = tuple(split)
+    else:
+        raise TypeError(f"split must be one of {CORPUS_SPLITS} or a tuple of them, got "
+                        f"{type(split).__name__} {split!r}")
+    if not splits:
+        raise ValueError(f"split must be one of {CORPUS_SPLITS} or a tuple of them, got none")
     for s in splits:
-        if s not in CORPUS_SPLITS:
+        if not isinstance(s, str) or s not in CORPUS_SPLITS:
             raise ValueError(f"split must be one of {CORPUS_SPLITS} or a tuple of them, got "
                              f"{s!r}")
     length = check_int(length, "length", minimum=1)
+    if per_class is not None:
+        per_class = check_int(per_class, "per_class", minimum=1)
+    rng = check_numpy_rng(seed)
     by_class: list[list[tuple[str, ...]]] = [[] for _ in AUSTEN_NOVELS]
     for novel, s, words in _chapter_words():
         if s in splits:
             by_class[novel].extend(words[i:i + length]
                                    for i in range(0, len(words) - length + 1, length))
     if per_class is None:
-        passages = [p for c in by_class for p in c]
-        labels = np.concatenate([np.full(len(c), k) for k, c in enumerate(by_class)])
-        return passages, labels.astype(np.int64)
-    per_class = check_int(per_class, "per_class", minimum=1)
+        everything = [p for c in by_class for p in c]
+        all_labels = np.concatenate([np.full(len(c), k) for k, c in enumerate(by_class)])
+        return everything, all_labels.astype(np.int64)
     fewest = min(len(c) for c in by_class)
     if per_class > fewest:
         raise ValueError(f"per_class must be at most {fewest} (the passages of {length} words "
                          f"of the smallest novel in split {splits}), got {per_class}")
-    rng = np.random.default_rng(seed)
-    passages, labels = [], []
+    passages: list[tuple[str, ...]] = []
+    labels: list[int] = []
     for k, c in enumerate(by_class):
         for i in np.sort(rng.choice(len(c), per_class, replace=False)):
             passages.append(c[i])
@@ -92,18 +106,47 @@ def austen_passages(split="train", length: int = 64, per_class: int | None = Non
     return passages, np.asarray(labels, dtype=np.int64)
 
 
-def build_vocabulary(passages, size: int) -> dict[str, int]:
+def _check_passages(passages: Any, name: str = "passages") -> list[Sequence[str]]:
+    if isinstance(passages, (str, bytes)) or not isinstance(passages, Iterable):
+        raise TypeError(f"{name} must be a sequence of passages (sequences of words), got "
+                        f"{type(passages).__name__}")
+    out: list[Sequence[str]] = []
+    for i, p in enumerate(passages):
+        # any non-string iterable of words (lists, tuples, rows of a numpy array of str, ...)
+        words = None if isinstance(p, (str, bytes)) or not isinstance(p, Iterable) else tuple(p)
+        if words is None or not all(isinstance(w, str) for w in words):
+            raise TypeError(f"{name} must hold sequences of words (str), got {name}[{i}] = "
+                            f"{p!r:.60}")
+        out.append(words)
+    if not out:
+        raise ValueError(f"{name} must hold at least one passage, got none")
+    return out
+
+
+def build_vocabulary(passages: Iterable[Sequence[str]], size: int) -> dict[str, int]:
     """The ``size`` most frequent words of ``passages`` (ties by first appearance), with ids
     from 2 on; id 0 is padding and 1 an unknown word."""
     size = check_int(size, "size", minimum=1)
-    counts = Counter(w for p in passages for w in p)
+    words = _check_passages(passages)
+    counts = Counter(w for p in words for w in p)
     return {w: i + 2 for i, (w, _) in enumerate(counts.most_common(size))}
 
 
-def encode_passages(passages, vocabulary: dict[str, int]) -> np.ndarray:
+def encode_passages(passages: Iterable[Sequence[str]],
+                    vocabulary: Mapping[str, int]) -> np.ndarray:
     """Token ids ``(n, length)`` int64 of equal-length passages (unknown words: 1)."""
-    lengths = {len(p) for p in passages}
+    if not isinstance(vocabulary, Mapping):
+        raise TypeError(f"vocabulary must be a dict word -> id (from build_vocabulary), got "
+                        f"{type(vocabulary).__name__}")
+    bad = [(w, i) for w, i in vocabulary.items()
+           if not isinstance(w, str) or isinstance(i, bool) or not isinstance(i, (int, np.integer))
+           or i < 0]
+    if bad:
+        raise ValueError(f"vocabulary must map words to non-negative integer ids, got "
+                         f"{bad[0]!r}")
+    items = _check_passages(passages)
+    lengths = {len(p) for p in items}
     if len(lengths) > 1:
         raise ValueError(f"passages must have one length, got lengths {sorted(lengths)}")
-    return np.asarray([[vocabulary.get(w, UNKNOWN) for w in p] for p in passages],
-                      dtype=np.int64).reshape(len(passages), -1)
+    return np.asarray([[vocabulary.get(w, UNKNOWN) for w in p] for p in items],
+                      dtype=np.int64).reshape(len(items), -1)

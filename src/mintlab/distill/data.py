@@ -17,7 +17,7 @@ augmentation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,14 +26,18 @@ import torch
 import torch.nn.functional as F
 
 from .._random import seeded_global_rng
-from .._validation import check_int
-from .models import ConvNet, augment
+from .._validation import check_int, check_positive, check_temperature, describe
+from . import _checks
+from .models import ConvNet, _augment
 
 __all__ = ["DistilledSet", "quantize_images", "train_student", "evaluate", "view_seed"]
 
 
 def quantize_images(X: torch.Tensor) -> torch.Tensor:
     """Round images in [0, 1] to 8 bits (values ``k / 255``)."""
+    _checks.tensor(X, "X")
+    if not X.is_floating_point():
+        raise TypeError(f"X must hold floating-point pixels in [0, 1], got dtype {X.dtype}")
     return torch.round(X.clamp(0, 1) * 255) / 255
 
 
@@ -56,14 +60,31 @@ class DistilledSet:
     sampler: Callable[[int], tuple[torch.Tensor, torch.Tensor]] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, str) or not self.method:
+            raise TypeError(f"method must be a non-empty string, got {self.method!r}")
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int) \
+                or self.n_classes < 0:
+            raise ValueError(f"n_classes must be an int >= 0, got {self.n_classes!r}")
         if self.images is not None:
-            if self.images.dim() != 3:
-                raise ValueError(f"images must be (n, H, W), got {tuple(self.images.shape)}")
+            _checks.images(self.images, "images")
             self.images = quantize_images(self.images.detach().float())
-        if self.labels is not None and self.images is not None \
-                and len(self.labels) != len(self.images):
-            raise ValueError("labels and images must have the same length")
+        if self.labels is not None:
+            n = len(self.images) if self.images is not None else None
+            _checks.labels(self.labels, "labels", n=n,
+                           n_classes=self.n_classes if self.n_classes > 0 else None)
+        if self.sampler is not None and not callable(self.sampler):
+            raise TypeError(f"sampler must be callable (epoch -> (images, labels)), got "
+                            f"{type(self.sampler).__name__}")
+        if self.soft_labels is not None and not (callable(getattr(self.soft_labels, "decode",
+                                                                  None))
+                                                 and callable(getattr(self.soft_labels,
+                                                                      "payload", None))):
+            raise TypeError(f"soft_labels must be a label codec with decode() and payload(), "
+                            f"got {type(self.soft_labels).__name__}")
+        _checks.seed(self.view_base_seed, "view_base_seed")
+        if not isinstance(self.extra, dict):
+            raise TypeError(f"extra must be a dict of arrays, got {type(self.extra).__name__}")
 
     def serialize(self) -> dict[str, bytes]:
         """The stored fields as raw bytes: uint8 pixels, uint8/uint16 labels, payloads."""
@@ -85,7 +106,33 @@ class DistilledSet:
         return sum(len(v) for v in self.serialize().values())
 
 
-def train_student(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: float = 3e-3,
+def _check_protocol(distilled: Any, data: Any, epochs: Any, lr: Any, batch_size: Any,
+                    width: Any, seed: Any, temperature: Any) -> tuple[int, float, int, int, int,
+                                                                       float]:
+    """Validate the arguments of :func:`train_student` / :func:`evaluate` once, up front."""
+    if not isinstance(distilled, DistilledSet):
+        raise TypeError(f"distilled must be a DistilledSet, got {describe(distilled)}")
+    _checks.data_dict(data)
+    if distilled.sampler is None:
+        if distilled.images is None:
+            raise ValueError("distilled must hold images (or a sampler) to train a student on")
+        if distilled.soft_labels is None and distilled.labels is None:
+            raise ValueError("distilled must hold labels or soft_labels for its images")
+        size = int(data["image_size"])
+        if tuple(distilled.images.shape[1:]) != (size, size):
+            raise ValueError(f"distilled images must be {size}x{size} to match data's "
+                             f"image_size, got shape {tuple(distilled.images.shape)}")
+        n_classes = int(data["n_classes"])
+        if distilled.labels is not None and int(distilled.labels.max()) >= n_classes:
+            raise ValueError(f"distilled labels must lie in [0, {n_classes}) (data's "
+                             f"n_classes), got maximum {int(distilled.labels.max())}")
+    return (check_int(epochs, "epochs", minimum=1), check_positive(lr, "lr"),
+            check_int(batch_size, "batch_size", minimum=1), check_int(width, "width", minimum=1),
+            _checks.seed(seed), check_temperature(temperature))
+
+
+def train_student(distilled: DistilledSet, data: Mapping[str, Any], *, epochs: int = 60,
+                  lr: float = 3e-3,
                   batch_size: int = 64, width: int = 32, seed: int = 0,
                   temperature: float = 1.0, augment_generated: bool = False) -> ConvNet:
     """Train a fresh ConvNet student on ``distilled`` and return it in eval mode.
@@ -98,7 +145,17 @@ def train_student(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: 
     stored images do, so that no arm of a comparison trains with augmentation
     another lacks.
     """
-    epochs = check_int(epochs, "epochs", minimum=1)
+    epochs, lr, batch_size, width, seed, temperature = _check_protocol(
+        distilled, data, epochs, lr, batch_size, width, seed, temperature)
+    _checks.flag(augment_generated, "augment_generated")
+    return _train_student(distilled, data, epochs, lr, batch_size, width, seed, temperature,
+                          augment_generated)
+
+
+def _train_student(distilled: DistilledSet, data: Mapping[str, Any], epochs: int, lr: float,
+                   batch_size: int, width: int, seed: int, temperature: float,
+                   augment_generated: bool) -> ConvNet:
+    """:func:`train_student` on arguments :func:`_check_protocol` has checked."""
     with seeded_global_rng(seed):
         student = ConvNet(data["n_classes"], data["image_size"], width=width)
     opt = torch.optim.Adam(student.parameters(), lr=lr)
@@ -110,15 +167,20 @@ def train_student(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: 
     for e in range(epochs):
         if distilled.sampler is not None:
             X, y = distilled.sampler(e)
+            if e == 0:  # kinds and shapes only: the values are new every epoch
+                _checks.images(X, "distilled.sampler(0)[0]", finite=False)
+                _checks.labels(y, "distilled.sampler(0)[1]", n=X.shape[0], values=False)
             if augment_generated:
-                X = augment(X, seed * 7919 + e)
+                X = _augment(X, seed * 7919 + e)
             target = None
         elif soft is not None:
+            assert distilled.images is not None  # checked by _check_protocol
             v = e % soft.shape[0]
-            X = augment(distilled.images, view_seed(distilled.view_base_seed, v))
+            X = _augment(distilled.images, view_seed(distilled.view_base_seed, v))
             target, y = soft[v], None
         else:
-            X = augment(distilled.images, seed * 7919 + e)
+            assert distilled.images is not None and distilled.labels is not None
+            X = _augment(distilled.images, seed * 7919 + e)
             y, target = distilled.labels, None
         perm = torch.randperm(len(X), generator=g)
         for i in range(0, len(X), batch_size):
@@ -128,6 +190,7 @@ def train_student(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: 
                 loss = F.kl_div(F.log_softmax(logits / temperature, -1),
                                 target[b].clamp_min(1e-12), reduction="batchmean")
             else:
+                assert y is not None
                 loss = F.cross_entropy(logits, y[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -136,14 +199,16 @@ def train_student(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: 
     return student
 
 
-def evaluate(distilled: DistilledSet, data: dict, *, epochs: int = 60, lr: float = 3e-3,
-             batch_size: int = 64, width: int = 32, seed: int = 0,
+def evaluate(distilled: DistilledSet, data: Mapping[str, Any], *, epochs: int = 60,
+             lr: float = 3e-3, batch_size: int = 64, width: int = 32, seed: int = 0,
              temperature: float = 1.0, augment_generated: bool = False) -> dict[str, float]:
     """Train a fresh ConvNet student on ``distilled`` (:func:`train_student`); test
     accuracy and storage in bytes."""
-    student = train_student(distilled, data, epochs=epochs, lr=lr, batch_size=batch_size,
-                            width=width, seed=seed, temperature=temperature,
-                            augment_generated=augment_generated)
+    epochs, lr, batch_size, width, seed, temperature = _check_protocol(
+        distilled, data, epochs, lr, batch_size, width, seed, temperature)
+    _checks.flag(augment_generated, "augment_generated")
+    student = _train_student(distilled, data, epochs, lr, batch_size, width, seed, temperature,
+                             augment_generated)
     with torch.no_grad():
         pred = student(data["X_test"]).argmax(1)
     return {"accuracy": float((pred == data["y_test"]).float().mean()),

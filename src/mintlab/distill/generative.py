@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import torch
@@ -31,7 +32,9 @@ from torch import nn
 
 from .._cache import cached_module
 from .._random import seeded_global_rng
-from .._validation import check_int
+from .._validation import check_choice, check_int, check_nonnegative, check_positive
+from ..typing import ArrayLike
+from . import _checks
 from .data import DistilledSet
 from .dd import check_images_and_labels
 
@@ -74,19 +77,47 @@ def _elbo_terms(logits, x, mu, logvar, beta):
     return rec + beta * kl
 
 
+def _check_batch(x: Any, name: str, size: int) -> None:
+    """Shape and kind of a training batch (no pass over the values: called every step)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor, got {_checks.describe(x)}")
+    if x.ndim != 3 or tuple(x.shape[1:]) != (size, size) or x.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n, {size}, {size}) with n >= 1, got "
+                         f"{tuple(x.shape)}")
+
+
+def _check_size(size: Any) -> int:
+    size = check_int(size, "size", minimum=4)
+    if size % 4:
+        raise ValueError(f"size must be a multiple of 4 (two stride-2 stages), got {size}")
+    return size
+
+
 class PromptVAE(nn.Module):
     """``q(z | x)``, ``p(x | z, c)``; ``c`` a conditioning vector of ``cond_dim`` numbers."""
 
     def __init__(self, size: int = 16, latent: int = 8, cond_dim: int = 16,
-                 n_pretrain_classes: int = 100, beta: float = 2.0):
+                 n_pretrain_classes: int = 100, beta: float = 2.0) -> None:
         super().__init__()
+        size = _check_size(size)
+        latent = check_int(latent, "latent", minimum=1)
+        cond_dim = check_int(cond_dim, "cond_dim", minimum=1)
+        n_pretrain_classes = check_int(n_pretrain_classes, "n_pretrain_classes", minimum=1)
+        beta = check_nonnegative(beta, "beta")
         self.size, self.latent, self.cond_dim, self.beta = size, latent, cond_dim, beta
         self.encoder = _Encoder(1, latent, size)
         self.decoder = _Decoder(latent + cond_dim, size)
         self.prompts = nn.Embedding(n_pretrain_classes, cond_dim)
         nn.init.normal_(self.prompts.weight, std=1.0)
 
-    def loss(self, x, c, generator=None):
+    def loss(self, x: torch.Tensor, c: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """The negative ELBO (mean over the batch) of images ``x (n, size, size)`` under
+        conditioning vectors ``c (n, cond_dim)``."""
+        _check_batch(x, "x", self.size)
+        if not isinstance(c, torch.Tensor) or c.shape != (x.shape[0], self.cond_dim):
+            raise ValueError(f"c must be a ({x.shape[0]}, {self.cond_dim}) tensor (one "
+                             f"conditioning vector per image), got {_checks.describe(c)}")
         mu, logvar = self.encoder(x[:, None])
         eps = torch.randn(mu.shape, generator=generator)
         z = mu + (0.5 * logvar).exp() * eps
@@ -95,6 +126,19 @@ class PromptVAE(nn.Module):
     @torch.no_grad()
     def sample(self, c: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` images for each row of ``c``: ``(len(c) * n, size, size)``, class-major."""
+        _checks.tensor(c, "c", ndim=2)
+        if c.shape[1] != self.cond_dim:
+            raise ValueError(f"c must have shape (k, {self.cond_dim}) (cond_dim), got "
+                             f"{tuple(c.shape)}")
+        n = check_int(n, "n", minimum=1)
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got "
+                            f"{type(generator).__name__}")
+        return self._sample(c, n, generator)
+
+    @torch.no_grad()
+    def _sample(self, c: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+        """:meth:`sample` without the argument checks (a sampler's every epoch)."""
         z = torch.randn(len(c) * n, self.latent, generator=generator)
         return torch.sigmoid(self.decoder(torch.cat([z, c.repeat_interleave(n, 0)], -1)))
 
@@ -102,8 +146,11 @@ class PromptVAE(nn.Module):
 class SuperResVAE(nn.Module):
     """``q(z | x_high, x_low)``, ``p(x_high | z, x_low)`` for 2x upsampling with variability."""
 
-    def __init__(self, size: int = 16, latent: int = 8, beta: float = 1.0):
+    def __init__(self, size: int = 16, latent: int = 8, beta: float = 1.0) -> None:
         super().__init__()
+        size = _check_size(size)
+        latent = check_int(latent, "latent", minimum=1)
+        beta = check_nonnegative(beta, "beta")
         self.size, self.latent, self.beta = size, latent, beta
         self.encoder = _Encoder(2, latent, size)
         self.low = nn.Sequential(nn.Flatten(), nn.Linear((size // 2) ** 2, 64), nn.GELU())
@@ -113,7 +160,15 @@ class SuperResVAE(nn.Module):
         return F.interpolate(low[:, None], size=(self.size, self.size), mode="bilinear",
                              align_corners=False)
 
-    def loss(self, x, low, generator=None):
+    def loss(self, x: torch.Tensor, low: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """The negative ELBO (mean over the batch) of ``x (n, size, size)`` given its
+        half-resolution version ``low (n, size/2, size/2)``."""
+        _check_batch(x, "x", self.size)
+        _check_batch(low, "low", self.size // 2)
+        if low.shape[0] != x.shape[0]:
+            raise ValueError(f"low must hold one image per image of x ({x.shape[0]}), got "
+                             f"{low.shape[0]}")
         up = self._up(low)
         mu, logvar = self.encoder(torch.cat([x[:, None], up], 1))
         z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
@@ -124,6 +179,21 @@ class SuperResVAE(nn.Module):
     def expand(self, low: torch.Tensor, variability: float,
                generator: torch.Generator) -> torch.Tensor:
         """Upsample ``(n, size/2, size/2)`` images, with latent noise of std ``variability``."""
+        _checks.images(low, "low")
+        half = self.size // 2
+        if tuple(low.shape[1:]) != (half, half):
+            raise ValueError(f"low must hold {half}x{half} images (half the upsampler's size "
+                             f"{self.size}), got shape {tuple(low.shape)}")
+        variability = check_nonnegative(variability, "variability")
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got "
+                            f"{type(generator).__name__}")
+        return self._expand(low, variability, generator)
+
+    @torch.no_grad()
+    def _expand(self, low: torch.Tensor, variability: float,
+                generator: torch.Generator) -> torch.Tensor:
+        """:meth:`expand` without the argument checks (a sampler's every epoch)."""
         z = variability * torch.randn(len(low), self.latent, generator=generator)
         return torch.sigmoid(self.decoder(torch.cat([z, self.low(low)], -1), skip=self._up(low)))
 
@@ -133,27 +203,44 @@ def downsample(X: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(X[:, None], 2)[:, 0]
 
 
+@overload
+def pretrain_generator(kind: Literal["prompt"], *, n_classes: int = ..., first_class: int = ...,
+                       per_class: int = ..., steps: int = ..., seed: int = ...,
+                       cache: bool = ...) -> PromptVAE: ...
+@overload
+def pretrain_generator(kind: Literal["superres"], *, n_classes: int = ...,
+                       first_class: int = ..., per_class: int = ..., steps: int = ...,
+                       seed: int = ..., cache: bool = ...) -> SuperResVAE: ...
+@overload
+def pretrain_generator(kind: str, *, n_classes: int = ..., first_class: int = ...,
+                       per_class: int = ..., steps: int = ..., seed: int = ...,
+                       cache: bool = ...) -> PromptVAE | SuperResVAE: ...
 def pretrain_generator(kind: str, *, n_classes: int = 100, first_class: int = 100,
                        per_class: int = 30, steps: int = 1500, seed: int = 0,
-                       cache: bool = True) -> nn.Module:
+                       cache: bool = True) -> PromptVAE | SuperResVAE:
     """Pre-train the ``"prompt"`` or ``"superres"`` generator on glyph classes disjoint from
     the targets (``first_class ..``), cached."""
-    if kind not in ("prompt", "superres"):
-        raise ValueError(f"kind must be 'prompt' or 'superres', got {kind!r}")
+    check_choice(kind, "kind", ("prompt", "superres"))
     steps = check_int(steps, "steps", minimum=1)
+    n_classes = check_int(n_classes, "n_classes", minimum=1)
+    first_class = check_int(first_class, "first_class", minimum=0)
+    per_class = check_int(per_class, "per_class", minimum=1)
+    seed = _checks.seed(seed)
+    _checks.flag(cache, "cache")
 
-    def train():
+    def train() -> nn.Module:
         from mintlab.datasets import make_glyph_classes
-        X, y = make_glyph_classes(n_classes, per_class, seed=1000 + seed, first_class=first_class)
-        X, y = torch.as_tensor(X), torch.as_tensor(y)
+        X_np, y_np = make_glyph_classes(n_classes, per_class, seed=1000 + seed,
+                                        first_class=first_class)
+        X, y = torch.as_tensor(X_np), torch.as_tensor(y_np)
         with seeded_global_rng(seed):
-            model = (PromptVAE(n_pretrain_classes=n_classes) if kind == "prompt"
-                     else SuperResVAE())
+            model: PromptVAE | SuperResVAE = (PromptVAE(n_pretrain_classes=n_classes)
+                                              if kind == "prompt" else SuperResVAE())
         opt = torch.optim.Adam(model.parameters(), lr=2e-3)
         g = torch.Generator().manual_seed(seed)
         for _ in range(steps):
             b = torch.randint(0, len(X), (128,), generator=g)
-            if kind == "prompt":
+            if isinstance(model, PromptVAE):
                 loss = model.loss(X[b], model.prompts(y[b]), g)
             else:
                 loss = model.loss(X[b], downsample(X[b]), g)
@@ -163,18 +250,46 @@ def pretrain_generator(kind: str, *, n_classes: int = 100, first_class: int = 10
         return model.eval()
 
     if not cache:
-        return train()
+        return cast("PromptVAE | SuperResVAE", train())
     key = hashlib.sha1(json.dumps([kind, n_classes, first_class, per_class, steps, seed,
                                    2]).encode()).hexdigest()[:12]
-    def build():
+    def build() -> nn.Module:
         return PromptVAE(n_pretrain_classes=n_classes) if kind == "prompt" else SuperResVAE()
 
-    return cached_module(f"generator-{kind}-{key}.pt", build, train)
+    return cast("PromptVAE | SuperResVAE",
+                cached_module(f"generator-{kind}-{key}.pt", build, train))
+
+
+def _check_init(init: Any, k: int, cond_dim: int) -> torch.Tensor:
+    """``init`` as float32 ``(k, cond_dim)`` vectors: any real array-like (tensor, numpy
+    array, nested lists)."""
+    if isinstance(init, torch.Tensor):
+        arr = init.detach().cpu()
+        arr_np = (arr.float() if arr.dtype == torch.bfloat16 else arr).numpy()
+    elif init is None or isinstance(init, (str, bytes, dict, set)):
+        raise TypeError(f"init must be an array-like of (n_classes, cond_dim) vectors, got "
+                        f"{type(init).__name__}")
+    else:
+        try:
+            arr_np = np.asarray(init)
+        except (TypeError, ValueError):
+            raise ValueError(f"init must be a rectangular ({k}, {cond_dim}) array, got a ragged "
+                             f"{type(init).__name__}") from None
+    if arr_np.dtype.kind not in "biuf":
+        raise TypeError(f"init must hold real numbers, got {type(init).__name__} of dtype "
+                        f"{arr_np.dtype}")
+    vec = torch.as_tensor(arr_np, dtype=torch.float32)
+    if vec.shape != (k, cond_dim):
+        raise ValueError(f"init must be ({k}, {cond_dim}) vectors (n_classes, cond_dim), got "
+                         f"{tuple(vec.shape)}")
+    if not bool(torch.isfinite(vec).all()):
+        raise ValueError("init must be finite")
+    return vec
 
 
 def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_class: int = 1,
         steps: int = 400, lr: float = 5e-2, per_epoch: int = 10, seed: int = 0,
-        init: torch.Tensor | np.ndarray | None = None) -> DistilledSet:
+        init: ArrayLike | None = None) -> DistilledSet:
     """One (or a few) learned conditioning vectors per class: textual inversion on a frozen VAE.
 
     The stored set is the ``(n_classes * vectors_per_class, cond_dim)``
@@ -200,12 +315,14 @@ def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_c
     if X.shape[1:] != (generator.size, generator.size):
         raise ValueError(f"X must hold {generator.size}x{generator.size} images for this "
                          f"generator, got {tuple(X.shape[1:])}")
-    if not torch.isfinite(X).all():
-        raise ValueError("X must be finite")
     if (torch.bincount(y, minlength=k) == 0).any():
         raise ValueError("y must have images of every class 0 .. max(y)")
     vpc = check_int(vectors_per_class, "vectors_per_class", minimum=1)
     steps = check_int(steps, "steps", minimum=1)
+    lr = check_positive(lr, "lr")
+    per_epoch = check_int(per_epoch, "per_epoch", minimum=1)
+    seed = _checks.seed(seed)
+    init_vec = None if init is None else _check_init(init, k, generator.cond_dim)
     for p in generator.parameters():
         p.requires_grad_(False)
     g = torch.Generator().manual_seed(seed)
@@ -241,12 +358,8 @@ def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_c
         vec = vec + 0.1 * torch.randn(k, generator.cond_dim, generator=g)
         vec = invert(vec, steps if vpc == 1 else (steps + 1) // 2, 1)
     else:
-        vec = torch.as_tensor(np.asarray(init), dtype=torch.float32)
-        if vec.shape != (k, generator.cond_dim):
-            raise ValueError(f"init must be ({k}, {generator.cond_dim}) vectors, got "
-                             f"{tuple(vec.shape)}")
-        if not torch.isfinite(vec).all():
-            raise ValueError("init must be finite")
+        assert init_vec is not None
+        vec = init_vec
         if vpc == 1:
             vec = invert(vec, steps, 1)
     if vpc > 1:
@@ -259,7 +372,7 @@ def d3m(X: torch.Tensor, y: torch.Tensor, generator: PromptVAE, *, vectors_per_c
 
     def sampler(epoch: int):
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + epoch)
-        return generator.sample(vectors, per, gen), labels.repeat_interleave(per)
+        return generator._sample(vectors, per, gen), labels.repeat_interleave(per)
 
     out = DistilledSet("d3m", None, None, k, sampler=sampler,
                        extra={"vectors": vectors.numpy().astype(np.float32),

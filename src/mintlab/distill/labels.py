@@ -24,6 +24,7 @@ accounting, per label vector of ``C`` classes (plus what is shared):
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,19 +32,33 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._random import seeded_global_rng
-from .._validation import check_int
+from .._validation import check_int, check_positive, describe
+from . import _checks
 
 __all__ = ["RawLabels", "TopKLabels", "QuantizedLabels", "PCALabels", "VQLabels",
            "SoftLabelVQAE", "pack_bits", "unpack_bits"]
 
 
-def _check_probs(P: torch.Tensor) -> torch.Tensor:
-    if not torch.is_tensor(P) or P.dim() != 3:
-        raise ValueError(f"labels must be a (n_views, n, C) tensor, got "
-                         f"{tuple(getattr(P, 'shape', ()))}")
-    if not torch.isfinite(P).all() or (P < 0).any():
-        raise ValueError("labels must be finite probabilities")
-    return P.detach().float()
+def _check_probs(P: Any, name: str = "P") -> torch.Tensor:
+    if not isinstance(P, torch.Tensor):
+        raise TypeError(f"{name} must be a (n_views, n, C) torch tensor of probabilities, got "
+                        f"{describe(P)}")
+    if P.dim() != 3:
+        raise ValueError(f"{name} must be a (n_views, n, C) tensor, got shape {tuple(P.shape)}")
+    if P.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(P.shape)}")
+    if not P.is_floating_point():
+        raise TypeError(f"{name} must hold floating-point probabilities, got dtype {P.dtype}")
+    P = P.detach()
+    if not bool(torch.isfinite(P).all()):
+        raise ValueError(f"{name} must be finite probabilities, got NaN or infinite values")
+    if bool((P < 0).any()):
+        raise ValueError(f"{name} must be non-negative probabilities, got minimum "
+                         f"{float(P.min()):.4g}")
+    if bool((P.sum(-1) <= 0).any()):
+        raise ValueError(f"{name} must have a positive sum in every label vector (last axis), "
+                         "got a vector of zeros")
+    return P.float()
 
 
 def pack_bits(values: np.ndarray, bits: int) -> bytes:
@@ -67,7 +82,7 @@ def _index_bytes(C: int) -> int:
 class RawLabels:
     """Float32 labels, stored as they are."""
 
-    def __init__(self, P: torch.Tensor):
+    def __init__(self, P: torch.Tensor) -> None:
         self.P = _check_probs(P)
 
     def payload(self) -> bytes:
@@ -80,7 +95,7 @@ class RawLabels:
 class TopKLabels:
     """The ``k`` largest probabilities with their indices; the rest spread uniformly."""
 
-    def __init__(self, P: torch.Tensor, k: int):
+    def __init__(self, P: torch.Tensor, k: int) -> None:
         P = _check_probs(P)
         self.k = check_int(k, "k", minimum=1)
         self.shape = P.shape
@@ -104,9 +119,11 @@ class TopKLabels:
 class QuantizedLabels:
     """``bits``-bit uniform quantisation of each label vector (scale: its max, float16)."""
 
-    def __init__(self, P: torch.Tensor, bits: int):
+    def __init__(self, P: torch.Tensor, bits: int) -> None:
         P = _check_probs(P)
         self.bits = check_int(bits, "bits", minimum=1)
+        if self.bits > 32:
+            raise ValueError(f"bits must be <= 32, got {self.bits}")
         self.shape = P.shape
         levels = 2 ** self.bits - 1
         self.scale = P.amax(-1, keepdim=True).clamp_min(1e-8).half()
@@ -123,7 +140,7 @@ class QuantizedLabels:
 class PCALabels:
     """Labels projected on their top-``k`` principal directions (float16 everywhere)."""
 
-    def __init__(self, P: torch.Tensor, k: int):
+    def __init__(self, P: torch.Tensor, k: int) -> None:
         P = _check_probs(P)
         self.k = check_int(k, "k", minimum=1)
         self.shape = P.shape
@@ -149,8 +166,13 @@ class SoftLabelVQAE(nn.Module):
     """Encoder MLP, ``M`` slices each snapped to the nearest of ``K`` codewords, decoder MLP."""
 
     def __init__(self, n_classes: int, *, n_codebooks: int = 2, codebook_size: int = 256,
-                 code_dim: int = 16, hidden: int = 128):
+                 code_dim: int = 16, hidden: int = 128) -> None:
         super().__init__()
+        n_classes = check_int(n_classes, "n_classes", minimum=1)
+        n_codebooks = check_int(n_codebooks, "n_codebooks", minimum=1)
+        codebook_size = check_int(codebook_size, "codebook_size", minimum=1)
+        code_dim = check_int(code_dim, "code_dim", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
         self.M, self.K, self.d = n_codebooks, codebook_size, code_dim
         self.encoder = nn.Sequential(nn.Linear(n_classes, hidden), nn.GELU(),
                                      nn.Linear(hidden, n_codebooks * code_dim))
@@ -161,18 +183,38 @@ class SoftLabelVQAE(nn.Module):
     def _inputs(self, P):
         return torch.log(P.clamp_min(1e-6))
 
+    def _check_input(self, P: Any) -> None:
+        _checks.tensor(P, "P", ndim=2)
+        if P.shape[-1] != self.encoder[0].in_features:
+            raise ValueError(f"P must have shape (n, {self.encoder[0].in_features}) (n_classes), "
+                             f"got {tuple(P.shape)}")
+        if P.dtype != self.codebooks.dtype:
+            raise TypeError(f"P must have the model's dtype {self.codebooks.dtype}, got {P.dtype}")
+
     def codes(self, P: torch.Tensor) -> torch.Tensor:
         """``(n, M)`` indices of the nearest codewords of the encoded labels."""
+        self._check_input(P)
         z = self.encoder(self._inputs(P)).view(-1, self.M, self.d)
         d = ((z[:, :, None, :] - self.codebooks[None]) ** 2).sum(-1)
         return d.argmin(-1)
 
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
         """Probabilities decoded from ``(n, M)`` codes."""
+        _checks.tensor(codes, "codes", ndim=2)
+        if codes.is_floating_point() or codes.is_complex():
+            raise TypeError(f"codes must hold integer codeword indices, got dtype {codes.dtype}")
+        if codes.shape[1] != self.M:
+            raise ValueError(f"codes must have shape (n, {self.M}) (n_codebooks), got "
+                             f"{describe(codes)}")
+        lo, hi = int(codes.min()), int(codes.max())
+        if lo < 0 or hi >= self.K:
+            raise ValueError(f"codes must lie in [0, {self.K}) (codebook_size), got values in "
+                             f"[{lo}, {hi}]")
         q = self.codebooks[torch.arange(self.M)[None, :], codes]
         return F.softmax(self.decoder(q.reshape(len(codes), -1)), -1)
 
-    def forward(self, P: torch.Tensor):
+    def forward(self, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(logits, vq loss, codes)`` of label vectors ``P (n, n_classes)`` (training)."""
         z = self.encoder(self._inputs(P)).view(-1, self.M, self.d)
         d = ((z[:, :, None, :].detach() - self.codebooks[None]) ** 2).sum(-1)
         idx = d.argmin(-1)
@@ -188,9 +230,13 @@ class VQLabels:
 
     def __init__(self, P: torch.Tensor, *, n_codebooks: int = 2, codebook_size: int = 256,
                  code_dim: int = 16, hidden: int = 128, steps: int = 1500, lr: float = 2e-3,
-                 batch_size: int = 512, seed: int = 0):
+                 batch_size: int = 512, seed: int = 0) -> None:
         P = _check_probs(P)
         self.shape = P.shape
+        steps = check_int(steps, "steps", minimum=1)
+        lr = check_positive(lr, "lr")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        seed = _checks.seed(seed)
         with seeded_global_rng(seed):
             self.model = SoftLabelVQAE(P.shape[-1], n_codebooks=n_codebooks,
                                        codebook_size=codebook_size, code_dim=code_dim,

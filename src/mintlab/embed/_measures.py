@@ -15,14 +15,20 @@ the first floating tensor).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
 
 from .._validation import ArrayIO, check_weights
 
-__all__ = ["Measures", "as_measures"]
+__all__ = ["Measures", "as_measures", "SetsLike"]
+
+#: A collection of measures: a list of point sets (arrays ``(n_i, d)`` or ``(n_i,)``,
+#: or ``(points, weights)`` pairs), or one array ``(K, n, d)`` / ``(K, n)``.
+SetsLike: TypeAlias = np.ndarray | torch.Tensor | Sequence[Any]
 
 
 @dataclass
@@ -103,7 +109,8 @@ def as_measures(X, *, name: str = "X", normalize: bool = True, dim: int | None =
         raise ValueError(f"{name} must contain at least one measure, got 0")
     flat = [a for pair in items for a in pair]
     io = ArrayIO(*[a for a in flat if _is_array(a)])
-    points, weights = [], []
+    points: list[torch.Tensor] = []
+    weights: list[torch.Tensor] = []
     for k, (pts, w) in enumerate(items):
         if not _is_array(pts):
             pts = np.asarray(pts, dtype=float) if isinstance(pts, list | tuple) else pts

@@ -17,6 +17,7 @@ uses the geodesic difference and is exact in all cases.
 from __future__ import annotations
 
 import math
+from typing import Any, Self
 
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -26,7 +27,9 @@ from .._random import make_generator
 from .._validation import ArrayIO, check_int
 from ..transport.line import _circle_gap, _lcot_embed, _lcot_parts
 from ..transport.slicers import _check_sphere, _circle_coordinates, random_frames
-from ._measures import as_measures
+from ..typing import Array, ArrayLike
+from ._checks import check_seed
+from ._measures import SetsLike, as_measures
 from .lot import _progress
 
 __all__ = ["LinearCircularOT", "LinearSphericalSlicedOT"]
@@ -72,11 +75,11 @@ class LinearCircularOT(TransformerMixin, BaseEstimator):
     ((4, 50), (4, 4))
     """
 
-    def __init__(self, n_references=100, progress=False):
+    def __init__(self, n_references: int = 100, progress: bool = False) -> None:
         self.n_references = n_references
         self.progress = progress
 
-    def fit(self, X, y=None):
+    def fit(self, X: SetsLike, y: Any = None) -> Self:
         """Check the measures (the reference is fixed: nothing is learned)."""
         ms = as_measures(X)
         if ms.dim != 1:
@@ -85,7 +88,7 @@ class LinearCircularOT(TransformerMixin, BaseEstimator):
         self.n_references_ = check_int(self.n_references, "n_references", minimum=1)
         return self
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         """Embed measures: array of shape ``(K, N)``, coordinates ``mu_hat / sqrt(N)``."""
         check_is_fitted(self, "n_references_")
         ms = as_measures(X, dim=1)
@@ -94,7 +97,7 @@ class LinearCircularOT(TransformerMixin, BaseEstimator):
                 _progress(zip(ms.points, ms.weights, strict=True), self.progress, "LCOT")]
         return ms.io.out(_centre(torch.stack(rows)) / math.sqrt(N))
 
-    def pairwise_distances(self, E, F=None):
+    def pairwise_distances(self, E: ArrayLike, F: ArrayLike | None = None) -> Array:
         """LCOT_2 between embeddings (rows of ``E`` and ``F``), exact on the grid."""
         check_is_fitted(self, "n_references_")
         io = ArrayIO(E, F)
@@ -137,25 +140,28 @@ class LinearSphericalSlicedOT(TransformerMixin, BaseEstimator):
     (2, 160)
     """
 
-    def __init__(self, n_projections=50, n_references=100, seed=None, progress=False):
+    def __init__(self, n_projections: int = 50, n_references: int = 100, seed: int | None = None,
+                 progress: bool = False) -> None:
         self.n_projections = n_projections
         self.n_references = n_references
         self.seed = seed
         self.progress = progress
 
-    def fit(self, X, y=None):
+    def fit(self, X: SetsLike, y: Any = None) -> Self:
         """Draw the great-circle frames for the dimension of ``X``."""
         ms = as_measures(X)
         for k, p in enumerate(ms.points):
             _check_sphere(p, f"X[{k}]")
         self.dim_ = ms.dim
         self.n_references_ = check_int(self.n_references, "n_references", minimum=1)
-        seed = self.seed if self.seed is None else int(self.seed)
+        check_int(self.n_projections, "n_projections", minimum=1)
+        seed = check_seed(self.seed, numpy_ok=False, torch_ok=False)
+        seed = seed if seed is None else int(seed)
         self.frames_ = random_frames(ms.dim, self.n_projections, 2,
                                      make_generator(seed)).numpy()
         return self
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         """Embed measures: array of shape ``(K, L * N)``."""
         check_is_fitted(self, "frames_")
         ms = as_measures(X, dim=self.dim_)
@@ -169,7 +175,7 @@ class LinearSphericalSlicedOT(TransformerMixin, BaseEstimator):
             rows.append(_lcot_rows(coords, w.expand(L, w.shape[0]), N).reshape(-1))
         return ms.io.out(_centre(torch.stack(rows)) / math.sqrt(L * N))
 
-    def pairwise_distances(self, E, F=None):
+    def pairwise_distances(self, E: ArrayLike, F: ArrayLike | None = None) -> Array:
         """LSSOT_2 between embeddings (rows of ``E`` and ``F``), exact on the grid."""
         check_is_fitted(self, "frames_")
         io = ArrayIO(E, F)

@@ -10,18 +10,22 @@ and the cost is linear in the number of graphs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Self, cast
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_int
+from ._checks import check_seed
 from .lot import LinearOT, _progress
 
 __all__ = ["WEGL", "node_embeddings"]
 
 
-def _as_graph(g, feature_key):
+def _as_graph(g, feature_key, name="graph"):
     """(adjacency as scipy CSR, node features (n, f)) from a networkx graph or (edges, X)."""
     try:
         import networkx as nx
@@ -37,30 +41,42 @@ def _as_graph(g, feature_key):
         X = None if any(f is None for f in feats) else np.asarray(feats, dtype=np.float64)
     elif isinstance(g, tuple) and len(g) == 2:
         edges, X = g
-        X = np.asarray(X, dtype=np.float64)
+        if hasattr(X, "detach"):
+            X = X.detach().cpu().numpy()
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: node features must be an array of numbers (n, f), got "
+                            f"{type(X).__name__}") from None
         if X.ndim == 1:
             X = X[:, None]
+        if X.ndim != 2:
+            raise ValueError(f"{name}: node features must have shape (n, f), got {X.shape}")
         n = X.shape[0]
-        e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+        try:
+            e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: edges must be pairs of node indices") from None
         if e.size and (e.min() < 0 or e.max() >= n):
-            raise ValueError(f"edges must index nodes 0..{n - 1}, got {e.min()}..{e.max()}")
+            raise ValueError(f"{name}: edges must index nodes 0..{n - 1}, got "
+                             f"{e.min()}..{e.max()}")
         rows = list(e[:, 0]) + list(e[:, 1])
         cols = list(e[:, 1]) + list(e[:, 0])
     else:
-        raise TypeError("each graph must be a networkx graph or an (edges, node_features) pair, "
+        raise TypeError(f"{name} must be a networkx graph or an (edges, node_features) pair, "
                         f"got {type(g).__name__}")
     if n == 0:
-        raise ValueError("graphs must have at least one node")
+        raise ValueError(f"{name} must have at least one node, got none")
     A = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     A.data[:] = 1.0  # merge parallel edges
     if X is None:
         X = np.ones((n, 1))
     if not np.isfinite(X).all():
-        raise ValueError("node features must be finite")
+        raise ValueError(f"{name}: node features must be finite, got NaN or infinite values")
     return A, X
 
 
-def node_embeddings(graph, n_layers=3, feature_key="x"):
+def node_embeddings(graph, n_layers=3, feature_key="x", *, name="graph"):
     """Diffused node features of one graph, all layers concatenated: ``(n, f * (L + 1))``.
 
     Uses the degree as an extra input feature when nodes carry none.
@@ -71,7 +87,7 @@ def node_embeddings(graph, n_layers=3, feature_key="x"):
     >>> node_embeddings(nx.path_graph(4), n_layers=2).shape
     (4, 6)
     """
-    A, X = _as_graph(graph, feature_key)
+    A, X = _as_graph(graph, feature_key, name)
     deg = np.asarray(A.sum(1)).ravel()
     if X.shape[1] == 1 and np.all(X == 1):
         X = np.c_[X, deg]
@@ -109,7 +125,8 @@ class WEGL(TransformerMixin, BaseEstimator):
     (3, 24)
     """
 
-    def __init__(self, n_layers=3, n_references=64, feature_key="x", seed=None, progress=False):
+    def __init__(self, n_layers: int = 3, n_references: int = 64, feature_key: str = "x",
+                 seed: int | None = None, progress: bool = False) -> None:
         self.n_layers = n_layers
         self.n_references = n_references
         self.feature_key = feature_key
@@ -119,10 +136,17 @@ class WEGL(TransformerMixin, BaseEstimator):
     def _nodes(self, graphs):
         if isinstance(graphs, str | bytes) or not hasattr(graphs, "__len__") or len(graphs) == 0:
             raise ValueError("X must be a non-empty list of graphs")
-        return [node_embeddings(g, self.n_layers, self.feature_key)
-                for g in _progress(graphs, self.progress, "WEGL nodes")]
+        check_int(self.n_layers, "n_layers", minimum=0)
+        check_seed(self.seed, numpy_ok=False, torch_ok=False)
+        nodes = [node_embeddings(g, self.n_layers, self.feature_key, name=f"X[{k}]")
+                 for k, g in enumerate(_progress(graphs, self.progress, "WEGL nodes"))]
+        for k, z in enumerate(nodes):
+            if z.shape[1] != nodes[0].shape[1]:
+                raise ValueError(f"X[{k}] gives node embeddings of width {z.shape[1]}, X[0] of "
+                                 f"{nodes[0].shape[1]}: every graph needs the same node features")
+        return nodes
 
-    def fit(self, X, y=None):
+    def fit(self, X: Sequence[Any], y: Any = None) -> Self:
         """Fit the feature scaling and the LOT reference on the training graphs."""
         nodes = self._nodes(X)
         pooled = np.concatenate(nodes)
@@ -134,11 +158,13 @@ class WEGL(TransformerMixin, BaseEstimator):
         self.lot_.fit([(z - self.mean_) / self.scale_ for z in nodes])
         return self
 
-    def transform(self, X):
+    def transform(self, X: Sequence[Any]) -> np.ndarray:
         """LOT embeddings of the graphs' node distributions."""
         check_is_fitted(self, "lot_")
         nodes = self._nodes(X)
         if nodes[0].shape[1] != self.mean_.shape[0]:
-            raise ValueError(f"graphs must give node embeddings of width {self.mean_.shape[0]} "
+            raise ValueError(f"X must give node embeddings of width {self.mean_.shape[0]} "
                              f"as in fit, got {nodes[0].shape[1]}")
-        return self.lot_.transform([(z - self.mean_) / self.scale_ for z in nodes])
+        # numpy node embeddings in: numpy out
+        return cast(np.ndarray, self.lot_.transform([(z - self.mean_) / self.scale_
+                                                     for z in nodes]))

@@ -23,13 +23,17 @@ theorem), computed without solving their PGW problem.
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_choice, check_int, check_nonnegative
+from .._validation import ArrayIO, check_array, check_choice, check_int, check_nonnegative
 from ..transport.gromov import _fw, partial_gromov_barycenter
+from ..typing import Array, ArrayLike, SeedLike
+from ._measures import SetsLike
 from .lot import _progress
 
 __all__ = ["LinearPartialGromovWasserstein", "lpgw_distance"]
@@ -49,8 +53,12 @@ def _as_spaces(X, metric, name="X"):
             vals, w = item
         else:
             vals, w = item, None
-        v = np.asarray(vals.detach().cpu() if isinstance(vals, torch.Tensor) else vals,
-                       dtype=np.float64)
+        try:
+            v = np.asarray(vals.detach().cpu() if isinstance(vals, torch.Tensor) else vals,
+                           dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}[{k}] must be an array of numbers, got "
+                            f"{type(vals).__name__}") from None
         if v.ndim != 2 or v.shape[0] == 0:
             raise ValueError(f"{name}[{k}] must be 2-dimensional and non-empty, got shape "
                              f"{v.shape}")
@@ -86,33 +94,54 @@ def _embed(C0, p0, C, p, lam, solver, n_masses=6):
     return K, pt, float(p.sum() ** 2 - pt.sum() ** 2)
 
 
-def lpgw_distance(E, F=None, penalty=1.0, n_reference=None):
-    """LPGW distances between packed embeddings (rows of :meth:`LinearPartialGromovWasserstein.
-    transform`): ``(len(E), len(F))``, or ``(len(E), len(E))`` when ``F`` is omitted."""
+def lpgw_distance(E: ArrayLike, F: ArrayLike | None = None, penalty: float = 1.0,
+                  n_reference: int | None = None) -> Array:
+    """LPGW distances between packed embeddings (rows of
+    :meth:`LinearPartialGromovWasserstein.transform`): ``(len(E), len(F))``, or
+    ``(len(E), len(E))`` when ``F`` is omitted."""
     lam = check_nonnegative(penalty, "penalty")
-    E = np.asarray(E, dtype=np.float64)
-    F = E if F is None else np.asarray(F, dtype=np.float64)
-    if E.ndim != 2 or F.ndim != 2 or E.shape[1] != F.shape[1]:
-        raise ValueError(f"E and F must be 2-dimensional with the same width, got {E.shape} "
-                         f"and {F.shape}")
-    n0 = int(round((-1 + np.sqrt(1 + 4 * (E.shape[1] - 1))) / 2)) if n_reference is None \
-        else n_reference
-    if n0 * n0 + n0 + 1 != E.shape[1]:
-        raise ValueError(f"rows of width {E.shape[1]} are not packed LPGW embeddings")
+    io = ArrayIO(E, F)
+    Ea = _embedding_rows(E, "E")
+    Fa = Ea if F is None else _embedding_rows(F, "F")
+    if Ea.shape[1] != Fa.shape[1]:
+        raise ValueError(f"F must have {Ea.shape[1]} columns to match E, got {Fa.shape}")
+    n0 = int(round((-1 + np.sqrt(1 + 4 * (Ea.shape[1] - 1))) / 2)) if n_reference is None \
+        else check_int(n_reference, "n_reference", minimum=1)
+    if n0 * n0 + n0 + 1 != Ea.shape[1]:
+        raise ValueError(f"E has rows of width {Ea.shape[1]}, which are not packed LPGW "
+                         f"embeddings (n_reference^2 + n_reference + 1 = "
+                         f"{n0 * n0 + n0 + 1} for n_reference={n0})")
 
     def unpack(Z):
         return Z[:, :n0 * n0].reshape(-1, n0, n0), Z[:, n0 * n0:n0 * n0 + n0], Z[:, -1]
 
-    Ka, pa, ma = unpack(E)
-    Kb, pb, mb = unpack(F)
-    out = np.empty((len(E), len(F)))
-    for i in range(len(E)):
+    Ka, pa, ma = unpack(Ea)
+    Kb, pb, mb = unpack(Fa)
+    out = np.empty((len(Ea), len(Fa)))
+    for i in range(len(Ea)):
         q = np.minimum(pa[i][None, :], pb)  # (nF, n0)
         diff = (Ka[i][None] - Kb) ** 2  # (nF, n0, n0)
         trans = np.einsum("fi,fij,fj->f", q, diff, q)
         pen = lam * (pa[i].sum() ** 2 + pb.sum(1) ** 2 - 2 * q.sum(1) ** 2) + lam * (ma[i] + mb)
         out[i] = trans + pen
-    return np.maximum(out, 0.0)
+    return io.out(torch.as_tensor(np.maximum(out, 0.0), dtype=io.dtype, device=io.device))
+
+
+def _embedding_rows(E, name):
+    """Packed LPGW embeddings ``(K, D)`` as a finite float64 numpy array."""
+    if isinstance(E, torch.Tensor):
+        E = E.detach().cpu()
+    if isinstance(E, str):
+        raise TypeError(f"{name} must be an array of packed LPGW embeddings, got a string")
+    return np.asarray(check_array(E, name, ndim=2).numpy(), dtype=np.float64)
+
+
+def _io_of(X):
+    """The array kind of a collection of spaces (torch if any of them is a tensor)."""
+    if isinstance(X, np.ndarray | torch.Tensor):
+        return ArrayIO(X)
+    items = X if isinstance(X, list | tuple) else []
+    return ArrayIO(*[(it[0] if isinstance(it, tuple) and it else it) for it in items])
 
 
 class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
@@ -150,8 +179,9 @@ class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
     :meth:`pairwise_distances` (or :func:`lpgw_distance`) for LPGW distances.
     """
 
-    def __init__(self, penalty=1.0, reference="barycenter", n_reference=None,
-                 metric="euclidean", solver="fw1", n_masses=6, seed=None, progress=False):
+    def __init__(self, penalty: float = 1.0, reference: Any = "barycenter",
+                 n_reference: int | None = None, metric: str = "euclidean", solver: str = "fw1",
+                 n_masses: int = 6, seed: SeedLike = None, progress: bool = False) -> None:
         self.penalty = penalty
         self.reference = reference
         self.n_reference = n_reference
@@ -167,7 +197,7 @@ class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
         check_choice(self.solver, "solver", ("fw1", "fw2"))
         check_int(self.n_masses, "n_masses", minimum=1)
 
-    def fit(self, X, y=None):
+    def fit(self, X: SetsLike, y: Any = None) -> Self:
         self._check_params()
         spaces = _as_spaces(X, self.metric)
         ref = self.reference
@@ -193,19 +223,20 @@ class LinearPartialGromovWasserstein(TransformerMixin, BaseEstimator):
         self.reference_C_, self.reference_p_ = C0, p0
         return self
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         check_is_fitted(self, "reference_C_")
         self._check_params()
         spaces = _as_spaces(X, self.metric)
+        io = _io_of(X)
         lam = float(self.penalty)
         rows = []
         for C, p in _progress(spaces, self.progress, "LPGW"):
             K, pt, mc = _embed(self.reference_C_, self.reference_p_, C, p, lam, self.solver,
                                int(self.n_masses))
             rows.append(np.concatenate([K.ravel(), pt, [mc]]))
-        return np.stack(rows)
+        return io.out(torch.as_tensor(np.stack(rows), dtype=io.dtype, device=io.device))
 
-    def pairwise_distances(self, E, F=None):
+    def pairwise_distances(self, E: ArrayLike, F: ArrayLike | None = None) -> Array:
         """LPGW distance matrix between embeddings from :meth:`transform`."""
         check_is_fitted(self, "reference_C_")
         return lpgw_distance(E, F, self.penalty, n_reference=len(self.reference_p_))

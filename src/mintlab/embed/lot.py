@@ -17,6 +17,8 @@ point carries and how much of the target was destroyed.
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 import numpy as np
 import ot
 import torch
@@ -27,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import ArrayIO, check_choice, check_int, check_nonnegative, check_positive
 from ..transport.exact import partial_wasserstein_lp
 from ..transport.plans import expected_sliced_plan
-from ._measures import as_measures
+from ..typing import Array, ArrayLike
+from ._measures import SetsLike, as_measures
 
 __all__ = ["LinearOT", "LinearOptimalPartialTransport"]
 
@@ -46,11 +49,18 @@ def _int_seed(seed) -> int | None:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"seed must be an int or None for this estimator, got "
                         f"{type(seed).__name__}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative int, got {int(seed)}")
     return int(seed)
 
 
 class _ReferenceMixin:
     """A reference measure: given, or k-means of the pooled training points."""
+
+    # hyper-parameters of the estimators that use the mixin
+    reference: Any
+    n_references: Any
+    seed: Any
 
     def _fit_reference(self, ms, total_mass: float, *, keep_given_mass: bool = False):
         if self.reference is not None:
@@ -112,8 +122,9 @@ class LinearOT(_ReferenceMixin, TransformerMixin, BaseEstimator):
     (3, 32)
     """
 
-    def __init__(self, n_references=64, reference=None, method="exact", n_projections=64,
-                 seed=None, progress=False):
+    def __init__(self, n_references: int = 64, reference: Any = None, method: str = "exact",
+                 n_projections: int = 64, seed: int | None = None,
+                 progress: bool = False) -> None:
         self.n_references = n_references
         self.reference = reference
         self.method = method
@@ -121,9 +132,10 @@ class LinearOT(_ReferenceMixin, TransformerMixin, BaseEstimator):
         self.seed = seed
         self.progress = progress
 
-    def fit(self, X, y=None):
+    def fit(self, X: SetsLike, y: Any = None) -> Self:
         """Fit the reference measure on the measures ``X``."""
         check_choice(self.method, "method", ("exact", "sliced"))
+        check_int(self.n_projections, "n_projections", minimum=1)
         ms = as_measures(X)
         self.reference_points_, self.reference_weights_ = self._fit_reference(ms, 1.0)
         self.dim_ = ms.dim
@@ -146,14 +158,14 @@ class LinearOT(_ReferenceMixin, TransformerMixin, BaseEstimator):
             maps.append(G @ Y / wr[:, None])
         return ms, np.stack(maps)
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         """Embed measures: array of shape ``(K, r * d)``."""
         ms, T = self._maps(X)
         E = (T - self.reference_points_) * np.sqrt(self.reference_weights_)[:, None]
         return ms.io.out(torch.as_tensor(E.reshape(len(ms), -1), dtype=ms.io.dtype,
                                          device=ms.io.device))
 
-    def inverse_transform(self, E):
+    def inverse_transform(self, E: ArrayLike) -> list[tuple[Array, Array]]:
         """Measures back from embeddings: a list of ``(points (r, d), weights (r,))``.
 
         Any point of the embedding space (e.g. an average of embeddings)
@@ -220,8 +232,9 @@ class LinearOptimalPartialTransport(_ReferenceMixin, TransformerMixin, BaseEstim
     ((2, 25), (2, 2))
     """
 
-    def __init__(self, n_references=64, reference=None, penalty=1.0, point_mass=None, seed=None,
-                 progress=False):
+    def __init__(self, n_references: int = 64, reference: Any = None, penalty: float = 1.0,
+                 point_mass: float | None = None, seed: int | None = None,
+                 progress: bool = False) -> None:
         self.n_references = n_references
         self.reference = reference
         self.penalty = penalty
@@ -229,7 +242,7 @@ class LinearOptimalPartialTransport(_ReferenceMixin, TransformerMixin, BaseEstim
         self.seed = seed
         self.progress = progress
 
-    def fit(self, X, y=None):
+    def fit(self, X: SetsLike, y: Any = None) -> Self:
         """Fit the reference measure (and the default point mass) on ``X``."""
         check_positive(self.penalty, "penalty")
         probe = as_measures(X, normalize=False)
@@ -243,7 +256,7 @@ class LinearOptimalPartialTransport(_ReferenceMixin, TransformerMixin, BaseEstim
         self.dim_ = ms.dim
         return self
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         """Embed measures: array of shape ``(K, r * d + r + 1)``."""
         check_is_fitted(self, "reference_points_")
         lam = check_nonnegative(self.penalty, "penalty")
@@ -268,7 +281,7 @@ class LinearOptimalPartialTransport(_ReferenceMixin, TransformerMixin, BaseEstim
         Et = io.tensor(E, name, ndim=2, shape=(None, r * d + r + 1))
         return io, Et[:, : r * d].reshape(-1, r, d), Et[:, r * d: r * d + r], Et[:, -1]
 
-    def pairwise_distances(self, E, F=None):
+    def pairwise_distances(self, E: ArrayLike, F: ArrayLike | None = None) -> Array:
         """LOPT costs between the rows of ``E`` (and ``F``): shape ``(K, K')``.
 
         Approximates ``OPT_lambda`` (a cost, no root taken).

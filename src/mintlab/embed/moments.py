@@ -11,6 +11,8 @@ distribution, unlike mean or covariance pooling.
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -18,7 +20,9 @@ from sklearn.utils.validation import check_is_fitted
 from .._random import make_generator
 from .._validation import check_int
 from ..transport.slicers import orthonormal_directions
-from ._measures import as_measures, size_batches
+from ..typing import Array
+from ._checks import check_seed
+from ._measures import SetsLike, as_measures, size_batches
 from .lot import _progress
 
 __all__ = ["EMPEROR", "fit_gmm_1d"]
@@ -133,8 +137,8 @@ class EMPEROR(TransformerMixin, BaseEstimator):
     (4, 48)
     """
 
-    def __init__(self, n_projections=32, n_components=3, n_iter=100, seed=None, batch_size=256,
-                 progress=False):
+    def __init__(self, n_projections: int = 32, n_components: int = 3, n_iter: int = 100,
+                 seed: int | None = None, batch_size: int = 256, progress: bool = False) -> None:
         self.n_projections = n_projections
         self.n_components = n_components
         self.n_iter = n_iter
@@ -142,20 +146,25 @@ class EMPEROR(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.progress = progress
 
-    def fit(self, X, y=None):
+    def fit(self, X: SetsLike, y: Any = None) -> Self:
         """Draw the slicing directions for the dimension of ``X``."""
         ms = as_measures(X)
         L = check_int(self.n_projections, "n_projections", minimum=1)
+        check_int(self.n_components, "n_components", minimum=1)
+        check_int(self.n_iter, "n_iter", minimum=1)
+        check_int(self.batch_size, "batch_size", minimum=1)
+        check_seed(self.seed, numpy_ok=False, torch_ok=False)
         g = make_generator(None if self.seed is None else int(self.seed))
         self.projections_ = orthonormal_directions(ms.dim, L, g).numpy()
         self.dim_ = ms.dim
         return self
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         """Descriptors, one row per set."""
         check_is_fitted(self, "projections_")
         ms = as_measures(X, dim=self.dim_)
-        L, K = self.projections_.shape[1], int(self.n_components)
+        L = self.projections_.shape[1]
+        K = check_int(self.n_components, "n_components", minimum=1)
         out = torch.empty(len(ms), L, 3 * K, dtype=ms.io.dtype, device=ms.io.device)
         bs = check_int(self.batch_size, "batch_size", minimum=1)
         theta = torch.as_tensor(self.projections_, dtype=ms.io.dtype, device=ms.io.device)

@@ -12,12 +12,16 @@ is nearest. Nothing is tuned.
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import check_array, check_int, check_nonnegative, check_positive
 from ..transport.signals import radon_cdt
+from ..typing import ArrayLike
 
 __all__ = ["RadonCDT", "NearestSubspaceClassifier"]
 
@@ -50,8 +54,9 @@ class RadonCDT(TransformerMixin, BaseEstimator):
     (3, 24)
     """
 
-    def __init__(self, angles=None, n_levels=None, epsilon=1e-8, image_shape=None,
-                 batch_size=256, progress=False):
+    def __init__(self, angles: ArrayLike | None = None, n_levels: int | None = None,
+                 epsilon: float = 1e-8, image_shape: tuple[int, int] | None = None,
+                 batch_size: int = 256, progress: bool = False) -> None:
         self.angles = angles
         self.n_levels = n_levels
         self.epsilon = epsilon
@@ -60,7 +65,15 @@ class RadonCDT(TransformerMixin, BaseEstimator):
         self.progress = progress
 
     def _images(self, X):
-        X = np.asarray(X, dtype=np.float64)
+        if hasattr(X, "detach"):
+            X = X.detach().cpu()
+        t = check_array(X, "X", ndim=(2, 3))
+        if 0 in t.shape:
+            raise ValueError(f"X must hold at least one non-empty image, got shape "
+                             f"{tuple(t.shape)}")
+        X = np.asarray(t.numpy(), dtype=np.float64)
+        if (X < 0).any():
+            raise ValueError(f"X must hold non-negative intensities, got minimum {X.min():.4g}")
         if X.ndim == 3:
             return X
         if X.ndim == 2 and self.image_shape is not None:
@@ -72,34 +85,44 @@ class RadonCDT(TransformerMixin, BaseEstimator):
         raise ValueError(f"X must have shape (n, H, W), or (n, H*W) with image_shape set; got "
                          f"{X.shape}")
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: Any = None) -> Self:
         """Record the image shape and the angles (nothing is learned)."""
         imgs = self._images(X)
+        if self.angles is None:
+            angles = np.arange(0.0, 180.0, 4.0)
+        else:
+            if isinstance(self.angles, str) or np.isscalar(self.angles):
+                raise TypeError(f"angles must be a 1D array of degrees, got {self.angles!r}")
+            angles = check_array(self.angles, "angles", ndim=1).numpy().astype(np.float64)
+        check_nonnegative(self.epsilon, "epsilon")
+        check_int(self.batch_size, "batch_size", minimum=1)
+        n_levels = (max(imgs.shape[1:]) if self.n_levels is None
+                    else check_int(self.n_levels, "n_levels", minimum=1))
         self.image_shape_ = imgs.shape[1:]
-        self.angles_ = (np.arange(0.0, 180.0, 4.0) if self.angles is None
-                        else np.asarray(self.angles, dtype=np.float64))
-        self.n_levels_ = max(self.image_shape_) if self.n_levels is None else int(self.n_levels)
+        self.angles_ = angles
+        self.n_levels_ = n_levels
         return self
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Transforms, flattened: ``(n, A * m)``."""
         check_is_fitted(self, "image_shape_")
         imgs = self._images(X)
         if imgs.shape[1:] != self.image_shape_:
             raise ValueError(f"images must have shape {self.image_shape_} as in fit, got "
                              f"{imgs.shape[1:]}")
-        step = max(1, int(self.batch_size))
+        step = check_int(self.batch_size, "batch_size", minimum=1)
         starts = range(0, len(imgs), step)
         if self.progress:
             from tqdm.auto import tqdm
 
             starts = tqdm(starts, desc="Radon-CDT", leave=False)
-        out = [radon_cdt(imgs[i:i + step], self.angles_, self.n_levels_, self.epsilon)
-               for i in starts]
-        out = np.concatenate(out) if out else np.zeros((0, len(self.angles_), self.n_levels_))
+        parts = [radon_cdt(imgs[i:i + step], self.angles_, self.n_levels_, self.epsilon)
+                 for i in starts]
+        out = (np.concatenate(parts) if parts
+               else np.zeros((0, len(self.angles_), self.n_levels_)))
         return out.reshape(out.shape[0], -1)
 
-    def translation_basis(self):
+    def translation_basis(self) -> np.ndarray:
         """The two directions a translation moves a transform along: ``(2, A * m)``.
 
         Translating by ``(u, v)`` adds ``u cos(theta) + v sin(theta)`` at angle
@@ -109,6 +132,21 @@ class RadonCDT(TransformerMixin, BaseEstimator):
         rad = np.deg2rad(self.angles_)
         m = self.n_levels_
         return np.stack([np.repeat(np.cos(rad), m), np.repeat(np.sin(rad), m)])
+
+
+def _validated(est, X, y="no_validation", **kw):
+    """scikit-learn's ``validate_data``, with messages that name the argument."""
+    if hasattr(X, "detach"):
+        X = X.detach().cpu().numpy()
+    try:
+        return validate_data(est, X, y, **kw)
+    except (ValueError, TypeError) as err:
+        msg = str(err)
+        if "inconsistent numbers of samples" in msg:
+            raise ValueError(f"y must have one label per row of X: {msg}") from None
+        if msg.startswith(("X", "y")) or "Input X" in msg or "Input y" in msg:
+            raise
+        raise type(err)(f"X: {msg}") from None
 
 
 class NearestSubspaceClassifier(ClassifierMixin, BaseEstimator):
@@ -141,14 +179,20 @@ class NearestSubspaceClassifier(ClassifierMixin, BaseEstimator):
     1.0
     """
 
-    def __init__(self, energy=0.99, extra_basis=None):
+    def __init__(self, energy: float = 0.99, extra_basis: ArrayLike | None = None) -> None:
         self.energy = energy
         self.extra_basis = extra_basis
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """One subspace per class from the training rows of ``X``."""
-        X, y = validate_data(self, X, y)
-        if not 0 < float(self.energy) <= 1:
+        if isinstance(y, str):
+            raise TypeError("y must be an array with one label per row of X, got a string")
+        Xa, ya = _validated(self, X, y)
+        return self._fit(Xa, ya)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> Self:
+        energy = check_positive(self.energy, "energy")
+        if not 0 < energy <= 1:
             raise ValueError(f"energy must be in (0, 1], got {self.energy}")
         self.classes_ = unique_labels(y)
         spectra, counts = [], []
@@ -161,7 +205,11 @@ class NearestSubspaceClassifier(ClassifierMixin, BaseEstimator):
         self.n_components_ = max(counts)
         extra = None
         if self.extra_basis is not None:
-            extra = np.asarray(self.extra_basis, dtype=np.float64)
+            eb = self.extra_basis
+            eb = eb.detach().cpu() if hasattr(eb, "detach") else eb
+            if isinstance(eb, str):
+                raise TypeError(f"extra_basis must be an array (k, n_features), got {eb!r}")
+            extra = check_array(eb, "extra_basis", ndim=2).numpy().astype(np.float64)
             if extra.ndim != 2 or extra.shape[1] != X.shape[1]:
                 raise ValueError(f"extra_basis must have shape (k, {X.shape[1]}), got "
                                  f"{extra.shape}")
@@ -177,10 +225,10 @@ class NearestSubspaceClassifier(ClassifierMixin, BaseEstimator):
 
     def _distances(self, X):
         check_is_fitted(self, "bases_")
-        X = validate_data(self, X, reset=False)
+        X = _validated(self, X, reset=False)
         return np.stack([np.linalg.norm(X - (X @ B.T) @ B, axis=1) for B in self.bases_], 1)
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Minus the distance of each row to each class subspace, ``(n, n_classes)``.
 
         With two classes, sklearn's convention: one score per row, positive
@@ -189,7 +237,7 @@ class NearestSubspaceClassifier(ClassifierMixin, BaseEstimator):
         D = self._distances(X)
         return D[:, 0] - D[:, 1] if len(self.classes_) == 2 else -D
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The class of the nearest subspace."""
         nearest = np.argmin(self._distances(X), axis=1)
         return self.classes_[nearest]

@@ -17,6 +17,7 @@ Monge map from the reference) changes no distance.
 from __future__ import annotations
 
 import math
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -26,7 +27,9 @@ from sklearn.utils.validation import check_is_fitted
 from .._random import make_generator
 from .._validation import check_choice, check_int, check_positive
 from ..transport.slicers import orthonormal_directions, random_directions
-from ._measures import as_measures, size_batches
+from ..typing import Array
+from ._checks import check_bool, check_seed
+from ._measures import SetsLike, as_measures, size_batches
 from .lot import _progress
 
 __all__ = ["SlicedWassersteinEmbedding", "PoolingEmbedding", "FSPoolEmbedding"]
@@ -87,8 +90,9 @@ class SlicedWassersteinEmbedding(TransformerMixin, BaseEstimator):
     (5, 128)
     """
 
-    def __init__(self, n_projections=64, n_quantiles=64, orthonormal=True,
-                 subtract_reference=True, seed=None, batch_size=1024, progress=False):
+    def __init__(self, n_projections: int = 64, n_quantiles: int = 64, orthonormal: bool = True,
+                 subtract_reference: bool = True, seed: int | None = None,
+                 batch_size: int = 1024, progress: bool = False) -> None:
         self.n_projections = n_projections
         self.n_quantiles = n_quantiles
         self.orthonormal = orthonormal
@@ -97,11 +101,18 @@ class SlicedWassersteinEmbedding(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.progress = progress
 
-    def fit(self, X, y=None):
+    def fit(self, X: SetsLike, y: Any = None) -> Self:
         """Draw the directions for the dimension of ``X`` and the reference quantiles."""
-        ms = as_measures(X)
+        return self._fit(X, "X")
+
+    def _fit(self, X, name):
+        ms = as_measures(X, name=name)
         L = check_int(self.n_projections, "n_projections", minimum=1)
         self.n_quantiles_ = check_int(self.n_quantiles, "n_quantiles", minimum=1)
+        check_bool(self.orthonormal, "orthonormal")
+        check_bool(self.subtract_reference, "subtract_reference")
+        check_seed(self.seed, numpy_ok=False, torch_ok=False)
+        check_int(self.batch_size, "batch_size", minimum=1)
         draw = orthonormal_directions if self.orthonormal else random_directions
         g = make_generator(None if self.seed is None else int(self.seed))
         self.projections_ = draw(ms.dim, L, g).numpy()
@@ -128,10 +139,13 @@ class SlicedWassersteinEmbedding(TransformerMixin, BaseEstimator):
         uniform = bool((w == w[..., :1]).all())
         return _slice_quantiles(P, None if uniform else w.unsqueeze(-2).expand_as(P), levels)
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         """Embed sets: array of shape ``(K, L * M)``."""
+        return self._transform(X, "X")
+
+    def _transform(self, X, name):
         check_is_fitted(self, "projections_")
-        ms = as_measures(X, dim=self.dim_)
+        ms = as_measures(X, name=name, dim=self.dim_)
         K = len(ms)
         L, M = self.projections_.shape[1], self.n_quantiles_
         out = torch.empty(K, L, M, dtype=ms.io.dtype, device=ms.io.device)
@@ -164,14 +178,16 @@ class PoolingEmbedding(TransformerMixin, BaseEstimator):
     (4, 9)
     """
 
-    def __init__(self, kind="mean", gem_power=3.0, n_quantiles=16):
+    def __init__(self, kind: str = "mean", gem_power: float = 3.0, n_quantiles: int = 16) -> None:
         self.kind = kind
         self.gem_power = gem_power
         self.n_quantiles = n_quantiles
 
-    def fit(self, X, y=None):
+    def fit(self, X: SetsLike, y: Any = None) -> Self:
         """Record the point dimension."""
         check_choice(self.kind, "kind", ("mean", "gem", "sorted", "covariance"))
+        check_positive(self.gem_power, "gem_power")
+        check_int(self.n_quantiles, "n_quantiles", minimum=1)
         self.dim_ = as_measures(X).dim
         return self
 
@@ -201,7 +217,7 @@ class PoolingEmbedding(TransformerMixin, BaseEstimator):
             out = torch.cat([mean, cov[:, iu[0], iu[1]]], 1)
         return out.numpy() if isinstance(X, np.ndarray) else out
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         """Pooled vectors, one row per set."""
         check_is_fitted(self, "dim_")
         if (isinstance(X, np.ndarray) and X.ndim == 3 and X.dtype.kind == "f"
@@ -274,8 +290,10 @@ class FSPoolEmbedding(TransformerMixin, BaseEstimator):
     (3, 8)
     """
 
-    def __init__(self, out_features=128, width=64, n_pieces=20, epochs=20, lr=3e-3,
-                 batch_size=128, temperature=0.1, seed=None, progress=False):
+    def __init__(self, out_features: int = 128, width: int = 64, n_pieces: int = 20,
+                 epochs: int = 20, lr: float = 3e-3, batch_size: int = 128,
+                 temperature: float = 0.1, seed: int | None = None,
+                 progress: bool = False) -> None:
         self.out_features = out_features
         self.width = width
         self.n_pieces = n_pieces
@@ -294,7 +312,7 @@ class FSPoolEmbedding(TransformerMixin, BaseEstimator):
         x, mask = pad_sets([p.detach().cpu() for p in ms.points], dtype=torch.float32)
         return ms, x, mask
 
-    def fit(self, X, y=None, X_positive=None):
+    def fit(self, X: SetsLike, y: Any = None, X_positive: SetsLike | None = None) -> Self:
         """Train the network on the sets ``X`` (and their positive views ``X_positive``)."""
         from ..nn.pooling import FSPool
 
@@ -303,6 +321,7 @@ class FSPoolEmbedding(TransformerMixin, BaseEstimator):
         bs = check_int(self.batch_size, "batch_size", minimum=2)
         lr = check_positive(self.lr, "lr")
         tau = check_positive(self.temperature, "temperature")
+        check_seed(self.seed, numpy_ok=False, torch_ok=False)
         ms, x, mask = self._padded(X)
         if X_positive is not None:
             _, xp, maskp = self._padded(X_positive, dim=ms.dim)
@@ -351,7 +370,7 @@ class FSPoolEmbedding(TransformerMixin, BaseEstimator):
         self.module_.eval()
         return self
 
-    def transform(self, X):
+    def transform(self, X: SetsLike) -> Array:
         """L2-normalised FSPool embeddings, one row per set."""
         check_is_fitted(self, "module_")
         ms, x, mask = self._padded(X, dim=self.dim_)

@@ -14,15 +14,23 @@
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
+from typing import Any, Self, cast
+
 import numpy as np
 import ot
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_int, check_positive
+from ._checks import check_seed
 from .lot import LinearOT, _progress
 
 __all__ = ["TaskEmbedding", "class_distances"]
+
+_NUMPY_SEEDS = (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)
+_FROM_RNG = object()  # marker: the LOT reference's seed is drawn from the numpy stream
 
 
 def _tasks(X, name="X"):
@@ -32,8 +40,13 @@ def _tasks(X, name="X"):
     for t, task in enumerate(X):
         if not (isinstance(task, tuple | list) and len(task) == 2):
             raise TypeError(f"{name}[{t}] must be a (features, labels) pair")
-        F = np.asarray(task[0], dtype=np.float64)
-        y = np.asarray(task[1])
+        F0 = task[0].detach().cpu().numpy() if hasattr(task[0], "detach") else task[0]
+        try:
+            F = np.asarray(F0, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}[{t}] must hold features (n, d) as numbers, got "
+                            f"{type(task[0]).__name__}") from None
+        y = np.asarray(task[1].detach().cpu() if hasattr(task[1], "detach") else task[1])
         if F.ndim != 2 or y.ndim != 1 or len(y) != len(F):
             raise ValueError(f"{name}[{t}] must hold features (n, d) and labels (n,), got "
                              f"{F.shape} and {y.shape}")
@@ -81,7 +94,10 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
         all tasks, the MDS runs over the distinct labels, and transform
         reuses the fitted coordinates of labels seen in fit (labels not
         seen in fit are placed by landmark MDS from their samples).
-    seed : int or None
+    seed : int, numpy Generator, BitGenerator or SeedSequence, or None
+        Seeds the subsampling of classes and the LOT reference. A numpy
+        Generator is used and advanced as given; the reference's k-means
+        then takes its seed from it.
     progress : bool, default False
 
     ``X`` is a list of tasks ``(features (n, d), labels (n,))``; with
@@ -102,8 +118,9 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
     (3, 32)
     """
 
-    def __init__(self, label_dim=8, label_scale=1.0, n_references=64, max_per_class=100,
-                 shared_labels=False, seed=None, progress=False):
+    def __init__(self, label_dim: int = 8, label_scale: float = 1.0, n_references: int = 64,
+                 max_per_class: int = 100, shared_labels: bool = False, seed: int | None = None,
+                 progress: bool = False) -> None:
         self.label_dim = label_dim
         self.shared_labels = shared_labels
         self.label_scale = label_scale
@@ -139,11 +156,11 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
             index.append(key)
         return clouds, index
 
-    def fit(self, X, y=None):
+    def fit(self, X: Sequence[Any], y: Any = None) -> Self:
         """Embed the training classes by MDS and fit the LOT reference on the tasks."""
         tasks = _tasks(X)
         check_positive(self.label_scale, "label_scale")
-        rng = np.random.default_rng(self.seed)
+        rng, lot_seed = self._rng()
         clouds, index = self._classes(tasks, rng)
         D2 = class_distances(clouds) ** 2
         n = len(clouds)
@@ -163,16 +180,30 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
         self.dim_ = tasks[0][0].shape[1]
         self.classes_ = index
         aug = self._augment(tasks, {key: i for i, key in enumerate(index)}, self.class_embedding_)
-        self.lot_ = LinearOT(n_references=self.n_references, seed=self.seed).fit(aug)
+        if lot_seed is _FROM_RNG:  # a numpy generator seed: one integer from its stream
+            lot_seed = int(rng.integers(0, 2**31 - 1))
+        self.lot_ = LinearOT(n_references=self.n_references, seed=lot_seed).fit(aug)
         self._train_aug = aug
         return self
 
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X: Sequence[Any], y: Any = None, **fit_params: Any) -> np.ndarray:
         """Fit, then embed the training tasks (reusing their class coordinates)."""
         self.fit(X)
         out = self.lot_.transform(self._train_aug)
         del self._train_aug
-        return out
+        return cast(np.ndarray, out)  # numpy tasks in: numpy out
+
+    def _rng(self) -> tuple[np.random.Generator, Any]:
+        """The numpy stream of ``seed`` and the seed its LOT reference gets."""
+        if isinstance(self.seed, _NUMPY_SEEDS):
+            return np.random.default_rng(self.seed), _FROM_RNG
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, numbers.Integral)):
+            raise TypeError(f"seed must be an int, a numpy Generator, BitGenerator or "
+                            f"SeedSequence, or None, got {type(self.seed).__name__} "
+                            f"{self.seed!r:.60}")
+        check_seed(self.seed, numpy_ok=False, torch_ok=False)
+        return np.random.default_rng(self.seed), self.seed
 
     def _augment(self, tasks, where, E):
         out = []
@@ -186,18 +217,18 @@ class TaskEmbedding(TransformerMixin, BaseEstimator):
         d2 = class_distances(clouds, self._landmarks) ** 2
         return -0.5 * (d2 - self._mean_d2) @ self._vecs / np.sqrt(self._lam)
 
-    def transform(self, X):
+    def transform(self, X: Sequence[Any]) -> np.ndarray:
         """Task vectors: LOT embeddings of the label-augmented datasets."""
         check_is_fitted(self, "lot_")
         tasks = _tasks(X)
         if tasks[0][0].shape[1] != self.dim_:
             raise ValueError(f"tasks must have {self.dim_} features as in fit, got "
                              f"{tasks[0][0].shape[1]}")
-        rng = np.random.default_rng(self.seed)
+        rng = self._rng()[0]
         known = {k: i for i, k in enumerate(self.classes_)} if self._shared() else {}
         clouds, index = self._classes(tasks, rng, skip=known)
-        E = [self._embed_classes([c]) for c in _progress(clouds, self.progress, "task classes")]
-        E = np.concatenate([self.class_embedding_, *E])
+        new = [self._embed_classes([c]) for c in _progress(clouds, self.progress, "task classes")]
+        E = np.concatenate([self.class_embedding_, *new])
         where = dict(known)
         where.update({k: len(self.class_embedding_) + i for i, k in enumerate(index)})
-        return self.lot_.transform(self._augment(tasks, where, E))
+        return cast(np.ndarray, self.lot_.transform(self._augment(tasks, where, E)))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
@@ -49,26 +50,30 @@ def correct(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     return out
 
 
+M = TypeVar("M", bound=nn.Module)
+
+
 @dataclass
-class Fitted:
-    model: nn.Module
+class Fitted(Generic[M]):
+    model: M
     lr: float
     val_accuracy: float
     test_accuracy: float
     seconds: float
-    test_correct: np.ndarray | None = None  # per test item, 1.0 if correct
+    # per test item, 1.0 if correct
+    test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0))
     candidate: int = 0  # index of the chosen model factory (see fit_best_of)
 
 
-def fit_best_of(makes: Sequence[Callable[[], nn.Module]], data: dict, lrs: Sequence[float],
-                epochs: int, seed: int) -> Fitted:
+def fit_best_of(makes: Sequence[Callable[[], M]], data: dict[str, torch.Tensor],
+                lrs: Sequence[float], epochs: int, seed: int) -> Fitted[M]:
     """Train every (model factory, learning rate) pair; keep the best on the validation split.
 
     ``makes`` are alternative models of one arm (e.g. several initialisations
     of a small baseline); each is trained at every learning rate with the same
     epochs and data order.
     """
-    best = None
+    best: Fitted[M] | None = None
     for c, make in enumerate(makes):
         for lr in lrs:
             model = make()
@@ -80,11 +85,13 @@ def fit_best_of(makes: Sequence[Callable[[], nn.Module]], data: dict, lrs: Seque
             if best is None or val > best.val_accuracy:
                 hits = correct(model, data["X_test"], data["y_test"])
                 best = Fitted(model, lr, val, float(hits.mean()), seconds, hits, c)
+    if best is None:
+        raise ValueError("makes and lrs must not be empty")
     return best
 
 
-def fit_best_lr(make: Callable[[], nn.Module], data: dict, lrs: Sequence[float], epochs: int,
-                seed: int) -> Fitted:
+def fit_best_lr(make: Callable[[], M], data: dict[str, torch.Tensor], lrs: Sequence[float],
+                epochs: int, seed: int) -> Fitted[M]:
     """Train one model per learning rate; keep the best on the validation split.
 
     Every method of an experiment gets the same grid and the same epochs,

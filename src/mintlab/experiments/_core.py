@@ -267,8 +267,22 @@ def _fmt(v: float | None) -> str:
 
 
 def _as_samples(x: Any, what: str) -> tuple[np.ndarray, str]:
-    """``(values, unit)``: a scalar is one value for the seed, an array one per item."""
-    arr = np.asarray(x, dtype=np.float64)
+    """``(values, unit)``: a scalar is one value for the seed, an array one per item.
+
+    NaN and infinite samples are accepted: a check on them fails (a diverged
+    method is a result, not a usage error). A bool counts as 1.0 or 0.0.
+    """
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
+        t = x.detach().cpu()
+        x = (t.float() if str(t.dtype) == "torch.bfloat16" else t).numpy()
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{what} must be a number or a 1D array of samples, got "
+                        f"{type(x).__name__}")
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number or a 1D array of numbers, got "
+                        f"{type(x).__name__}") from None
     if arr.ndim == 0:
         return arr.reshape(1), "seed"
     if arr.ndim != 1 or arr.size == 0:
@@ -364,6 +378,25 @@ def _check_name(name: Any, claim: Any) -> None:
         raise ValueError(f"claim must name one of the experiment's CLAIMS, got {claim!r}")
 
 
+def _check_real(value: Any, name: str, *, nonneg: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {v}")
+    if nonneg and v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+    return v
+
+
+def _check_text(value: Any, name: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string{' or None' if optional else ''}, got "
+                        f"{type(value).__name__}")
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -431,9 +464,11 @@ class Result:
         _check_name(name, claim)
         if better not in ("higher", "lower"):
             raise ValueError(f"better must be 'higher' or 'lower', got {better!r}")
-        margin = float(margin)
-        if not (math.isfinite(margin) and margin >= 0):
-            raise ValueError(f"margin must be a finite number >= 0, got {margin}")
+        margin = _check_real(margin, "margin", nonneg=True)
+        if not isinstance(paired, bool):
+            raise TypeError(f"paired must be a bool, got {type(paired).__name__}")
+        _check_text(description, "description")
+        _check_text(known_gap, "known_gap", optional=True)
         o, unit_o = _as_samples(ours, "ours")
         b, unit_b = _as_samples(baseline, "baseline")
         if unit_o != unit_b:
@@ -481,7 +516,9 @@ class Result:
         if reduce not in ("all", "mean"):
             raise ValueError(f"reduce must be 'all' or 'mean', got {reduce!r}")
         values, unit = _as_samples(measured, "measured")
-        threshold = float(threshold)
+        threshold = _check_real(threshold, "threshold")
+        _check_text(description, "description")
+        _check_text(known_gap, "known_gap", optional=True)
         seeds = np.full(values.size, self.seed)
         c = _judge_check(name, claim, values, seeds, unit, threshold=threshold, op=op,
                          reduce=reduce, description=description, known_gap=known_gap)
@@ -496,9 +533,11 @@ class Result:
 
 def _rejudge(c: Check, ours: np.ndarray, base: np.ndarray, seeds: np.ndarray) -> Check:
     if c.kind == "compare":
+        assert c.better is not None and c.margin is not None and c.paired is not None
         return _judge_compare(c.name, c.claim, ours, base, seeds, c.unit, better=c.better,
                               margin=c.margin, paired=c.paired, description=c.description,
                               known_gap=c.gap_template)
+    assert c.threshold is not None and c.op is not None and c.reduce is not None
     return _judge_check(c.name, c.claim, ours, seeds, c.unit, threshold=c.threshold, op=c.op,
                         reduce=c.reduce, description=c.description, known_gap=c.gap_template)
 
@@ -511,8 +550,13 @@ def merge_results(results: Sequence[Result]) -> Result:
     values are kept in ``per_seed_metrics``). Figures come from the first
     result. Known-gap reasons are filled again from the pooled numbers.
     """
+    if isinstance(results, (str, bytes)) or not isinstance(results, Sequence):
+        raise TypeError(f"results must be a list of Result, got {type(results).__name__}")
     if not results:
         raise ValueError("results must hold at least one Result")
+    for i, r in enumerate(results):
+        if not isinstance(r, Result):
+            raise TypeError(f"results[{i}] must be a Result, got {type(r).__name__}")
     names = list(dict.fromkeys(k for r in results for k in r.checks))
     merged = Result(figures=dict(results[0].figures), seed=results[0].seed)
     for name in names:
@@ -565,6 +609,17 @@ class Verdict:
     total: int
     claims: dict[str, bool]
 
+    def __post_init__(self) -> None:
+        for name in ("held", "total"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+        if self.held > self.total:
+            raise ValueError(f"held must be <= total ({self.total}), got {self.held}")
+        if not isinstance(self.claims, Mapping):
+            raise TypeError(f"claims must be a dict claim -> holds, got "
+                            f"{type(self.claims).__name__}")
+
     @property
     def label(self) -> str:
         if self.total and self.held == self.total:
@@ -579,24 +634,32 @@ class Verdict:
         return self.held / self.total if self.total else 0.0
 
 
-def parse_verdict(label: str, n_claims: int) -> int:
-    """The number of claims that hold in a verdict ``label``."""
+def parse_verdict(label: str, n_claims: int, name: str = "verdict") -> int:
+    """The number of claims that hold in a verdict ``label`` (``name`` is its argument's name,
+    for the messages)."""
+    if not isinstance(label, str):
+        raise TypeError(f"{name} must be a verdict string, got {type(label).__name__}")
     if label == REPRODUCED:
         return n_claims
     if label == NOT_REPRODUCED:
         return 0
     m = _PARTLY.fullmatch(label)
     if m is None:
-        raise ValueError(f"a verdict must be {REPRODUCED!r}, 'partly reproduced (k of n)' or "
+        raise ValueError(f"{name} must be {REPRODUCED!r}, 'partly reproduced (k of n)' or "
                          f"{NOT_REPRODUCED!r}, got {label!r}")
     k, n = int(m.group(1)), int(m.group(2))
     if n != n_claims or not 0 < k < n:
-        raise ValueError(f"verdict {label!r} does not fit {n_claims} claims")
+        raise ValueError(f"{name} {label!r} does not fit {n_claims} claims")
     return k
 
 
 def judge(claims: Mapping[str, str], result: Result) -> Verdict:
     """A claim holds when it has checks and all of them pass."""
+    if not isinstance(claims, Mapping) or not claims:
+        raise TypeError(f"claims must be a non-empty dict of short name -> sentence, got "
+                        f"{type(claims).__name__}")
+    if not isinstance(result, Result):
+        raise TypeError(f"result must be a Result, got {type(result).__name__}")
     unknown = sorted({c.claim for c in result.checks.values()} - set(claims))
     if unknown:
         raise ValueError(f"checks name claims that are not in CLAIMS: {unknown}")
@@ -644,6 +707,15 @@ class Experiment:
     full_scale: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.slug, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.slug):
+            raise ValueError(f"slug must be a lower-case, hyphenated string, got {self.slug!r}")
+        if not callable(self.run):
+            raise TypeError(f"{self.slug}: run must be callable (settings, seed) -> Result, got "
+                            f"{type(self.run).__name__}")
+        for text in ("data", "full_scale"):
+            if not isinstance(getattr(self, text), str):
+                raise TypeError(f"{self.slug}: {text} must be a string, got "
+                                f"{type(getattr(self, text)).__name__}")
         if not isinstance(self.claims, Mapping) or not self.claims:
             raise ValueError(f"{self.slug}: claims must be a non-empty dict of short name -> "
                              f"sentence, got {self.claims!r}")
@@ -655,7 +727,7 @@ class Experiment:
             if not isinstance(s, Settings):
                 raise TypeError(f"{self.slug}: {which} must be a Settings instance, got "
                                 f"{type(s).__name__}")
-        parse_verdict(self.expected, len(self.claims))
+        parse_verdict(self.expected, len(self.claims), "expected")
 
     @property
     def claim(self) -> str:
@@ -664,6 +736,6 @@ class Experiment:
 
     def settings(self, mode: str) -> Settings:
         """``QUICK`` or ``FULL`` by name."""
-        if mode not in ("quick", "full"):
+        if not isinstance(mode, str) or mode not in ("quick", "full"):
             raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
         return self.quick if mode == "quick" else self.full

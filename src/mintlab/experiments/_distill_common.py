@@ -26,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from mintlab.distill import load_distill_data, train_teacher
+from mintlab.distill import DistilledSet, load_distill_data, train_teacher
 from mintlab.distill.data import train_student
 
 from ._sets_common import one_torch_thread
@@ -173,3 +173,10 @@ class LogPCALabels:
     def decode(self) -> torch.Tensor:
         logp = self.coef.float() @ self.basis.float() + self.mean.float()
         return torch.softmax(logp, -1).reshape(self.shape)
+
+
+def draw(distilled: DistilledSet, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images and labels a generated set's sampler gives for ``epoch``."""
+    if distilled.sampler is None:
+        raise ValueError(f"the {distilled.method!r} set has no sampler")
+    return distilled.sampler(epoch)

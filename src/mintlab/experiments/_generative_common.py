@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import ot
@@ -35,7 +36,7 @@ class ImageSpace:
     components: np.ndarray  # (k, 784) principal axes
     scale: float  # coordinates = (pixels - mean) @ components.T / scale
     explained: float  # share of the pixel variance the k components keep
-    classifier: object  # logistic regression fitted on (held, held_labels)
+    classifier: Any  # logistic regression fitted on (held, held_labels)
     classifier_cv_accuracy: float  # its 5-fold cross-validated accuracy on the held-out images
 
     @property

@@ -17,6 +17,7 @@ import functools
 import math
 import random
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -173,7 +174,8 @@ def matched_uniform(model, method: str, kept: int, calibration, *, exclude=None,
     if method not in ("svd", "asvd", "svd-llm"):
         raise ValueError(f"method must be a uniform-rank method, got {method!r}")
     layers = find_linear_layers(model, include, exclude)
-    shapes = {n: tuple(lin.weight.shape) for n, lin in layers.items()}
+    shapes = {n: (int(lin.weight.shape[0]), int(lin.weight.shape[1]))
+              for n, lin in layers.items()}
     ranks = uniform_ranks_for(shapes, kept)
     # the largest ratio at which every layer's uniform rank is still >= its target
     ratio = min(1.0 - (ranks[n] + 0.5) * (m + k) / (m * k) for n, (m, k) in shapes.items())
@@ -189,7 +191,8 @@ def matched_uniform(model, method: str, kept: int, calibration, *, exclude=None,
                                          None if low.bias is None else low.bias.detach())
         parent, _, child = name.rpartition(".")
         setattr(cm.get_submodule(parent) if parent else cm, child, cut)
-    stored = sum(cm.get_submodule(n).rank * (m + k) for n, (m, k) in shapes.items())
+    stored = sum(cast(LowRankLinear, cm.get_submodule(n)).rank * (m + k)
+                 for n, (m, k) in shapes.items())
     if stored != kept:
         raise RuntimeError(f"matched baseline keeps {stored} entries, not {kept}")
     return cm, ranks

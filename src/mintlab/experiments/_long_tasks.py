@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -144,7 +145,7 @@ class LongClassifier(nn.Module):
             self.embed.weight.copy_(torch.randn(self.embed.weight.shape, generator=g))
             self.pos.copy_(0.02 * torch.randn(self.pos.shape, generator=g))
             self.cls.copy_(torch.randn(self.cls.shape, generator=g))
-            for lin in (self.ff[0], self.ff[2], self.out):
+            for lin in (cast(nn.Linear, self.ff[0]), cast(nn.Linear, self.ff[2]), self.out):
                 bound = 1 / math.sqrt(lin.in_features)
                 lin.weight.copy_((2 * torch.rand(lin.weight.shape, generator=g) - 1) * bound)
                 lin.bias.zero_()
@@ -177,7 +178,8 @@ def init_projections(att: nn.Module, seed: int) -> None:
     """Draw the q/k/v/out projections of an attention layer from a seeded generator."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for lin in (att.q_proj, att.k_proj, att.v_proj, att.out_proj):
+        for lin in cast(tuple[nn.Linear, ...], (att.q_proj, att.k_proj, att.v_proj,
+                                                att.out_proj)):
             bound = 1 / math.sqrt(lin.in_features)
             lin.weight.copy_((2 * torch.rand(lin.weight.shape, generator=g) - 1) * bound)
             if lin.bias is not None:
@@ -236,7 +238,7 @@ def column_errors(model: LongClassifier, data: dict, n_items: int) -> np.ndarray
     out = []
     for i in range(min(n_items, len(data["Xte"]))):
         _, a, pad = model.attention_input(data["Xte"][i:i + 1])
-        w = model.attn.attention_matrix(a, key_padding_mask=pad)[0]  # (h, n, m)
+        w = cast(Any, model.attn).attention_matrix(a, key_padding_mask=pad)[0]  # (h, n, m)
         real = torch.ones(w.shape[-1], dtype=torch.bool) if pad is None else ~pad[0]
         target = w.shape[-2] / float(real.sum())
         out.append(float((w.sum(-2)[:, real] / target - 1).abs().max()))

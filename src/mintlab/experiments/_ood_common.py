@@ -89,6 +89,7 @@ def cnn(n_classes: int, width: int, seed: int) -> nn.Sequential:
             if isinstance(m, nn.Conv2d | nn.Linear):
                 nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=g)
                 bound = 1.0 / math.sqrt(m.weight[0].numel())
+                assert m.bias is not None  # built with bias=True above
                 m.bias.uniform_(-bound, bound, generator=g)
     return model
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -75,12 +76,13 @@ def run(settings: BrainWashSettings = QUICK, seed: int = 0) -> Result:
     res = Result(seed=seed)
     stream = permuted_digits(3, seed=seed)
     old, new = list(stream)[:-1], stream[-1]
-    common = dict(epochs=10, lr=0.01, momentum=0.9, batch_size=32, seed=seed,
-                  evaluator=no_evaluation)
+    common: dict[str, Any] = dict(epochs=10, lr=0.01, momentum=0.9, batch_size=32, seed=seed,
+                                  evaluator=no_evaluation)
     makers = {"fine-tuning": lambda m: Naive(m, **common),
               "EWC": lambda m: EWC(m, ewc_lambda=1000.0, **common),
               "GPM": lambda m: GPM(m, threshold=0.97, **common)}
-    table, old_items = {}, {}
+    table: dict[str, Any] = {}
+    old_items: dict[str, Any] = {}
     with one_torch_thread():
         for name in settings.learners:
             st = makers[name](ContinualMLP(stream.n_features, [100, 100], stream.head_sizes,

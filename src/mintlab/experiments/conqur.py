@@ -73,6 +73,7 @@ def run(settings: ConqurSettings = QUICK, seed: int = 0) -> Result:
     q8, _ = quantize_model(model, w_bits=8, a_bits=8, rotation="none", exclude="head")
     res.metrics["ppl_w8a8_none"] = perplexity_of(score(q8))
     res.metrics["w8a8_over_float_perplexity"] = res.metrics["ppl_w8a8_none"] / dense
+    assert report is not None  # ROTATIONS includes "conqur"
     align = report.corner_alignment
     res.metrics["corner_alignment_start"] = sum(a for a, _ in align.values()) / len(align)
     res.metrics["corner_alignment_end"] = sum(b for _, b in align.values()) / len(align)

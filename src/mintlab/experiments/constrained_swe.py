@@ -35,6 +35,7 @@ lowers it is a unit test (``tests/nn/test_constrained_swe_claims.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import ot
@@ -137,7 +138,7 @@ def _run(settings: ConstrainedSweSettings, seed: int) -> Result:
     res.metrics["token_dim"] = int(d)
 
     names = ("random",) * settings.with_random + ("unconstrained", "constrained")
-    correct = {name: [] for name in names}
+    correct: dict[str, Any] = {name: [] for name in names}
     acc, mean_ratio = {}, {}
     for L in settings.slices:
         pool_seed = 1000 * seed + L  # the same initial slices and reference for every variant
@@ -160,7 +161,8 @@ def _run(settings: ConstrainedSweSettings, seed: int) -> Result:
             res.metrics[f"accuracy_L{L}_{name}"] = acc[(L, name)]
             res.metrics[f"plan_ratio_L{L}_{name}"] = mean_ratio[(L, name)]
             if name == "constrained":
-                res.metrics[f"max_multiplier_L{L}"] = float(pool.lambdas.max())
+                res.metrics[f"max_multiplier_L{L}"] = float(
+                    cast(ConstrainedSWEPooling, pool).lambdas.max())
     # one item per test image: its correctness averaged over the slice counts L (the same
     # images are classified at every L, so (L, image) pairs are not independent items)
     correct = {k: np.mean(np.stack(v), 0) for k, v in correct.items()}

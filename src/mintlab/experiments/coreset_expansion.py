@@ -40,7 +40,7 @@ from mintlab.distill import (
 )
 
 from ._core import Experiment, Result, Settings
-from ._distill_common import evaluate_sets, scatter_bytes_accuracy, setup, single_threaded
+from ._distill_common import draw, evaluate_sets, scatter_bytes_accuracy, setup, single_threaded
 from .registry import register
 
 CLAIMS = {
@@ -107,8 +107,8 @@ def run(settings: CoresetSettings = QUICK, seed: int = 0) -> Result:
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1, 1.3]})
     scatter_bytes_accuracy(ax[0], acc, nbytes, "student accuracy (100 classes)", log=False)
-    rows = [sets["coreset_alone"].sampler(0)[0][:32:4], sets["expansion"].sampler(0)[0][:32:4],
-            sets["expansion"].sampler(1)[0][:32:4]]
+    rows = [draw(sets["coreset_alone"], 0)[0][:32:4], draw(sets["expansion"], 0)[0][:32:4],
+            draw(sets["expansion"], 1)[0][:32:4]]
     ax[1].imshow(torch.cat([r.permute(1, 0, 2).reshape(size, -1) for r in rows]).numpy(),
                  cmap="gray")
     ax[1].set_title("bilinear patches; two expansions (epochs 0, 1)", fontsize=8)

@@ -26,6 +26,7 @@ Claims and how each is judged:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -101,7 +102,7 @@ def _run(settings: CottSettings, seed: int) -> Result:
     best = min(BASELINES, key=lambda m: err[m].mean())
     res.metrics["best_baseline_mae_over_cott_mae"] = float(err[best].mean()
                                                            / err["COTT"].mean())
-    families = {}
+    families: dict[str, Any] = {}
     for t in sel:
         families.setdefault(t.name.rsplit(" ", 1)[0] if t.kind == "corruption"
                             else "novel_subclasses", []).append(t)

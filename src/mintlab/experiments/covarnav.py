@@ -31,6 +31,7 @@ classes, 95% bootstrap intervals):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -113,10 +114,13 @@ def run(settings: CovarNavSettings = QUICK, seed: int = 0) -> Result:
         net = ContinualMLP(64, [100, 100], [10], seed=seed)
         _train(net, T["X_train"], T["y_train"], epochs=settings.train_epochs, lr=0.05,
                batch_size=32, seed=seed)
-        forget_acc = {k: [] for k in ("original", "retrained", "CovarNav", *BASELINES)}
-        retain_acc = {k: [] for k in forget_acc}
-        items = {k: [] for k in forget_acc}  # per-item correctness on the test set
-        forget_items, chosen_lr, inv_ok = [], {k: [] for k in BASELINES}, []
+        forget_acc: dict[str, list[Any]] = {
+            k: [] for k in ("original", "retrained", "CovarNav", *BASELINES)}
+        retain_acc: dict[str, list[Any]] = {k: [] for k in forget_acc}
+        items: dict[str, list[Any]] = {k: [] for k in forget_acc}  # per-item test correctness
+        chosen_lr: dict[str, list[Any]] = {k: [] for k in BASELINES}
+        forget_items: list[Any] = []
+        inv_ok: list[float] = []
         for fc in settings.forget_classes:
             f, fv, ft = (T[y] == fc for y in ("y_train", "y_val", "y_test"))
             retrained = ContinualMLP(64, [100, 100], [10], seed=seed + 1)
@@ -126,16 +130,18 @@ def run(settings: CovarNavSettings = QUICK, seed: int = 0) -> Result:
                            epochs=settings.unlearn_epochs, lr=0.01,
                            n_inverted_per_class=settings.n_inverted_per_class,
                            inversion_steps=settings.inversion_steps, seed=seed)
+            assert cov.inverted is not None  # CovarNav always returns its inverted proxy
             inv_ok.append(float(np.mean(item_correct(net, cov.inverted.X, cov.inverted.y))))
             models = {"original": net, "retrained": retrained, "CovarNav": cov.model}
             for name in BASELINES:  # best learning rate on the validation split
-                best = None
+                best: tuple[Any, float, Any] | None = None
                 for lr in settings.baseline_lrs:
                     m = _baseline(name, net, T, f, settings.unlearn_epochs, lr, seed)
                     score = _unlearning_score(item_correct(m, T["X_val"], T["y_val"]),
                                               fv.numpy()).mean()
                     if best is None or score > best[0]:
                         best = (score, lr, m)
+                assert best is not None  # baseline_lrs is never empty
                 models[name] = best[2]
                 chosen_lr[name].append(best[1])
             for name, m in models.items():

@@ -246,10 +246,10 @@ def run(settings: CTGraphSettings = QUICK, seed: int = 0) -> Result:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     ax = axes[0]
     med = [np.median(steps[D]) for D in settings.depths]
-    lo = [np.quantile(steps[D], 0.25) for D in settings.depths]
-    hi = [np.quantile(steps[D], 0.75) for D in settings.depths]
+    q25 = [np.quantile(steps[D], 0.25) for D in settings.depths]
+    q75 = [np.quantile(steps[D], 0.75) for D in settings.depths]
     ax.semilogy(settings.depths, med, "o-", label="Q-learner (median, IQR)")
-    ax.fill_between(settings.depths, lo, hi, alpha=0.3)
+    ax.fill_between(settings.depths, q25, q75, alpha=0.3)
     ax.axhline(settings.max_steps, color="k", ls=":", lw=1, label="step budget")
     ax.set_xlabel("depth")
     ax.set_ylabel("steps to solve")

@@ -33,7 +33,7 @@ import torch
 from mintlab.distill import d3m, herding, pretrain_generator, random_subset
 
 from ._core import Experiment, Result, Settings
-from ._distill_common import evaluate_sets, scatter_bytes_accuracy, setup, single_threaded
+from ._distill_common import draw, evaluate_sets, scatter_bytes_accuracy, setup, single_threaded
 from .registry import register
 
 CLAIMS = {
@@ -81,7 +81,7 @@ def run(settings: D3MSettings = QUICK, seed: int = 0) -> Result:
     acc = {n: float(v.mean()) for n, v in items.items()}
     with torch.no_grad():  # how recognisable the generated images are
         for name in ("d3m_1v", "d3m_4v"):
-            Xs, ys = sets[name].sampler(0)
+            Xs, ys = draw(sets[name], 0)
             res.metrics[f"teacher_accuracy_on_{name}_samples"] = float(
                 (teacher(Xs).argmax(1) == ys).float().mean())
     res.metrics["d3m_1v_bytes_ratio"] = nbytes["d3m_1v"] / nbytes["random_1ipc"]
@@ -109,7 +109,7 @@ def run(settings: D3MSettings = QUICK, seed: int = 0) -> Result:
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1, 1.3]})
     scatter_bytes_accuracy(ax[0], acc, nbytes, f"student accuracy ({data['n_classes']} classes)")
-    Xs, _ = sets["d3m_4v"].sampler(0)
+    Xs, _ = draw(sets["d3m_4v"], 0)
     s = data["image_size"]
     grid = Xs.view(data["n_classes"], -1, s, s)[:8, :4].permute(1, 2, 0, 3).reshape(4 * s, 8 * s)
     real = torch.stack([X[y == c][0] for c in range(8)], 0).permute(1, 0, 2).reshape(s, 8 * s)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -114,8 +115,8 @@ def _run(settings: EmperorSettings, seed: int) -> Result:
     # EMPEROR and the SWE describe the same chunks of sets one after the other; each chunk's
     # CPU time is one paired timing sample
     timed = ("emperor", "swe", "emperor_iter10")
-    seconds = {name: [] for name in timed}
-    parts = {name: [] for name in descriptors}
+    seconds: dict[str, list[float]] = {name: [] for name in timed}
+    parts: dict[str, list[Any]] = {name: [] for name in descriptors}
     for chunk in np.array_split(np.arange(len(sets)), settings.n_chunks):
         for name, d in descriptors.items():
             t0 = time.process_time()

@@ -245,7 +245,7 @@ def run(settings: EstPlansSettings = QUICK, seed: int = 0) -> Result:
                           f"{settings.n_pairs} pairs each; every seed")
 
     # --- min-SWGG as beta grows (uniform clouds of equal size)
-    curves, exact, swgg_diff = [], [], 0.0
+    curves_list, exact, swgg_diff = [], [], 0.0
     for (Xs, ws), (Xt, wt) in upairs:
         base = expected_sliced_plan(Xs, Xt, ws, wt, projections=th2)
         cmin = float(np.min(base.slice_costs))
@@ -253,9 +253,9 @@ def run(settings: EstPlansSettings = QUICK, seed: int = 0) -> Result:
                                             beta=bt / cmin).cost) for bt in BETAS]
         _, c_swgg = ot.sliced.min_sliced_transport_plan(Xs, Xt, ws, wt, projections=th2)
         swgg_diff = max(swgg_diff, abs(costs[-1] - float(c_swgg)) / float(c_swgg))
-        curves.append(np.array(costs) / float(c_swgg))
+        curves_list.append(np.array(costs) / float(c_swgg))
         exact.append(float(ot.emd2(ws, wt, ot.dist(Xs, Xt))) / float(c_swgg))
-    curves = np.array(curves)
+    curves = np.array(curves_list)
     for bt, col in zip(BETAS, curves.T, strict=True):
         res.metrics[f"median_est_over_min_swgg_beta{bt:g}"] = float(np.median(col))
     res.metrics["median_exact_over_min_swgg"] = float(np.median(exact))

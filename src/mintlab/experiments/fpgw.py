@@ -202,8 +202,9 @@ def run(settings: FpgwSettings = QUICK, seed: int = 0) -> Result:
     rng = np.random.default_rng(seed)
     res = Result(seed=seed)
     names = ("fpgw_fw", "fpgw_sinkhorn", "fgw", "mpfgw_mass_told")
-    correct = {k: [] for k in names}
-    extra_mass, cost_fw, cost_sk, mass_fw, mass_sk, pot_gain = [], [], [], [], [], []
+    correct_lists: dict[str, list[np.ndarray]] = {k: [] for k in names}
+    extra_mass, cost_fw_list, cost_sk_list, mass_fw, mass_sk, pot_gain_list = ([], [], [], [], [],
+                                                                               [])
     p, q = np.full(N, 1.0 / N), np.full(N + EXTRA, 1.0 / N)
     for _ in range(settings.trials):
         M, C1, C2, truth, perm = _pair(rng)
@@ -220,17 +221,17 @@ def run(settings: FpgwSettings = QUICK, seed: int = 0) -> Result:
         Gp = ot.gromov.partial_fused_gromov_wasserstein(M, C1, C2, p, q, m=mass, alpha=ALPHA,
                                                         G0=plan, warn=False)
         f_ours = _fused(M, C1, C2, plan)
-        pot_gain.append((f_ours - _fused(M, C1, C2, Gp)) / max(f_ours, 1e-12))
+        pot_gain_list.append((f_ours - _fused(M, C1, C2, Gp)) / max(f_ours, 1e-12))
         for k, plan in zip(names, (fw.plan, sk.plan, G, Gm), strict=True):
-            correct[k].append(np.asarray(plan).argmax(1) == truth)
+            correct_lists[k].append(np.asarray(plan).argmax(1) == truth)
         extra = np.isin(np.arange(N + EXTRA), truth, invert=True)
         extra_mass.append(float(fw.plan[:, extra].sum() / max(float(fw.transported), 1e-12)))
-        cost_fw.append(float(fw.cost))
-        cost_sk.append(float(sk.cost))
+        cost_fw_list.append(float(fw.cost))
+        cost_sk_list.append(float(sk.cost))
         mass_fw.append(float(fw.transported))
         mass_sk.append(float(sk.transported))
-    correct = {k: np.concatenate(v).astype(float) for k, v in correct.items()}
-    cost_fw, cost_sk = np.asarray(cost_fw), np.asarray(cost_sk)
+    correct = {k: np.concatenate(v).astype(float) for k, v in correct_lists.items()}
+    cost_fw, cost_sk = np.asarray(cost_fw_list), np.asarray(cost_sk_list)
     acc = {k: float(v.mean()) for k, v in correct.items()}
     for k, v in acc.items():
         res.metrics[f"matching_accuracy_{k}"] = v
@@ -281,7 +282,7 @@ def run(settings: FpgwSettings = QUICK, seed: int = 0) -> Result:
                           "true pairs disagree in structure by more than the penalty pays for, "
                           "and a node left unmatched counts as wrong; told the mass, POT must "
                           "match them all.")
-    pot_gain = np.asarray(pot_gain)
+    pot_gain = np.asarray(pot_gain_list)
     res.metrics["pot_mpfgw_from_our_plan_worst_relative_gain"] = float(pot_gain.max())
     res.check("pot_mpfgw_cannot_improve_our_plan", float(pot_gain.max()), 1e-6, "<=",
               claim="solvers",

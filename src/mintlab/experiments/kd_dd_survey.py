@@ -93,6 +93,7 @@ def run(settings: KDDDSettings = QUICK, seed: int = 0) -> Result:
     k, size = data["n_classes"], data["image_size"]
     epochs = settings.student_epochs
     base = random_subset(X, y, IPC, seed=seed)
+    assert base.images is not None and base.labels is not None  # a subset stores both
     sets = {
         "random": base,
         "herding": herding(X, y, IPC, teacher.features),
@@ -110,6 +111,7 @@ def run(settings: KDDDSettings = QUICK, seed: int = 0) -> Result:
     # KD: the teacher's soft targets on every augmented view the student trains on (one view
     # per epoch), on the same 50 images as the hard-label student
     kd = DistilledSet("kd", base.images, None, k, view_base_seed=seed)
+    assert kd.images is not None
     kd.soft_labels = RawLabels(soft_labels_for_views(teacher, kd.images, epochs, seed,
                                                      TEMPERATURE))
     sets["kd"] = kd

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -112,8 +113,8 @@ def _run(settings: KGFairDiffSettings, seed: int) -> Result:
 
     res = Result(seed=seed)
     kg, gen, fid = TripleStore.example(), StandInGenerator(), _fidelity()
-    rows = {"raw": [], "template": [], "kg-fairdiff": []}
-    fidelity = {"template": [], "kg-fairdiff": []}
+    rows: dict[str, list[dict[str, Any]]] = {"raw": [], "template": [], "kg-fairdiff": []}
+    fidelity: dict[str, list[float]] = {"template": [], "kg-fairdiff": []}
     iters, bounds, evals, examples = [], [], [], []
     for k, subject in enumerate(gen.table["subjects"]):
         prompt = f"a photo of a {subject}"

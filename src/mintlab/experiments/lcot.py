@@ -169,16 +169,16 @@ def run(settings: LcotSettings = QUICK, seed: int = 0) -> Result:
     lcot.pairwise_distances(lcot.transform(measures[:10]), E)
     _cot_rows(H, groups[0], centres)
     D_lcot, D_cot = np.zeros((K, K)), np.zeros((K, K))
-    t_lcot, t_cot = [], []
+    t_lcot_list, t_cot_list = [], []
     for g in groups:
         t0 = time.thread_time()
         Eg = lcot.transform([measures[k] for k in g])
         D_lcot[g] = np.asarray(lcot.pairwise_distances(Eg, E))
-        t_lcot.append(time.thread_time() - t0)
+        t_lcot_list.append(time.thread_time() - t0)
         t0 = time.thread_time()
         D_cot[g] = _cot_rows(H, g, centres)
-        t_cot.append(time.thread_time() - t0)
-    t_lcot, t_cot = np.asarray(t_lcot), np.asarray(t_cot)
+        t_cot_list.append(time.thread_time() - t0)
+    t_lcot, t_cot = np.asarray(t_lcot_list), np.asarray(t_cot_list)
     np.fill_diagonal(D_cot, 0.0)
     res.metrics.update({"cpu_seconds_lcot_all_queries": float(t_lcot.sum()),
                         "cpu_seconds_cot_all_queries": float(t_cot.sum()),

@@ -20,6 +20,7 @@ plasticity. Three comparisons of the suite's per-task values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,8 @@ def run(settings: LifelongMetricsSettings = QUICK, seed: int = 0) -> Result:
 
     res = Result(seed=seed)
     stream = split_digits(5, seed=seed)
-    common = dict(epochs=settings.epochs, lr=0.02, momentum=0.9, batch_size=32, seed=seed)
+    common: dict[str, Any] = dict(epochs=settings.epochs, lr=0.02, momentum=0.9, batch_size=32,
+                                  seed=seed)
 
     def model():
         return ContinualMLP(stream.n_features, [100, 100], stream.head_sizes, seed=seed)

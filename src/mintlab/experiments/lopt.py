@@ -154,7 +154,7 @@ def _run(settings: LoptSettings, seed: int) -> Result:
     r = lopt.reference_points_.shape[0]
     E = np.zeros((K, r * 2 + r + 1))
     C, exact = np.zeros((K, K)), np.zeros((K, K))
-    t_emb, t_lp = [], []
+    t_emb_list, t_lp_list = [], []
     # stream: cloud i arrives and is compared with the clouds i+1..K-1 already stored
     E[K - 1] = lopt.transform(sets[K - 1:])[0]
     for i in range(K - 2, -1, -1):
@@ -167,8 +167,8 @@ def _run(settings: LoptSettings, seed: int) -> Result:
             t0 = time.perf_counter()
             exact[i, i + 1:] = [_opt(sets[i], sets[j], pm) for j in range(i + 1, K)]
             tl.append(time.perf_counter() - t0)
-        t_emb.append(min(te) + t_fit / K)
-        t_lp.append(min(tl))
+        t_emb_list.append(min(te) + t_fit / K)
+        t_lp_list.append(min(tl))
         E[i] = e[0]
     iu = np.triu_indices(K, 1)
     c, ex = C[iu], exact[iu]
@@ -208,7 +208,7 @@ def _run(settings: LoptSettings, seed: int) -> Result:
                             "(POT mm_unbalanced plans from the same reference, LOPT's distance "
                             "form)")
 
-    t_emb, t_lp = np.asarray(t_emb), np.asarray(t_lp)
+    t_emb, t_lp = np.asarray(t_emb_list), np.asarray(t_lp_list)
     res.metrics.update({"seconds_lopt_all_pairs": float(t_emb.sum()),
                         "seconds_exact_all_pairs": float(t_lp.sum()),
                         "exact_over_lopt_time": float(t_lp.sum() / t_emb.sum())})
@@ -221,14 +221,14 @@ def _run(settings: LoptSettings, seed: int) -> Result:
     # PCA of the embeddings: class structure kept by the leading components
     _, U, p, _ = lopt._split(E, "E")
     F_lopt = (np.sqrt(np.asarray(p))[:, :, None] * np.asarray(U)).reshape(K, -1)
-    k = settings.n_components
-    Z_lopt, Z_lot = _pca(F_lopt, k), _pca(np.asarray(El), k)
+    n_comp = settings.n_components
+    Z_lopt, Z_lot = _pca(F_lopt, n_comp), _pca(np.asarray(El), n_comp)
     nn_lopt, nn_lot = _loo_1nn(Z_lopt, labels), _loo_1nn(Z_lot, labels)
     res.metrics.update({"pca_1nn_accuracy_lopt": float(nn_lopt.mean()),
                         "pca_1nn_accuracy_lot": float(nn_lot.mean())})
     res.compare("lopt_pca_separates_better_than_lot", nn_lopt, nn_lot, claim="pca_analysis",
                 description=f"per cloud: leave-one-out 1-NN correctness of its digit class in "
-                            f"the first {k} principal components of the embeddings, LOPT vs "
+                            f"the first {n_comp} principal components of the embeddings, LOPT vs "
                             "balanced LOT",
                 known_gap="LOPT {ours:.3f} vs LOT {baseline:.3f} leave-one-out 1-NN accuracy "
                           "in the leading principal components (difference interval "

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -119,13 +120,14 @@ def _run(s: LunaSettings, seed: int) -> Result:
         models = {}
         for name in ("softmax", "luna_fixed", "luna"):
             m = models[name] = build_model(name, d, seed)
-            w0 = m.attn.feature_weight.detach().clone() if name == "luna" else None
+            w0 = cast(Any, m.attn).feature_weight.detach().clone() if name == "luna" else None
             trainer = Trainer(m, d, seed)
             trainer.run(s.steps)
             correct[(task, name)] = correctness(m, d)
             if name == "luna":
-                feature_change.append(float((m.attn.feature_weight.detach() - w0).norm()
-                                            / w0.norm()))
+                assert w0 is not None
+                feature_change.append(float((cast(Any, m.attn).feature_weight.detach()
+                                             - w0).norm() / w0.norm()))
                 # the same run continued: LUNA from scratch at the conversion's total steps
                 trainer.run(s.finetune_steps)
                 correct[(task, "luna_scratch_equal_steps")] = correctness(m, d)
@@ -162,8 +164,8 @@ def _run(s: LunaSettings, seed: int) -> Result:
                           "little from their random start (relative change in the metric "
                           "relative_feature_change_luna), so both layers compute nearly the "
                           "same kernel.")
-    conv = pooled(correct, s.tasks, "luna_converted")
-    res.check("conversion_recovers_softmax", conv - soft, -RECOVER_MARGIN, ">",
+    conv_correct = pooled(correct, s.tasks, "luna_converted")
+    res.check("conversion_recovers_softmax", conv_correct - soft, -RECOVER_MARGIN, ">",
               claim="post_hoc_conversion",
               description=f"per-test-item correctness difference between the softmax model "
                           f"converted to LUNA and fine-tuned {s.finetune_steps} steps and the "
@@ -171,7 +173,7 @@ def _run(s: LunaSettings, seed: int) -> Result:
               known_gap="Mean difference converted - softmax {measured:.3f}, interval "
                         "[{low:.3f}, {high:.3f}]: the brief fine-tuning does not bring the "
                         "converted model within " + str(RECOVER_MARGIN) + " of softmax here.")
-    res.compare("conversion_beats_fixed_linearization", conv,
+    res.compare("conversion_beats_fixed_linearization", conv_correct,
                 pooled(correct, s.tasks, "luna_fixed_converted"), better="higher",
                 claim="post_hoc_conversion",
                 description=f"per-test-item correctness after the swap and {s.finetune_steps} "

@@ -86,13 +86,17 @@ def run(settings: McncSettings = QUICK, seed: int = 0) -> Result:
 
     mc_acc, pr_acc, budgets = [], [], []
     for code_dim, chunk in settings.manifolds:
-        mc = fit_best_lr(lambda k=code_dim, d=chunk: MCNC(mlp(WIDTHS, seed), code_dim=k,
-                                                          chunk_size=d, frequency=FREQUENCY,
-                                                          seed=seed),
-                         data, LRS, epochs, seed)
+        def make_mcnc(k: int = code_dim, d: int = chunk) -> MCNC:
+            return MCNC(mlp(WIDTHS, seed), code_dim=k, chunk_size=d, frequency=FREQUENCY,
+                        seed=seed)
+
+        mc = fit_best_lr(make_mcnc, data, LRS, epochs, seed)
         budget = n_trainable(mc.model)
-        pr = fit_best_lr(lambda b=budget: PRANC(mlp(WIDTHS, seed), n_coefficients=b, seed=seed),
-                         data, LRS, epochs, seed)
+
+        def make_pranc(b: int = budget) -> PRANC:
+            return PRANC(mlp(WIDTHS, seed), n_coefficients=b, seed=seed)
+
+        pr = fit_best_lr(make_pranc, data, LRS, epochs, seed)
         budgets.append(budget)
         mc_acc.append(mc.test_accuracy)
         pr_acc.append(pr.test_accuracy)

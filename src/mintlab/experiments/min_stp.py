@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import ot
@@ -163,7 +164,7 @@ def run(settings: MinStpSettings = QUICK, seed: int = 0) -> Result:
     def slicer(s):
         return MLPSlicer(3, n_projections=1, hidden=settings.hidden, seed=s)
 
-    opts = dict(n_iter=settings.n_iter, lr=0.01, temperature=0.05)
+    opts: dict[str, Any] = dict(n_iter=settings.n_iter, lr=0.01, temperature=0.05)
 
     X0, Y0 = _pair(rng, n, 30.0)
     # the transferred slicer is trained on the whole reference pair (full batch)

@@ -38,6 +38,7 @@ construction and is a unit test).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,9 @@ def run(settings: MosaicSettings = QUICK, seed: int = 0) -> Result:
     res = Result(seed=seed)
     configs = [CTGraphConfig(branching=2, depth=settings.depth, image_seed=s) for s in (1, 2)]
     steps, solved = {}, {}
-    same_family, n_imports, within, across = 0, 0, [], []
+    same_family, n_imports = 0, 0
+    within: list[Any] = []
+    across: list[Any] = []
     with one_torch_thread():
         emb = fit_sar_embedding(configs, seed=seed)
         for mode in MODES:

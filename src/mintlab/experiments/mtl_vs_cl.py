@@ -24,6 +24,7 @@ images, pooled over seeds, 95% bootstrap intervals):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -119,8 +120,9 @@ def run(settings: MtlVsClSettings = QUICK, seed: int = 0) -> Result:
 
     res = Result(seed=seed)
     stream = augmentation_stream(FAMILIES, seed=seed)
-    common = dict(epochs=settings.epochs, lr=0.05, momentum=0.9, batch_size=64, seed=seed,
-                  objective=ssl_objective(FAMILIES, seed), evaluator=no_evaluation)
+    common: dict[str, Any] = dict(epochs=settings.epochs, lr=0.05, momentum=0.9, batch_size=64,
+                                  seed=seed, objective=ssl_objective(FAMILIES, seed),
+                                  evaluator=no_evaluation)
     clean = list(stream)[:CLEAN]
     with one_torch_thread():
         cl = GPM(SimSiam(seed=seed), threshold=0.97,

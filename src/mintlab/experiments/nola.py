@@ -36,6 +36,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+from torch import nn
+
 from mintlab.compress import (
     LoRAConfig,
     NOLAConfig,
@@ -103,8 +105,12 @@ def run(settings: NolaSettings = QUICK, seed: int = 0) -> Result:
     if settings.extra_nola:
         configs["nola_r16"] = NOLAConfig(rank=16, n_basis_A=48, n_basis_B=48, seed=seed)
         configs["nola_r4_small"] = NOLAConfig(rank=4, n_basis_A=24, n_basis_B=24, seed=seed)
-    nola = {name: fit_best_lr(lambda c=c: apply_nola(pretrained(), c), target, LRS, epochs, seed)
-            for name, c in configs.items()}
+    nola = {}
+    for name, c in configs.items():
+        def make_nola(c: NOLAConfig = c) -> nn.Module:
+            return apply_nola(pretrained(), c)
+
+        nola[name] = fit_best_lr(make_nola, target, LRS, epochs, seed)
     points = [("LoRA r=1", lora)] + [(k.replace("_", " "), v) for k, v in nola.items()]
     if settings.full_finetune:
         full = fit_best_lr(pretrained, target, FULL_LRS, epochs, seed)

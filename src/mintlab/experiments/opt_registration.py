@@ -178,7 +178,8 @@ def run(settings: OptRegistrationSettings = QUICK, seed: int = 0) -> Result:
     res = Result(seed=seed)
     rng = np.random.default_rng(seed)
     digits, _ = load_mnist("test", 200, int(rng.integers(2**31)))
-    errors = {dim: {m: {f: [] for f in FRACTIONS} for m in METHODS} for dim in (2, 3)}
+    errors: dict[int, dict[str, dict[float, list[float]]]] = {
+        dim: {m: {f: [] for f in FRACTIONS} for m in METHODS} for dim in (2, 3)}
     for dim in (2, 3):
         for f in FRACTIONS:
             for _ in range(settings.trials):
@@ -238,7 +239,7 @@ def run(settings: OptRegistrationSettings = QUICK, seed: int = 0) -> Result:
     penalties = (start, math.sqrt(start * final), final)
     step_rng = np.random.default_rng(seed)
     correspondences(X[:50], Xt[:60], "sliced_opt", penalty=final, rng=step_rng)  # warm-up
-    t_log = {"opt": [], "sliced_opt": []}
+    t_log: dict[str, list[float]] = {"opt": [], "sliced_opt": []}
     for _ in range(settings.timing_repeats):  # alternate the two methods
         for m in t_log:
             t0 = time.perf_counter()

@@ -137,17 +137,17 @@ def run(settings: PgwSettings = QUICK, seed: int = 0) -> Result:
     res = Result(seed=seed)
     N, per = settings.n_points, settings.db_per_class
     clouds, labels = digit_clouds(per + 2, N, seed)
-    db, db_y, queries, q_y, q_kind = [], [], [], [], []
+    db, db_y_list, queries, q_y_list, q_kind_list = [], [], [], [], []
     for c in range(10):
         idx = np.nonzero(labels == c)[0]
         for k in idx[:per]:
             db.append(clouds[k])
-            db_y.append(c)
+            db_y_list.append(c)
         queries.append(clutter(clouds[idx[per]], settings.n_clutter, rng))
         queries.append(occlude(clouds[idx[per + 1]], settings.occluded, rng))
-        q_y += [c, c]
-        q_kind += ["clutter", "occluded"]
-    db_y, q_y, q_kind = np.asarray(db_y), np.asarray(q_y), np.asarray(q_kind)
+        q_y_list += [c, c]
+        q_kind_list += ["clutter", "occluded"]
+    db_y, q_y, q_kind = np.asarray(db_y_list), np.asarray(q_y_list), np.asarray(q_kind_list)
     Cd = [gromov_cost_matrix(P) for P in db]
     Cq = [gromov_cost_matrix(P) for P in queries]
     lam = penalty_rule(Cd[0])
@@ -254,11 +254,11 @@ def run(settings: PgwSettings = QUICK, seed: int = 0) -> Result:
                                                            == correct["pot_partial_gw"]))
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    x = np.arange(2)
+    xpos = np.arange(2)
     for o, k in enumerate(D):
-        axes[0].bar(x + 0.27 * (o - 1), [res.metrics[f"accuracy_{k}_{kind}"]
+        axes[0].bar(xpos + 0.27 * (o - 1), [res.metrics[f"accuracy_{k}_{kind}"]
                                          for kind in ("clutter", "occluded")], 0.27, label=k)
-    axes[0].set_xticks(x, ["cluttered", "occluded"])
+    axes[0].set_xticks(xpos, ["cluttered", "occluded"])
     axes[0].set_ylabel("1-NN accuracy (10 classes)")
     axes[0].legend(fontsize=7)
     axes[1].hist(viol.ravel(), bins=30)

@@ -90,8 +90,10 @@ def run(settings: PrancSettings = QUICK, seed: int = 0) -> Result:
 
     pranc_acc, small_acc, small_params = {}, {}, {}
     for k in settings.budgets:
-        fit = fit_best_lr(lambda k=k: PRANC(mlp(WIDTHS, seed), n_coefficients=k, seed=seed),
-                          data, LRS, epochs, seed)
+        def make_pranc(k: int = k) -> PRANC:
+            return PRANC(mlp(WIDTHS, seed), n_coefficients=k, seed=seed)
+
+        fit = fit_best_lr(make_pranc, data, LRS, epochs, seed)
         pranc_acc[k] = fit.test_accuracy
         res.metrics[f"pranc_k{k}_accuracy"] = fit.test_accuracy
         res.metrics[f"pranc_k{k}_compression"] = fit.model.compression_ratio()

@@ -198,17 +198,17 @@ def _run(settings: PtlpSettings, seed: int) -> Result:
 
     # speed where the exact LP is costly: MNIST-1D signals interpolated to LONG samples
     grid, fine = np.linspace(0, 1, N), np.linspace(0, 1, LONG)
-    t_exact, t_sliced = [], []
+    t_exact_list, t_sliced_list = [], []
     for i in range(s.n_speed_pairs):
         a = np.interp(fine, grid, test[i % len(test)])
         b = np.interp(fine, grid, train[i % len(train)])
         t0 = time.process_time()
         ptlp_distance(a, b, PENALTY, spatial_scale=SCALE)
-        t_exact.append(time.process_time() - t0)
+        t_exact_list.append(time.process_time() - t0)
         t0 = time.process_time()
         sliced_ptlp_distance(a, b, PENALTY, spatial_scale=SCALE, n_projections=N_SLICES, seed=0)
-        t_sliced.append(time.process_time() - t0)
-    t_exact, t_sliced = np.asarray(t_exact), np.asarray(t_sliced)
+        t_sliced_list.append(time.process_time() - t0)
+    t_exact, t_sliced = np.asarray(t_exact_list), np.asarray(t_sliced_list)
     res.metrics.update({f"seconds_ptlp_n{LONG}": float(np.median(t_exact)),
                         f"seconds_sliced_ptlp_n{LONG}": float(np.median(t_sliced)),
                         f"exact_over_sliced_time_n{LONG}": float(np.median(t_exact / t_sliced))})

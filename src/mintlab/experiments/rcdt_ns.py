@@ -220,11 +220,13 @@ def run(settings: RcdtNsSettings = QUICK, seed: int = 0) -> Result:
 
     PK = _pytranskit()
     methods = ("rcdt_ns", "pixel_ns", "cnn")
-    acc = {k: [] for k in methods}
-    few = {k: [] for k in methods}  # per-test-image correctness at the few-label sizes
-    secs = {"rcdt_ns": [], "cnn": []}  # CPU seconds of training
-    secs_test = {"rcdt_ns": [], "cnn": []}  # CPU seconds of classifying the test digits
-    oracle = {"pytranskit": [], "ours": [], "pixel_ns": []}
+    acc: dict[str, list[float]] = {k: [] for k in methods}
+    # per-test-image correctness at the few-label sizes
+    few: dict[str, list[np.ndarray]] = {k: [] for k in methods}
+    secs: dict[str, list[float]] = {"rcdt_ns": [], "cnn": []}  # CPU seconds of training
+    # CPU seconds of classifying the test digits
+    secs_test: dict[str, list[float]] = {"rcdt_ns": [], "cnn": []}
+    oracle_lists: dict[str, list[np.ndarray]] = {"pytranskit": [], "ours": [], "pixel_ns": []}
     oracle_agree = []
     chosen_lr = []
     for m in sizes:
@@ -253,6 +255,7 @@ def run(settings: RcdtNsSettings = QUICK, seed: int = 0) -> Result:
                 score = 0.0 if len(preds) == 1 else float((preds[1] == yval).mean())
                 if best is None or score > best[0]:
                     best = (score, preds[0], t_cnn, t_pred, lr)
+            assert best is not None  # at least one learning rate was tried
             _, pred_c, t_cnn, t_pred, lr = best
             chosen_lr.append(lr)
             secs["cnn"].append(t_cnn)
@@ -267,9 +270,9 @@ def run(settings: RcdtNsSettings = QUICK, seed: int = 0) -> Result:
                 with contextlib.redirect_stdout(io.StringIO()):
                     pk.fit(Xtr, ytr)
                     pred_k = pk.predict(Xte)
-                oracle["pytranskit"].append((pred_k == yte).astype(float))
-                oracle["ours"].append(correct["rcdt_ns"].astype(float))
-                oracle["pixel_ns"].append(correct["pixel_ns"].astype(float))
+                oracle_lists["pytranskit"].append((pred_k == yte).astype(float))
+                oracle_lists["ours"].append(correct["rcdt_ns"].astype(float))
+                oracle_lists["pixel_ns"].append(correct["pixel_ns"].astype(float))
                 oracle_agree.append(float((pred_k == pred_r).mean()))
         for k, v in zip(methods, np.mean(runs, axis=0), strict=True):
             acc[k].append(float(v))
@@ -289,7 +292,7 @@ def run(settings: RcdtNsSettings = QUICK, seed: int = 0) -> Result:
                             f"over training sets of {judged} images per class: R-CDT-NS vs nearest "
                             "subspace on the pixels")
     if PK is not None:
-        oracle = {k: np.mean(np.stack(v), axis=0) for k, v in oracle.items()}
+        oracle = {k: np.mean(np.stack(v), axis=0) for k, v in oracle_lists.items()}
         rel = _transform_difference(PK, Xte, Fte)
         for k in ("pytranskit", "ours", "pixel_ns"):
             res.metrics[f"oracle_sets_accuracy_{k}"] = float(oracle[k].mean())
@@ -308,7 +311,8 @@ def run(settings: RcdtNsSettings = QUICK, seed: int = 0) -> Result:
                                 "nearest subspace on the pixels, per test digit, training sets "
                                 f"of {', '.join(map(str, settings.oracle_sizes))} per class")
     else:
-        res.metrics["pytranskit_rcdt_ns"] = "unavailable"
+        # a text marker in the metrics (results.json) when the oracle is not installed
+        res.metrics["pytranskit_rcdt_ns"] = "unavailable"  # type: ignore[assignment]
     res.compare("rcdt_ns_beats_cnn_few_labels", few["rcdt_ns"], few["cnn"],
                 claim="label_efficient_vs_cnn", better="higher",
                 description=f"affine-deformed MNIST, per test digit, correct rate over "

@@ -8,7 +8,21 @@ import pkgutil
 from ._core import Experiment
 from .catalog import PAPERS, Paper
 
-__all__ = ["register", "get_experiment", "experiments", "status", "paper", "slugs"]
+__all__ = ["register", "get_experiment", "experiments", "status", "paper", "slugs",
+           "UnknownExperimentError"]
+
+
+class UnknownExperimentError(KeyError, ValueError):
+    """``slug`` names no registered experiment (a ``KeyError`` and a ``ValueError``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _check_slug(slug: object, name: str = "slug") -> str:
+    if not isinstance(slug, str):
+        raise TypeError(f"{name} must be a paper slug (a string), got {type(slug).__name__}")
+    return slug
 
 _REGISTRY: dict[str, Experiment] = {}
 _LOADED = False
@@ -23,6 +37,8 @@ def register(experiment: Experiment, *, replace: bool = False) -> Experiment:
     """
     if not isinstance(experiment, Experiment):
         raise TypeError(f"experiment must be an Experiment, got {type(experiment).__name__}")
+    if not isinstance(replace, bool):
+        raise TypeError(f"replace must be a bool, got {type(replace).__name__}")
     if experiment.slug in _REGISTRY and not replace:
         raise ValueError(f"an experiment for {experiment.slug!r} is already registered")
     _REGISTRY[experiment.slug] = experiment
@@ -53,6 +69,7 @@ def slugs() -> list[str]:
 
 def paper(slug: str) -> Paper:
     """The catalog entry of ``slug``."""
+    _check_slug(slug)
     if slug not in _BY_SLUG:
         raise KeyError(slug)
     return _BY_SLUG[slug]
@@ -70,6 +87,7 @@ def get_experiment(slug: str) -> Experiment:
     Imports only that paper's module (``mintlab.experiments.<slug with _>``)
     when it is not registered yet.
     """
+    _check_slug(slug)
     if slug not in _REGISTRY and slug in _BY_SLUG:
         from mintlab import experiments as pkg
 
@@ -81,10 +99,16 @@ def get_experiment(slug: str) -> Experiment:
                 raise
     if slug not in _REGISTRY:
         _load_all()
+    if slug not in _REGISTRY:
+        why = ("is planned but has no experiment yet" if slug in _BY_SLUG
+               else "is not a paper slug")
+        raise UnknownExperimentError(f"slug {slug!r} {why}; valid slugs: "
+                                     f"{', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[slug]
 
 
 def status(slug: str) -> str:
     """``"implemented"`` once ``slug`` has a registered experiment, else ``"planned"``."""
+    _check_slug(slug)
     _load_all()
     return "implemented" if slug in _REGISTRY else "planned"

@@ -25,6 +25,7 @@ import html
 import io
 import json
 import math
+import numbers
 import re
 import time
 import traceback
@@ -34,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._artifacts import atomic_write, read_json, require_keys
+from ..errors import ArtifactError
 from ._core import (
     NOT_REPRODUCED,
     REPRODUCED,
@@ -46,7 +49,7 @@ from ._core import (
     merge_results,
     parse_verdict,
 )
-from .registry import get_experiment, paper
+from .registry import UnknownExperimentError, get_experiment, paper
 
 __all__ = ["RunRecord", "SeedOutcome", "run_seed", "run_experiments", "write_report",
            "summary_rows", "seed_list", "load_records", "markdown_summary", "export_records",
@@ -56,8 +59,45 @@ __all__ = ["RunRecord", "SeedOutcome", "run_seed", "run_experiments", "write_rep
 def seed_list(base_seed: int, n: int) -> list[int]:
     """The seeds of a run: ``base_seed``, ``base_seed + 1``, ... (``n`` of them)."""
     if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {base_seed!r}")
+        raise ValueError(f"base_seed must be a non-negative int, got {base_seed!r}")
     return [base_seed + i for i in range(n)]
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file renamed into place)."""
+    with atomic_write(path, "w") as f:
+        f.write(text)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def _check_optional_int(value: Any, name: str, minimum: int) -> int | None:
+    """``value`` as an int (any integer type but bool), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_flag(value: Any, name: str) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
+def _check_slug_known(slug: Any, name: str = "slug") -> Experiment:
+    """The experiment of ``slug``; ``ValueError`` / ``TypeError`` naming ``name`` otherwise."""
+    if not isinstance(slug, str):
+        raise TypeError(f"{name} must hold paper slugs (strings), got {type(slug).__name__}")
+    try:
+        return get_experiment(slug)
+    except UnknownExperimentError as err:
+        raise UnknownExperimentError(f"{name}: {err}") from None
 
 
 # --------------------------------------------------------------------------- warnings
@@ -199,7 +239,22 @@ def run_seed(slug: str, settings: Settings, seed: int, *, figures: bool = True,
 
     The Python warnings the task raises are counted into the outcome's
     ``warnings`` instead of being printed (the filters in force still apply).
+
+    Invalid arguments (an unknown ``slug``, ``settings`` that are not a
+    :class:`Settings`, a negative ``seed``) raise ``ValueError`` / ``TypeError``
+    before anything runs; only what fails inside the experiment is recorded.
     """
+    _check_slug_known(slug)
+    if not isinstance(settings, Settings):
+        raise TypeError(f"settings must be a Settings instance (an experiment's QUICK or FULL), "
+                        f"got {type(settings).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__}")
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
+    _check_flag(figures, "figures")
+    threads = _check_optional_int(threads, "threads", 1)
     log = _WarningLog()
     with log:
         outcome = _run_seed_pinned(slug, settings, seed, figures, threads)
@@ -224,7 +279,9 @@ def _run_seed_pinned(slug: str, settings: Settings, seed: int, figures: bool,
         # numba first: its first call starts its OpenMP layer, which resets the
         # OpenMP thread count torch would otherwise just have been given
         old_numba = numba.get_num_threads()
-        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        # numba.config's attributes are set at import time, unknown to the type checker
+        n_max = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+        numba.set_num_threads(min(int(threads), n_max))
         torch.set_num_threads(int(threads))
         pools = threadpool_limits(int(threads))
     t0 = time.perf_counter()
@@ -286,6 +343,17 @@ class RunRecord:
     seed_seconds: list[float] = field(default_factory=list)
     #: warnings pooled over seeds: ``{"category", "message", "where", "count", "seeds"}``
     warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.slug, str) or not self.slug:
+            raise TypeError(f"slug must be a non-empty string, got {self.slug!r}")
+        if self.mode not in ("quick", "full"):
+            raise ValueError(f"mode must be 'quick' or 'full', got {self.mode!r}")
+        if not isinstance(self.claims, dict):
+            raise TypeError(f"claims must be a dict of short name -> sentence, got "
+                            f"{type(self.claims).__name__}")
+        if not isinstance(self.seeds, list):
+            raise TypeError(f"seeds must be a list of ints, got {type(self.seeds).__name__}")
 
     @property
     def title(self) -> str:
@@ -398,9 +466,9 @@ def _record(exp: Experiment, mode: str, settings: Settings, outcomes: list[SeedO
     first = next((o for o in outcomes if o.figures), None)
     if first is not None:
         for name, png in first.figures.items():
-            (d / f"{name}.png").write_bytes(png)
+            _write_bytes(d / f"{name}.png", png)
             rec.figure_files.append(f"{name}.png")
-    (d / "results.json").write_text(json.dumps(rec.to_json(), indent=2))
+    _write_text(d / "results.json", json.dumps(rec.to_json(), indent=2))
     return rec
 
 
@@ -420,18 +488,24 @@ def _load_done(out: Path, slug: str, seed: int, settings: Settings) -> SeedOutco
     path = _seed_file(out, slug, seed)
     if not path.exists():
         return None
-    d = json.loads(path.read_text())
+    d = read_json(path, what="seed result", required=("slug", "seed", "seconds", "metrics",
+                                                        "checks"))
     if _knobs(d.get("settings") or {}) != _knobs(settings.to_json()) or d.get("error"):
         return None
-    return SeedOutcome.from_json(d)
+    try:
+        return SeedOutcome.from_json(d)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ArtifactError(path, f"the seed result is malformed ({type(err).__name__}: {err}); "
+                                  "delete it to run that seed again") from None
 
 
 def _save_seed(out: Path, o: SeedOutcome, settings: Settings) -> None:
     path = _seed_file(out, o.slug, o.seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**o.to_json(), "settings": settings.to_json()}))
     for name, png in o.figures.items():
-        (path.parent / f"seed-{o.seed}-{name}.png").write_bytes(png)
+        _write_bytes(path.parent / f"seed-{o.seed}-{name}.png", png)
+    # the seed file last: once it exists, the seed's figures are complete
+    _write_text(path, json.dumps({**o.to_json(), "settings": settings.to_json()}))
 
 
 def _restore_figures(out: Path, o: SeedOutcome) -> None:
@@ -495,14 +569,30 @@ def run_experiments(
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
         raise ValueError(f"seeds must be a positive int, got {seeds!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not isinstance(mode, str) or mode not in ("quick", "full"):
+        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
+    seed_list(base_seed, 1)  # checks base_seed
+    threads = _check_optional_int(threads, "threads", 1)
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be an address string or None, got "
+                        f"{type(scheduler).__name__}")
+    _check_flag(resume, "resume")
+    _check_flag(progress, "progress")
+    if isinstance(slugs, (str, bytes)):
+        raise TypeError(f"slugs must be a list of paper slugs, not a single string: use "
+                        f"[{slugs!r}]")
+    if not isinstance(out_dir, (str, Path)):
+        raise TypeError(f"out_dir must be a path, got {type(out_dir).__name__}")
     slugs = list(slugs)
+    if not slugs:
+        raise ValueError("slugs must name at least one experiment")
     exps, loading = {}, {}
     for s in slugs:
         with _WarningLog() as log:  # what importing the paper's module raises is its own
-            exps[s] = get_experiment(s)
+            exps[s] = _check_slug_known(s, "slugs")
         loading[s] = log.as_list()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     plan: dict[str, tuple[Settings, list[int]]] = {}
     for s, exp in exps.items():
         st = exp.settings(mode)
@@ -613,7 +703,8 @@ def _sorted(records: list[RunRecord]) -> list[RunRecord]:
 
 def summary_rows(records: list[RunRecord]) -> list[tuple[str, ...]]:
     """(slug, verdict, claims held, vs expected, seeds, seconds) per record, best first."""
-    rows = []
+    _check_records(records)
+    rows: list[tuple[str, ...]] = []
     for r in _sorted(records):
         held = f"{r.verdict.held}/{r.verdict.total}" if r.verdict else f"-/{len(r.claims)}"
         change = {"below": "BELOW expected", "above": "above expected"}.get(r.change or "", "")
@@ -778,6 +869,7 @@ def warning_summary(records: list[RunRecord], *, width: int = 100) -> list[str]:
     >>> warning_summary([rec])
     ['toy: 4 warnings, most often UserWarning: Sinkhorn did not converge.']
     """
+    _check_records(records)
     lines = []
     for r in records:
         if not r.warnings:
@@ -832,6 +924,9 @@ def write_report(records: list[RunRecord], out_dir: str | Path) -> Path:
     click away). Each claim's state is shown beside the verdict, so a partly
     reproduced paper shows which claims fail and which are known gaps.
     """
+    _check_records(records)
+    if not isinstance(out_dir, (str, Path)):
+        raise TypeError(f"out_dir must be a path, got {type(out_dir).__name__}")
     out = Path(out_dir)
     esc = html.escape
     ordered = _sorted(records)
@@ -954,8 +1049,16 @@ def write_report(records: list[RunRecord], out_dir: str | Path) -> Path:
         parts.append("</details>")
     parts.append(f"</main><script>{_JS}</script></body></html>")
     path = out / "report.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
+    _write_text(path, "\n".join(parts))
     return path
+
+
+def _check_records(records: Any, name: str = "records") -> None:
+    if isinstance(records, (str, bytes)) or not isinstance(records, (list, tuple)):
+        raise TypeError(f"{name} must be a list of RunRecord, got {type(records).__name__}")
+    for i, r in enumerate(records):
+        if not isinstance(r, RunRecord):
+            raise TypeError(f"{name}[{i}] must be a RunRecord, got {type(r).__name__}")
 
 
 # --------------------------------------------------------------------------- reading runs back
@@ -971,6 +1074,8 @@ def load_records(run_dir: str | Path) -> list[RunRecord]:
     Checks are judged again from their stored samples, so a report written from
     them says exactly what the run said.
     """
+    if not isinstance(run_dir, (str, Path)):
+        raise TypeError(f"run_dir must be a path, got {type(run_dir).__name__}")
     root = Path(run_dir)
     files = sorted(root.glob("*/results.json")) or sorted(root.glob("*.json"))
     if not files:
@@ -978,23 +1083,44 @@ def load_records(run_dir: str | Path) -> list[RunRecord]:
                                 "and no <slug>.json")
     records = []
     for f in files:
-        d = json.loads(f.read_text())
-        if not isinstance(d, dict) or "slug" not in d or "claims" not in d:
-            raise ValueError(f"{str(f)!r} is not the results.json of a mintlab run")
-        claims = {k: v["text"] for k, v in d["claims"].items()}
-        rec = RunRecord(d["slug"], d["mode"], list(d["seeds"]), float(d["seconds"]), claims,
-                        d["expected"], d["settings"], d.get("data", ""), d.get("full_scale", ""),
-                        error=d.get("error"), figure_files=list(d.get("figures", [])),
-                        seed_seconds=list(d.get("seed_seconds", [])),
-                        warnings=list(d.get("warnings") or []))
-        if rec.error is None:
-            res = Result(metrics=dict(d["metrics"]),
-                         checks={k: Check.from_json(k, c) for k, c in d["checks"].items()})
-            res.per_seed_metrics = {k: list(v) for k, v in
-                                    d.get("metrics_per_seed", {}).items()}
-            rec.result, rec.verdict = res, judge(claims, res)
-        records.append(rec)
+        records.append(_load_record(f))
     return records
+
+
+_RECORD_KEYS = ("slug", "mode", "seeds", "seconds", "claims", "expected", "settings", "checks",
+                "metrics")
+
+
+def _load_record(f: Path) -> RunRecord:
+    """One ``results.json`` (or exported ``<slug>.json``) as a :class:`RunRecord`;
+    :class:`~mintlab.ArtifactError` naming the file when it cannot be used."""
+    d = read_json(f, what="results file", kind=object)
+    if not isinstance(d, dict) or "slug" not in d or "claims" not in d:
+        raise ArtifactError(f, "the results file is not the results.json of a mintlab run (no "
+                               "'slug' and 'claims')")
+    require_keys(d, _RECORD_KEYS, f, "results file")
+    try:
+        return _record_from_json(d)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        detail = f"missing entry {err}" if isinstance(err, KeyError) else str(err)
+        raise ArtifactError(f, f"the results file is malformed ({type(err).__name__}: "
+                               f"{detail})") from None
+
+
+def _record_from_json(d: dict[str, Any]) -> RunRecord:
+    claims = {k: v["text"] for k, v in d["claims"].items()}
+    rec = RunRecord(d["slug"], d["mode"], list(d["seeds"]), float(d["seconds"]), claims,
+                    d["expected"], d["settings"], d.get("data", ""), d.get("full_scale", ""),
+                    error=d.get("error"), figure_files=list(d.get("figures", [])),
+                    seed_seconds=list(d.get("seed_seconds", [])),
+                    warnings=list(d.get("warnings") or []))
+    if rec.error is None:
+        res = Result(metrics=dict(d["metrics"]),
+                     checks={k: Check.from_json(k, c) for k, c in d["checks"].items()})
+        res.per_seed_metrics = {k: list(v) for k, v in
+                                d.get("metrics_per_seed", {}).items()}
+        rec.result, rec.verdict = res, judge(claims, res)
+    return rec
 
 
 def export_records(records: list[RunRecord], to_dir: str | Path) -> list[Path]:
@@ -1004,6 +1130,7 @@ def export_records(records: list[RunRecord], to_dir: str | Path) -> list[Path]:
     file per paper, the same content as the run's ``results.json`` without
     figures, readable back by :func:`load_records`.
     """
+    _check_records(records)
     out = Path(to_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -1011,7 +1138,7 @@ def export_records(records: list[RunRecord], to_dir: str | Path) -> list[Path]:
         d = r.to_json()
         d["figures"] = []
         path = out / f"{r.slug}.json"
-        path.write_text(_compact_lists(json.dumps(d, indent=1)) + "\n")
+        _write_text(path, _compact_lists(json.dumps(d, indent=1)) + "\n")
         paths.append(path)
     return paths
 
@@ -1047,6 +1174,7 @@ def headline(r: RunRecord) -> str:
 def markdown_summary(records: list[RunRecord], *, title: str = "Reproductions",
                      source: str = "RUN_DIR") -> str:
     """A Markdown page: the verdict table, then each paper's claims with intervals."""
+    _check_records(records)
     lines = [f"# {title}", "",
              f"Generated by `mintlab report {source} --markdown`; do not edit by hand. A claim "
              "holds when every check of it passes; a comparison passes only when the whole 95% "
@@ -1135,6 +1263,7 @@ def _held_fraction(r: RunRecord) -> float:
 def _with_delta(a: float | None, b: float | None) -> tuple[str, str]:
     old, new = _fmt(a), _fmt(b)
     if old != new and old != "n/a" and new != "n/a":
+        assert a is not None and b is not None  # "n/a" stands for None
         new += f" ({float(b) - float(a):+.3g})"
     return old, new
 
@@ -1184,8 +1313,8 @@ def _compare_paper(old: RunRecord, new: RunRecord) -> PaperChange:
             if name not in oc:
                 notes.append(f"check {name} only in the new run")
                 continue
-            a, b = oc[name], nc[name]
-            va, vb = _check_numbers(a), _check_numbers(b)
+            ca, cb = oc[name], nc[name]
+            va, vb = _check_numbers(ca), _check_numbers(cb)
             for q in dict.fromkeys([*va, *vb]):
                 xa, xb = va.get(q, (None,)), vb.get(q, (None,))
                 if len(xa) == 1 and len(xb) == 1:
@@ -1195,8 +1324,8 @@ def _compare_paper(old: RunRecord, new: RunRecord) -> PaperChange:
                     tb = "[" + ", ".join(_fmt(x) for x in xb) + "]"
                 if ta != tb:
                     numbers.append((name, q, ta, tb))
-            if _check_result(a) != _check_result(b):
-                numbers.append((name, "result", _check_result(a), _check_result(b)))
+            if _check_result(ca) != _check_result(cb):
+                numbers.append((name, "result", _check_result(ca), _check_result(cb)))
     fa, fb = _held_fraction(old), _held_fraction(new)
     direction = ("same" if old.status == new.status else "better" if fb > fa
                  else "worse" if fb < fa else "changed")
@@ -1237,6 +1366,8 @@ def compare_runs(old: list[RunRecord], new: list[RunRecord]) -> list[PaperChange
       claim small: holds -> does not hold
       check err: measured 0.1 -> 0.8 (+0.7); interval [0.1, 0.1] -> [0.8, 0.8]; result pass -> fail
     """
+    _check_records(old, "old")
+    _check_records(new, "new")
     a = {r.slug: r for r in old}
     b = {r.slug: r for r in new}
     changes = []

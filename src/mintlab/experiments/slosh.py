@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -136,7 +137,7 @@ def _run(settings: SloshSettings, seed: int) -> Result:
     view1 = pixel_sets(t_img, N_POINTS, rng, jitter=JITTER)
     view2 = pixel_sets(t_img, N_POINTS, rng, jitter=JITTER)
 
-    embeddings = {
+    embeddings: dict[str, Any] = {
         "swe": SlicedWassersteinEmbedding(n_projections=L_SLICES, n_quantiles=M_QUANTILES,
                                           seed=seed).fit(corpus),
         "fspool": FSPoolEmbedding(out_features=L_SLICES * M_QUANTILES, width=64,
@@ -179,7 +180,8 @@ def _run(settings: SloshSettings, seed: int) -> Result:
         ids["slosh_lsh"] = _search(lsh, E_q, K)
         # time the two indexes on the same vectors, alternating: CPU seconds per search of all
         # queries
-        t_flat, t_lsh = [], []
+        t_flat: Any = []
+        t_lsh: Any = []
         for _ in range(settings.repeats):
             t0 = time.process_time()
             flat.search(E_q, K)

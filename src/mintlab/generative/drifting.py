@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
 from .._random import make_generator
-from .._validation import ArrayIO, check_choice, check_int, check_positive
+from .._validation import ArrayIO, check_array, check_choice, check_int, check_positive
+from ..embed._checks import check_seed, no_global_draws
 from ..transport.couplings import _sinkhorn_log, couple
+from ..typing import Array, ArrayLike, SeedLike
 
 __all__ = ["sinkhorn_coupling", "drift", "particle_flow", "DriftingGenerator"]
 
@@ -41,7 +42,8 @@ def _cost(X, Y, cost):
     return D2
 
 
-def sinkhorn_coupling(X, Y, reg, cost="euclidean", n_iter=100):
+def sinkhorn_coupling(X: ArrayLike, Y: ArrayLike, reg: float, cost: str = "euclidean",
+                      n_iter: int = 100) -> Array:
     """Entropic OT coupling of the uniform measures on the rows of ``X`` and ``Y`` (log domain).
 
     Returns the ``(n, m)`` plan ``P`` with rows summing to ``1/n`` and columns
@@ -80,7 +82,8 @@ def _drift(X, Y, tau, method, cost, n_iter):
     return (A @ Y - A.sum(1, keepdim=True) * X) - (B @ X - B.sum(1, keepdim=True) * X)
 
 
-def drift(X, Y, temperature, method="sinkhorn", cost="euclidean", n_iter=100):
+def drift(X: ArrayLike, Y: ArrayLike, temperature: float, method: str = "sinkhorn",
+          cost: str = "euclidean", n_iter: int = 100) -> Array:
     """The drift field at the model samples ``X`` (n, d) towards the data ``Y`` (m, d).
 
     Parameters
@@ -115,8 +118,9 @@ def drift(X, Y, temperature, method="sinkhorn", cost="euclidean", n_iter=100):
     return io.out(_drift(Xt, Yt, tau, method, cost, n_iter))
 
 
-def particle_flow(X, Y, temperature, method="sinkhorn", steps=100, step_size=0.5,
-                  cost="euclidean", n_iter=100, progress=False):
+def particle_flow(X: ArrayLike, Y: ArrayLike, temperature: float, method: str = "sinkhorn",
+                  steps: int = 100, step_size: float = 0.5, cost: str = "euclidean",
+                  n_iter: int = 100, progress: bool = False) -> Array:
     """Move particles ``X`` along the drift: ``x <- x + step_size * V(x)``, ``steps`` times."""
     io = ArrayIO(X, Y)
     Xt = io.tensor(X, "X", ndim=2).detach().clone()
@@ -125,6 +129,10 @@ def particle_flow(X, Y, temperature, method="sinkhorn", steps=100, step_size=0.5
     method = check_choice(method, "method", ("sinkhorn", "kernel"))
     steps = check_int(steps, "steps", minimum=1)
     eta = check_positive(step_size, "step_size")
+    cost = check_choice(cost, "cost", ("euclidean", "sqeuclidean"))
+    n_iter = check_int(n_iter, "n_iter", minimum=1)
+    if Xt.shape[0] < 2:
+        raise ValueError(f"X must hold at least 2 samples (the self term), got {Xt.shape[0]}")
     it = range(steps)
     if progress:
         from tqdm.auto import tqdm
@@ -156,8 +164,10 @@ def seeded_init(module, seed):
 def training_setup(module, data, dim, steps, batch_size, lr, progress, desc):
     """Checked data tensor, Adam optimiser, seeded generator and step iterator of a ``fit``."""
     p = next(module.parameters())
-    Y = torch.as_tensor(np.asarray(data), dtype=p.dtype, device=p.device)
-    if Y.ndim != 2 or Y.shape[1] != dim or Y.shape[0] < 2:
+    if isinstance(data, torch.Tensor):
+        data = data.detach()  # checked where it lives: no device round trip
+    Y = check_array(data, "data", ndim=2).to(dtype=p.dtype, device=p.device)
+    if Y.shape[1] != dim or Y.shape[0] < 2:
         raise ValueError(f"data must have shape (m, {dim}) with m >= 2, got {tuple(Y.shape)}")
     steps = check_int(steps, "steps", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=2)
@@ -189,38 +199,45 @@ class DriftingGenerator(nn.Module):
     seed : int
     """
 
-    def __init__(self, dim, noise_dim=None, hidden=128, depth=3, temperature=0.1,
-                 method="sinkhorn", cost="euclidean", n_iter=50, seed=0):
+    def __init__(self, dim: int, noise_dim: int | None = None, hidden: int = 128, depth: int = 3,
+                 temperature: float = 0.1, method: str = "sinkhorn", cost: str = "euclidean",
+                 n_iter: int = 50, seed: SeedLike = 0) -> None:
         super().__init__()
         self.dim = check_int(dim, "dim", minimum=1)
-        self.noise_dim = check_int(noise_dim or dim, "noise_dim", minimum=1)
+        self.noise_dim = check_int(self.dim if noise_dim is None else noise_dim, "noise_dim",
+                                   minimum=1)
         self.temperature = check_positive(temperature, "temperature")
         self.method = check_choice(method, "method", ("sinkhorn", "kernel"))
         self.cost = check_choice(cost, "cost", ("euclidean", "sqeuclidean"))
         self.n_iter = check_int(n_iter, "n_iter", minimum=1)
-        make_generator(seed)  # validates the seed
+        hidden = check_int(hidden, "hidden", minimum=1)
+        make_generator(check_seed(seed))  # validates the seed
         self.seed = seed
         layers, w = [], self.noise_dim
-        for _ in range(check_int(depth, "depth", minimum=1)):
-            layers += [nn.Linear(w, hidden), nn.SiLU()]
-            w = hidden
-        layers.append(nn.Linear(w, self.dim))
+        with no_global_draws():  # the weights are drawn from seed below
+            for _ in range(check_int(depth, "depth", minimum=1)):
+                layers += [nn.Linear(w, hidden), nn.SiLU()]
+                w = hidden
+            layers.append(nn.Linear(w, self.dim))
         self.net = nn.Sequential(*layers)
         seeded_init(self, seed)
 
-    def forward(self, z):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Noise ``(n, noise_dim)`` -> samples ``(n, dim)``."""
         return self.net(z)
 
-    def sample(self, n, seed=None):
+    def sample(self, n: int, seed: SeedLike = None) -> torch.Tensor:
         """``n`` samples (one forward pass), shape ``(n, dim)``."""
+        n = check_int(n, "n", minimum=1)
         p = next(self.parameters())
-        g = make_generator(seed)
+        g = make_generator(check_seed(seed))
         z = torch.randn(n, self.noise_dim, generator=g).to(device=p.device, dtype=p.dtype)
         with torch.no_grad():
             return self(z)
 
-    def fit(self, data, steps=1000, batch_size=256, lr=1e-3, progress=False):
-        """Train on ``data`` (array ``(m, dim)``); returns the loss (mean |V|^2) per step."""
+    def fit(self, data: ArrayLike, steps: int = 1000, batch_size: int = 256, lr: float = 1e-3,
+            progress: bool = False) -> list[float]:
+        """Train on ``data`` (array ``(m, dim)``); returns the loss (mean ``|V|^2``) per step."""
         p = next(self.parameters())
         Y, opt, g, it, batch_size = training_setup(self, data, self.dim, steps, batch_size, lr,
                                                    progress, f"{self.method} drifting")

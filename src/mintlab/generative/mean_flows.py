@@ -24,14 +24,17 @@ import torch
 from torch import nn
 
 from .._random import make_generator
-from .._validation import check_choice, check_int, check_probability
+from .._validation import check_choice, check_finite, check_int, check_probability
+from ..embed._checks import check_bool, check_seed, no_global_draws
 from ..transport.couplings import couple
+from ..typing import ArrayLike, SeedLike
 from .drifting import seeded_init, training_setup
 
 __all__ = ["MeanFlow", "pair_noise"]
 
 
-def pair_noise(x, e, coupling="ot", generator=None):
+def pair_noise(x: torch.Tensor, e: torch.Tensor, coupling: str = "ot",
+               generator: torch.Generator | None = None) -> torch.Tensor:
     """Reorder the noise batch ``e`` to pair it with the data batch ``x``.
 
     ``"ot"``: the assignment minimising the total squared distance (exact,
@@ -43,9 +46,20 @@ def pair_noise(x, e, coupling="ot", generator=None):
     coupling = check_choice(coupling, "coupling", ("independent", "ot", "sliced"))
     if not isinstance(x, torch.Tensor) or not isinstance(e, torch.Tensor):
         raise TypeError("x and e must be torch tensors")
-    if x.ndim != 2 or x.shape != e.shape:
-        raise ValueError(f"x and e must share one shape (n, d), got {tuple(x.shape)} and "
-                         f"{tuple(e.shape)}")
+    if x.ndim != 2 or x.shape != e.shape or x.numel() == 0:
+        raise ValueError(f"x and e must share one shape (n, d), non-empty, got "
+                         f"{tuple(x.shape)} and {tuple(e.shape)}")
+    check_finite(x.detach(), "x")
+    check_finite(e.detach(), "e")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got "
+                        f"{type(generator).__name__}")
+    return _pair(x, e, coupling, generator)
+
+
+def _pair(x: torch.Tensor, e: torch.Tensor, coupling: str,
+          generator: torch.Generator | None) -> torch.Tensor:
+    """:func:`pair_noise` without the checks (training loops check their data once)."""
     if coupling == "independent":
         return e
     if coupling == "ot":
@@ -90,20 +104,23 @@ class MeanFlow(nn.Module):
     seed : int
     """
 
-    def __init__(self, dim, hidden=128, depth=3, coupling="ot", flow_fraction=0.75,
-                 multistep_only=False, seed=0):
+    def __init__(self, dim: int, hidden: int = 128, depth: int = 3, coupling: str = "ot",
+                 flow_fraction: float = 0.75, multistep_only: bool = False,
+                 seed: SeedLike = 0) -> None:
         super().__init__()
         self.dim = check_int(dim, "dim", minimum=1)
         self.coupling = check_choice(coupling, "coupling", ("independent", "ot", "sliced"))
         self.flow_fraction = check_probability(flow_fraction, "flow_fraction")
-        self.multistep_only = bool(multistep_only)
-        make_generator(seed)  # validates the seed
+        self.multistep_only = check_bool(multistep_only, "multistep_only")
+        make_generator(check_seed(seed))  # validates the seed
         self.seed = seed
-        self.u = _Net(self.dim, check_int(hidden, "hidden", minimum=1),
-                      check_int(depth, "depth", minimum=1))
+        with no_global_draws():  # the weights are drawn from seed below
+            self.u = _Net(self.dim, check_int(hidden, "hidden", minimum=1),
+                          check_int(depth, "depth", minimum=1))
         seeded_init(self, seed)
 
-    def forward(self, z, r, t):
+    def forward(self, z: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The average velocity ``u(z, r, t)``: ``(n, dim)`` from ``z (n, dim)``, ``r, t (n,)``."""
         return self.u(z, r, t)
 
     def _times(self, n, g, like):
@@ -130,7 +147,8 @@ class MeanFlow(nn.Module):
             target = (v - (t - r)[:, None] * dudt).detach()
         return (self.u(z, r, t) - target).square().sum(1).mean()
 
-    def fit(self, data, steps=2000, batch_size=256, lr=1e-3, progress=False):
+    def fit(self, data: ArrayLike, steps: int = 2000, batch_size: int = 256, lr: float = 1e-3,
+            progress: bool = False) -> list[float]:
         """Train on ``data`` (array ``(m, dim)``); returns the loss per step."""
         p = next(self.parameters())
         Y, opt, g, it, batch_size = training_setup(self, data, self.dim, steps, batch_size, lr,
@@ -140,7 +158,7 @@ class MeanFlow(nn.Module):
             idx = torch.randint(0, Y.shape[0], (batch_size,), generator=g).to(p.device)
             x = Y[idx]
             e = torch.randn(batch_size, self.dim, generator=g).to(p.device, p.dtype)
-            e = pair_noise(x, e, self.coupling, g)
+            e = _pair(x, e, self.coupling, g)
             loss = self.loss(x, e, g)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -149,7 +167,7 @@ class MeanFlow(nn.Module):
         return losses
 
     @torch.no_grad()
-    def sample(self, n, steps=1, seed=None):
+    def sample(self, n: int, steps: int = 1, seed: SeedLike = None) -> torch.Tensor:
         """``n`` samples with ``steps`` jumps from ``t = 1`` (noise) to ``t = 0``.
 
         With ``steps=1`` this is one evaluation, ``e - u(e, 0, 1)``. For the
@@ -157,8 +175,10 @@ class MeanFlow(nn.Module):
         ``u(z, t, t)`` (Euler).
         """
         steps = check_int(steps, "steps", minimum=1)
+        n = check_int(n, "n", minimum=1)
         p = next(self.parameters())
-        z = torch.randn(n, self.dim, generator=make_generator(seed)).to(p.device, p.dtype)
+        g = make_generator(check_seed(seed))
+        z = torch.randn(n, self.dim, generator=g).to(p.device, p.dtype)
         ts = torch.linspace(1.0, 0.0, steps + 1, dtype=p.dtype, device=p.device)
         for t_hi, t_lo in zip(ts[:-1], ts[1:], strict=True):
             t = torch.full((n,), float(t_hi), dtype=p.dtype, device=p.device)

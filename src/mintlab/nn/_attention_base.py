@@ -82,8 +82,10 @@ class _MultiheadBase(nn.Module):
         B, n, _ = x.shape
         return x.view(B, n, self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, query, key=None, value=None, key_padding_mask=None, need_weights=False,
-                average_attn_weights=True, is_causal=False):
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,
+                value: torch.Tensor | None = None, key_padding_mask: torch.Tensor | None = None,
+                need_weights: bool = False, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` to ``key`` / ``value`` (``None``: self-attention).
 
         ``key_padding_mask`` ``(batch, m)``, ``True`` at keys to ignore; in
@@ -120,7 +122,9 @@ class _MultiheadBase(nn.Module):
         if causal:
             raise ValueError(f"{type(self).__name__} does not support is_causal=True")
 
-    def attention_matrix(self, query, key=None, key_padding_mask=None, is_causal=False):
+    def attention_matrix(self, query: torch.Tensor, key: torch.Tensor | None = None,
+                         key_padding_mask: torch.Tensor | None = None,
+                         is_causal: bool = False) -> torch.Tensor | None:
         """The per-head attention matrices ``(batch, heads, n, m)`` (forms them explicitly)."""
         return self.forward(query, key, None, key_padding_mask, need_weights=True,
                             average_attn_weights=False, is_causal=is_causal)[1]

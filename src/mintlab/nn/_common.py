@@ -2,39 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .._validation import check_finite
+from ..typing import DeviceLike
 
 
-def check_set(x, mask, in_features: int | None = None, name: str = "x"):
+def check_set(x: Any, mask: Any, in_features: int | None = None, name: str = "x", *,
+              unbatched: bool = False) -> torch.Tensor | None:
     """Validate a batch of padded sets ``x`` (batch, n, d) and its ``mask`` (batch, n).
 
     ``mask`` is boolean with ``True`` at real elements (``None``: all real).
     Every set must keep at least one element. Returns the mask (or ``None``).
+    With ``unbatched``, one set ``(n, d)`` with a mask ``(n,)`` is accepted too.
+
+    Shapes, dtypes and the mask's kind are always checked. The values
+    (finiteness of ``x``, no empty set in ``mask``) are read only for tensors
+    off CUDA: reading them there would wait for the device on every forward
+    pass of a training loop.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor of shape (batch, n, d), "
                         f"got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating tensor, got dtype {x.dtype}")
-    if x.ndim != 3:
-        raise ValueError(f"{name} must have shape (batch, n, d), got {tuple(x.shape)}")
-    if x.shape[1] == 0:
+    if x.ndim != 3 and not (unbatched and x.ndim == 2):
+        want = "(batch, n, d) or (n, d)" if unbatched else "(batch, n, d)"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
+    if x.shape[-2] == 0:
         raise ValueError(f"{name} must hold at least one element per set, got {tuple(x.shape)}")
     if in_features is not None and x.shape[-1] != in_features:
         raise ValueError(f"{name} must have {in_features} features in its last dimension, "
                          f"got {x.shape[-1]}")
-    check_finite(x.detach(), name)
+    read_values = not x.is_cuda
+    if read_values:
+        check_finite(x.detach(), name)
     if mask is None:
         return None
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise TypeError("mask must be a boolean tensor of shape (batch, n) with True at real "
                         f"elements, got {getattr(mask, 'dtype', type(mask).__name__)}")
-    if tuple(mask.shape) != tuple(x.shape[:2]):
-        raise ValueError(f"mask must have shape {tuple(x.shape[:2])} to match {name}, "
+    if tuple(mask.shape) != tuple(x.shape[:-1]):
+        raise ValueError(f"mask must have shape {tuple(x.shape[:-1])} to match {name}, "
                          f"got {tuple(mask.shape)}")
-    if not bool(mask.any(-1).all()):
+    if read_values and not bool(mask.any(-1).all()):
         empty = int((~mask.any(-1)).sum())
         raise ValueError(f"mask leaves {empty} set(s) empty; every set needs at least one "
                          "True element")
@@ -49,7 +62,8 @@ def masked_weights(x, mask):
     return w / w.sum(-1, keepdim=True)
 
 
-def pad_sets(sets, dtype=torch.float32, device=None):
+def pad_sets(sets: Any, dtype: torch.dtype = torch.float32,
+             device: DeviceLike = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack sets of different sizes into a padded batch and its mask.
 
     Parameters
@@ -77,7 +91,14 @@ def pad_sets(sets, dtype=torch.float32, device=None):
         raise ValueError("sets must be a non-empty sequence of (n_i, d) arrays")
     ts = []
     for i, s in enumerate(sets):
-        t = torch.as_tensor(s, dtype=dtype, device=device)
+        if isinstance(s, str | bytes) or s is None:
+            raise TypeError(f"sets[{i}] must be an array of shape (n_i, d), got "
+                            f"{type(s).__name__}")
+        try:
+            t = torch.as_tensor(s, dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"sets[{i}] must be an array of numbers of shape (n_i, d), got "
+                            f"{type(s).__name__}") from None
         if t.ndim != 2 or t.shape[0] == 0:
             raise ValueError(f"sets[{i}] must have shape (n_i, d) with n_i >= 1, "
                              f"got {tuple(t.shape)}")

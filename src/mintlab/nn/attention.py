@@ -39,13 +39,16 @@ eager mode only).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from .._random import make_generator
 from .._validation import check_int, check_nonnegative, check_positive
+from ..embed._checks import check_bool, check_seed, seeded_modules
 from ..transport.plans import _uniform_monotone
+from ..typing import SeedLike
 from ._attention_base import _allowed, _masked_logsumexp, _MultiheadBase
 from .linear_attention import LOTAttention, LUNAAttention
 
@@ -98,7 +101,8 @@ class SinkhornAttention(_MultiheadBase):
     they are the column sums of uniform attention over the allowed entries.
     """
 
-    def __init__(self, embed_dim, num_heads=1, n_iter: int = 5, **kwargs) -> None:
+    def __init__(self, embed_dim: int, num_heads: int = 1, n_iter: int = 5,
+                 **kwargs: Any) -> None:
         super().__init__(embed_dim, num_heads, **kwargs)
         self.n_iter = check_int(n_iter, "n_iter", minimum=1)
 
@@ -160,18 +164,24 @@ class ESPAttention(_MultiheadBase):
     has only the uniform plan, so no masking of the sliced plans keeps them both
     causal and transport plans. Use :class:`SinkhornAttention` for causal
     doubly-stochastic attention.
+
+    ``seed`` draws the initial slicing directions and, from a stream derived from it, the
+    projections, without touching torch's global generator (the same seed builds the
+    same layer); ``seed=None`` draws from the global generator, as ``torch.nn`` does.
     """
 
-    def __init__(self, embed_dim, num_heads=1, n_slices: int = 8, temperature: float = 0.05,
-                 beta: float = 0.0, learn_slices: bool = True, seed=None, **kwargs) -> None:
-        super().__init__(embed_dim, num_heads, **kwargs)
+    def __init__(self, embed_dim: int, num_heads: int = 1, n_slices: int = 8,
+                 temperature: float = 0.05, beta: float = 0.0, learn_slices: bool = True,
+                 seed: SeedLike = None, **kwargs: Any) -> None:
+        with seeded_modules(check_seed(seed), "ESPAttention"):
+            super().__init__(embed_dim, num_heads, **kwargs)
         self.n_slices = check_int(n_slices, "n_slices", minimum=1)
         self.temperature = check_positive(temperature, "temperature")
         self.beta = check_nonnegative(beta, "beta")
         g = make_generator(seed)
         theta = torch.randn(self.num_heads, self.head_dim, self.n_slices, generator=g)
         self.directions = nn.Parameter(theta / theta.norm(dim=1, keepdim=True),
-                                       requires_grad=learn_slices)
+                                       requires_grad=check_bool(learn_slices, "learn_slices"))
 
     def _attend(self, q, k, v, pad, need_weights, causal):
         return self._attend_sets(q, k, v, pad, None, need_weights, causal)
@@ -299,9 +309,10 @@ ATTENTIONS = {"softmax": SoftmaxAttention, "sinkhorn": SinkhornAttention, "esp":
               "lot": LOTAttention, "luna": LUNAAttention}
 
 
-def make_attention(name: str, embed_dim: int, num_heads: int = 1, **kwargs) -> nn.Module:
+def make_attention(name: str, embed_dim: int, num_heads: int = 1,
+                   **kwargs: Any) -> nn.Module:
     """An attention layer by name: one of :data:`ATTENTIONS`."""
     from .._validation import check_choice
 
-    name = check_choice(name, "attention", tuple(ATTENTIONS))
+    name = check_choice(name, "attention name", tuple(ATTENTIONS))
     return ATTENTIONS[name](embed_dim, num_heads, **kwargs)

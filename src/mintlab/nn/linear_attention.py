@@ -7,12 +7,15 @@ also importable) and never form the ``n x m`` matrix unless ``need_weights`` ask
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from .._random import make_generator
 from .._validation import check_finite, check_int, check_positive
+from ..embed._checks import check_bool, check_seed, seeded_modules
+from ..typing import SeedLike
 from ._attention_base import _key_counts, _MultiheadBase
 
 __all__ = ["LOTAttention", "LUNAAttention"]
@@ -56,11 +59,16 @@ class LOTAttention(_MultiheadBase):
     would need one pivot-to-key problem per prefix (quadratic work), or would
     give up the key marginals and with them the doubly-stochastic property the
     layer exists for; ``is_causal=True`` raises ``ValueError`` instead.
+
+    ``seed`` draws the initial pivots and, from a stream derived from it, the
+    projections, without touching torch's global generator (the same seed builds the
+    same layer); ``seed=None`` draws from the global generator, as ``torch.nn`` does.
     """
 
-    def __init__(self, embed_dim, num_heads=1, n_pivots: int = 16, epsilon: float = 0.1,
-                 n_iter: int = 10, seed=None, **kwargs) -> None:
-        super().__init__(embed_dim, num_heads, **kwargs)
+    def __init__(self, embed_dim: int, num_heads: int = 1, n_pivots: int = 16, epsilon: float = 0.1,
+                 n_iter: int = 10, seed: SeedLike = None, **kwargs: Any) -> None:
+        with seeded_modules(check_seed(seed), "LOTAttention"):
+            super().__init__(embed_dim, num_heads, **kwargs)
         self.n_pivots = check_int(n_pivots, "n_pivots", minimum=1)
         self.epsilon = check_positive(epsilon, "epsilon")
         self.n_iter = check_int(n_iter, "n_iter", minimum=1)
@@ -123,14 +131,21 @@ class LUNAAttention(_MultiheadBase):
     chunks of ``chunk_size`` (the streaming form, :meth:`stream`), so memory
     stays linear in ``n``. ``learn_features=False`` keeps the initial random
     features: the fixed positive-random-feature (Performer-style) baseline.
+
+    ``seed`` draws the initial random features and, from a stream derived from it, the
+    projections, without touching torch's global generator (the same seed builds the
+    same layer); ``seed=None`` draws from the global generator, as ``torch.nn`` does.
     """
 
-    def __init__(self, embed_dim, num_heads=1, n_features: int = 64, causal: bool = False,
-                 chunk_size: int = 128, learn_features: bool = True, seed=None,
-                 **kwargs) -> None:
-        super().__init__(embed_dim, num_heads, **kwargs)
+    def __init__(self, embed_dim: int, num_heads: int = 1, n_features: int = 64,
+                 causal: bool = False,
+                 chunk_size: int = 128, learn_features: bool = True, seed: SeedLike = None,
+                 **kwargs: Any) -> None:
+        with seeded_modules(check_seed(seed), "LUNAAttention"):
+            super().__init__(embed_dim, num_heads, **kwargs)
         self.n_features = check_int(n_features, "n_features", minimum=1)
-        self.causal = bool(causal)
+        self.causal = check_bool(causal, "causal")
+        learn_features = check_bool(learn_features, "learn_features")
         self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
         g = make_generator(seed)
         self.feature_weight = nn.Parameter(

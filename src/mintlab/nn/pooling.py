@@ -15,6 +15,7 @@ on the order of the elements.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,9 @@ from torch import nn
 
 from .._random import make_generator
 from .._validation import check_choice, check_int, check_nonnegative, check_positive
-from ..transport.plans import _uniform_monotone, soft_sort_matrix
+from ..embed._checks import check_bool, check_seed, no_global_draws
+from ..transport.plans import _soft_sort_kernel, _uniform_monotone
+from ..typing import SeedLike
 from ._common import check_set, masked_weights
 
 __all__ = [
@@ -50,7 +53,7 @@ class SetPooling(nn.Module):
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
         self.in_features = check_int(in_features, "in_features", minimum=1)
-        self.out_features = int(out_features)
+        self.out_features = check_int(out_features, "out_features", minimum=1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         mask = check_set(x, mask, self.in_features)
@@ -107,7 +110,7 @@ class GeMPooling(SetPooling):
         super().__init__(in_features, in_features)
         p = check_positive(p, "p")
         self.eps = check_positive(eps, "eps")
-        self.p = nn.Parameter(torch.tensor(float(p)), requires_grad=learn_p)
+        self.p = nn.Parameter(torch.tensor(float(p)), requires_grad=check_bool(learn_p, "learn_p"))
 
     def _pool(self, x, mask):
         p = self.p.clamp(min=1.0)
@@ -180,8 +183,9 @@ class FSPool(SetPooling):
     """
 
     def __init__(self, in_features: int, out_features: int | None = None,
-                 width: int | None = None, n_pieces: int = 20, seed=None) -> None:
+                 width: int | None = None, n_pieces: int = 20, seed: SeedLike = None) -> None:
         d = check_int(in_features, "in_features", minimum=1)
+        check_seed(seed)
         k = d if out_features is None else check_int(out_features, "out_features", minimum=1)
         if width is None and k != d:
             raise ValueError(f"out_features must equal in_features ({d}) when width is None "
@@ -189,17 +193,20 @@ class FSPool(SetPooling):
         super().__init__(d, k)
         self.width = None if width is None else check_int(width, "width", minimum=1)
         g = make_generator(seed)
+        self.encoder: nn.Module
         if self.width is None:
             self.encoder = nn.Identity()
         else:
-            first, second = nn.Linear(d, self.width), nn.Linear(self.width, k)
+            with no_global_draws():  # redrawn from seed below
+                first, second = nn.Linear(d, self.width), nn.Linear(self.width, k)
             with torch.no_grad():
                 for lin in (first, second):
                     bound = 1.0 / math.sqrt(lin.in_features)
                     lin.weight.copy_((torch.rand(lin.weight.shape, generator=g) * 2 - 1) * bound)
                     lin.bias.copy_((torch.rand(lin.bias.shape, generator=g) * 2 - 1) * bound)
             self.encoder = nn.Sequential(first, nn.ReLU(), second)
-        self.sort = SortPooling(k, n_pieces)
+        with no_global_draws():  # redrawn from seed below
+            self.sort = SortPooling(k, n_pieces)
         with torch.no_grad():
             self.sort.weight.copy_(torch.randn(self.sort.weight.shape, generator=g)
                                    / math.sqrt(2.0))
@@ -214,7 +221,7 @@ class CovariancePooling(SetPooling):
     def __init__(self, in_features: int, with_mean: bool = True) -> None:
         d = check_int(in_features, "in_features", minimum=1)
         super().__init__(d, (d if with_mean else 0) + d * (d + 1) // 2)
-        self.with_mean = bool(with_mean)
+        self.with_mean = check_bool(with_mean, "with_mean")
         iu = torch.triu_indices(d, d)
         self.register_buffer("_iu", iu, persistent=False)
 
@@ -245,7 +252,7 @@ class AttentionPooling(SetPooling):
         self.block = MultiheadAttentionBlock(in_features, n_heads)
 
     def _pool(self, x, mask):
-        out = self.block(self.seeds.expand(x.shape[0], -1, -1), x, mask)
+        out = self.block._attend(self.seeds.expand(x.shape[0], -1, -1), x, mask)
         return out.reshape(x.shape[0], -1)
 
 
@@ -299,9 +306,12 @@ class SWEPooling(SetPooling):
     """
 
     def __init__(self, in_features: int, n_slices: int = 16, n_reference: int = 16,
-                 learn_slices: bool = True, learn_reference: bool = True, seed=None) -> None:
+                 learn_slices: bool = True, learn_reference: bool = True,
+                 seed: SeedLike = None) -> None:
         L = check_int(n_slices, "n_slices", minimum=1)
         M = check_int(n_reference, "n_reference", minimum=1)
+        learn_slices = check_bool(learn_slices, "learn_slices")
+        learn_reference = check_bool(learn_reference, "learn_reference")
         super().__init__(in_features, L * M)
         self.n_slices, self.n_reference = L, M
         g = make_generator(seed)
@@ -368,10 +378,12 @@ class ConstrainedSWEPooling(SWEPooling):
     slices that violate their constraint count less, as in the paper.
     """
 
+    lambdas: torch.Tensor  # the multipliers, a buffer (n_slices,)
+
     def __init__(self, in_features: int, n_slices: int = 4, n_reference: int = 16,
                  constraint: str = "relative", slack: float = 0.1, epsilon: float = 1.0,
                  dual_lr: float = 0.1, temperature: float = 0.1, tau: float = 1.0,
-                 seed=None) -> None:
+                 seed: SeedLike = None) -> None:
         super().__init__(in_features, n_slices, n_reference, seed=seed)
         self.constraint = check_choice(constraint, "constraint", ("relative", "absolute"))
         self.slack = check_nonnegative(slack, "slack")
@@ -415,8 +427,12 @@ class ConstrainedSWEPooling(SWEPooling):
         # monotone coupling of uniform on the first n_b of n ranks and on M ranks: (B, n, M)
         Q = _uniform_monotone(M, n, x.dtype, x.device, counts=counts.view(B, 1, 1))
         Q = Q.transpose(1, 2)
-        Ss = soft_sort_matrix(P.transpose(1, 2), self.temperature, pad=pad)  # (B, L, n, n)
-        Sr = soft_sort_matrix(R.T, self.temperature)  # (L, M, M)
+        # the forward pass checked its inputs: the unchecked kernel avoids a sync per call
+        Pv = P.transpose(1, 2)
+        if pad is not None:  # padding sorts last (as soft_sort_matrix(pad=...) does)
+            Pv = Pv.masked_fill(pad, Pv.detach().abs().amax() + 1.0)
+        Ss = _soft_sort_kernel(Pv, float(self.temperature), pad)  # (B, L, n, n)
+        Sr = _soft_sort_kernel(R.T, float(self.temperature))  # (L, M, M)
         # soft lifted plan of slice l: Ss^T Q Sr, (B, L, n, M); its cost against C
         plans = Ss.transpose(-1, -2) @ Q.unsqueeze(1) @ Sr.unsqueeze(0)
         soft = (plans * C.unsqueeze(1)).sum((-1, -2))  # (B, L)
@@ -489,8 +505,9 @@ class EMPERORPooling(SetPooling):
     """
 
     def __init__(self, in_features: int, n_slices: int = 16, n_components: int = 2,
-                 n_iter: int = 10, learn_slices: bool = False, seed=None) -> None:
+                 n_iter: int = 10, learn_slices: bool = False, seed: SeedLike = None) -> None:
         L = check_int(n_slices, "n_slices", minimum=1)
+        learn_slices = check_bool(learn_slices, "learn_slices")
         K = check_int(n_components, "n_components", minimum=1)
         super().__init__(in_features, L * 3 * K)
         self.n_slices, self.n_components = L, K
@@ -516,10 +533,11 @@ class ConcatPooling(SetPooling):
 
     def __init__(self, *poolings: SetPooling) -> None:
         if not poolings:
-            raise ValueError("ConcatPooling needs at least one pooling")
-        for p in poolings:
+            raise ValueError("poolings must hold at least one SetPooling, got none")
+        for i, p in enumerate(poolings):
             if not isinstance(p, SetPooling):
-                raise TypeError(f"ConcatPooling takes SetPooling modules, got {type(p).__name__}")
+                raise TypeError(f"poolings[{i}] must be a SetPooling module, got "
+                                f"{type(p).__name__}")
         d = poolings[0].in_features
         if any(p.in_features != d for p in poolings):
             raise ValueError("all poolings must have the same in_features, got "
@@ -546,7 +564,7 @@ POOLINGS = {
 }
 
 
-def make_pooling(name: str, in_features: int, **kwargs) -> SetPooling:
+def make_pooling(name: str, in_features: int, **kwargs: Any) -> SetPooling:
     """A pooling by name (one of :data:`POOLINGS`); ``"a+b"`` concatenates two or more.
 
     Examples
@@ -559,7 +577,7 @@ def make_pooling(name: str, in_features: int, **kwargs) -> SetPooling:
         raise TypeError(f"name must be a string, got {type(name).__name__}")
     parts = name.split("+")
     for part in parts:
-        check_choice(part, "pooling", tuple(POOLINGS))
+        check_choice(part, "pooling name", tuple(POOLINGS))
     if len(parts) > 1:
         return ConcatPooling(*(POOLINGS[p](in_features, **kwargs.get(p, {})) for p in parts))
     return POOLINGS[name](in_features, **kwargs)

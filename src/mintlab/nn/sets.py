@@ -17,10 +17,13 @@ backbone, a pooling from :mod:`mintlab.nn.pooling` and an MLP head.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from .._validation import check_choice, check_int
+from ..embed._checks import check_bool
 from ._common import check_set, masked_weights
 
 __all__ = [
@@ -57,13 +60,35 @@ class MultiheadAttentionBlock(nn.Module):
         n_heads = check_int(n_heads, "n_heads", minimum=1)
         if dim % n_heads:
             raise ValueError(f"dim ({dim}) must be divisible by n_heads ({n_heads})")
+        if dim_kv is not None:
+            dim_kv = check_int(dim_kv, "dim_kv", minimum=1)
+        self.dim = dim
+        self.dim_kv = dim if dim_kv is None else dim_kv
         self.attn = nn.MultiheadAttention(dim, n_heads, batch_first=True,
                                           kdim=dim_kv, vdim=dim_kv)
         self.ln1 = nn.LayerNorm(dim)
         self.ln2 = nn.LayerNorm(dim)
         self.ff = _mlp([dim, dim, dim], last_act=False)
 
-    def forward(self, x, y, mask=None):
+    def forward(self, x: torch.Tensor, y: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Queries ``x`` (batch, n, dim) attend to the set ``y`` (batch, m, dim_kv) whose real
+        elements ``mask`` (batch, m) marks; returns (batch, n, dim).
+
+        As with ``nn.MultiheadAttention``, one unbatched set is accepted too:
+        ``x`` (n, dim), ``y`` (m, dim_kv), ``mask`` (m,) -> (n, dim).
+        """
+        check_set(x, None, self.dim, unbatched=True)
+        mask = check_set(y, mask, self.dim_kv, name="y", unbatched=True)
+        if x.ndim != y.ndim:
+            raise ValueError(f"x and y must both be batched (3-D) or both unbatched (2-D), got "
+                             f"shapes {tuple(x.shape)} and {tuple(y.shape)}")
+        if x.ndim == 3 and y.shape[0] != x.shape[0]:
+            raise ValueError(f"x and y must have the same batch size, got {x.shape[0]} and "
+                             f"{y.shape[0]}")
+        return self._attend(x, y, mask)
+
+    def _attend(self, x, y, mask):
         pad = None if mask is None else ~mask
         h = self.ln1(x + self.attn(x, y, y, key_padding_mask=pad, need_weights=False)[0])
         return self.ln2(h + self.ff(h))
@@ -76,8 +101,13 @@ class SAB(nn.Module):
         super().__init__()
         self.mab = MultiheadAttentionBlock(dim, n_heads)
 
-    def forward(self, x, mask=None):
-        return self.mab(x, x, mask)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, n, dim) and its mask -> (batch, n, dim); or one set (n, dim), mask (n,)."""
+        mask = check_set(x, mask, self.mab.dim, unbatched=True)
+        return self._attend(x, mask)
+
+    def _attend(self, x, mask):
+        return self.mab._attend(x, x, mask)
 
 
 class ISAB(nn.Module):
@@ -86,13 +116,21 @@ class ISAB(nn.Module):
     def __init__(self, dim: int, n_heads: int = 4, n_inducing: int = 16) -> None:
         super().__init__()
         m = check_int(n_inducing, "n_inducing", minimum=1)
+        dim = check_int(dim, "dim", minimum=1)
         self.inducing = nn.Parameter(torch.randn(1, m, dim) / dim**0.5)
         self.mab1 = MultiheadAttentionBlock(dim, n_heads)
         self.mab2 = MultiheadAttentionBlock(dim, n_heads)
 
-    def forward(self, x, mask=None):
-        h = self.mab1(self.inducing.expand(x.shape[0], -1, -1), x, mask)
-        return self.mab2(x, h)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, n, dim) and its mask -> (batch, n, dim); or one set (n, dim), mask (n,)."""
+        mask = check_set(x, mask, self.inducing.shape[-1], unbatched=True)
+        if x.ndim == 2:
+            return self._attend(x[None], None if mask is None else mask[None])[0]
+        return self._attend(x, mask)
+
+    def _attend(self, x, mask):
+        h = self.mab1._attend(self.inducing.expand(x.shape[0], -1, -1), x, mask)
+        return self.mab2._attend(x, h, None)
 
 
 class _Backbone(nn.Module):
@@ -101,12 +139,17 @@ class _Backbone(nn.Module):
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(width, "width", minimum=1)
 
-    def forward(self, x, mask=None):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, n, in_features) and its mask -> (batch, n, out_features)."""
         mask = check_set(x, mask, self.in_features)
         out = self._forward(x, mask)
         if mask is not None:  # padded rows carry zeros, so nothing downstream can read them
             out = out * mask.unsqueeze(-1).to(out.dtype)
         return out
+
+    def _forward(self, x: torch.Tensor,
+                 mask: torch.Tensor | None) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"
@@ -179,7 +222,7 @@ class SetTransformerBackbone(_Backbone):
     def _forward(self, x, mask):
         h = self.embed(x)
         for block in self.blocks:
-            h = block(h, mask)
+            h = block._attend(h, mask)
         return h
 
 
@@ -187,9 +230,9 @@ BACKBONES = {"pointnet": PointNetBackbone, "deepsets": DeepSetsBackbone,
              "settransformer": SetTransformerBackbone}
 
 
-def make_backbone(name: str, in_features: int, width: int = 64, **kwargs) -> nn.Module:
+def make_backbone(name: str, in_features: int, width: int = 64, **kwargs: Any) -> nn.Module:
     """A backbone by name: one of :data:`BACKBONES`."""
-    name = check_choice(name, "backbone", tuple(BACKBONES))
+    name = check_choice(name, "backbone name", tuple(BACKBONES))
     return BACKBONES[name](in_features, width, **kwargs)
 
 
@@ -212,6 +255,10 @@ class SetClassifier(nn.Module):
                  hidden: int = 64, normalize: bool = True) -> None:
         super().__init__()
         n_classes = check_int(n_classes, "n_classes", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
+        for name, module in (("backbone", backbone), ("pooling", pooling)):
+            if not isinstance(module, nn.Module):
+                raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
         if getattr(backbone, "out_features", None) != getattr(pooling, "in_features", None):
             raise ValueError(
                 f"the backbone's out_features ({getattr(backbone, 'out_features', None)}) must "
@@ -219,9 +266,11 @@ class SetClassifier(nn.Module):
         self.backbone = backbone
         self.pooling = pooling
         # a LayerNorm on the pooled vector puts every pooling's output on one scale
-        norm = [nn.LayerNorm(pooling.out_features)] if normalize else []
-        self.head = nn.Sequential(*norm, nn.Linear(pooling.out_features, hidden), nn.ReLU(),
+        k: int = getattr(pooling, "out_features")  # noqa: B009 - checked above
+        norm = [nn.LayerNorm(k)] if check_bool(normalize, "normalize") else []
+        self.head = nn.Sequential(*norm, nn.Linear(k, hidden), nn.ReLU(),
                                   nn.Linear(hidden, n_classes))
 
-    def forward(self, x, mask=None):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, n, d) and its mask -> class scores (batch, n_classes)."""
         return self.head(self.pooling(self.backbone(x, mask), mask))

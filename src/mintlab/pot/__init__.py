@@ -85,5 +85,5 @@ for _mod in (lp, sliced, partial):
             raise _missing(mod.__name__, name, mod.__all__)
         return _getattr
 
-    _mod.__getattr__ = _make(_mod)
+    setattr(_mod, "__getattr__", _make(_mod))  # noqa: B010 (a module attribute)
 del _mod

@@ -10,6 +10,8 @@ translate between the two, nothing more.
 from __future__ import annotations
 
 import functools
+import numbers
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,11 +60,42 @@ def is_torch(*arrays) -> bool:
     return any(isinstance(x, torch.Tensor) for x in arrays)
 
 
-def as_array(x):
-    """Lists and scalars as numpy arrays (POT's ``list_to_array``); arrays and None unchanged."""
+def as_array(x: Any, name: str = "input") -> Any:
+    """Lists and scalars as numpy arrays (POT's ``list_to_array``); arrays and None unchanged.
+
+    Anything that is not numbers (a string, a ragged list, an object) raises
+    ``TypeError`` naming the argument ``name``.
+    """
     if x is None or isinstance(x, np.ndarray | torch.Tensor):
         return x
-    return np.asarray(x, dtype=np.float64)
+    if isinstance(x, str | bytes):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__}")
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__}") \
+            from None
+
+
+def check_count(value: Any, name: str, *, minimum: int = 1) -> int:
+    """An integer count >= ``minimum``, as POT needs it (``TypeError`` / ``POTInputError``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if int(value) < minimum:
+        raise POTInputError(f"{name} must be >= {minimum}, got {int(value)}")
+    return int(value)
+
+
+def check_real(value: Any, name: str, *, minimum: float | None = None) -> float:
+    """A finite real number (>= ``minimum`` if given), with POT-compatible errors."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise POTInputError(f"{name} must be finite, got {v}")
+    if minimum is not None and v < minimum:
+        raise POTInputError(f"{name} must be >= {minimum}, got {v}")
+    return v
 
 
 def last_to_first(x):
@@ -86,11 +119,14 @@ def columns(x):
     return x.reshape(-1, 1) if x.ndim == 1 else x
 
 
-def pot_weights(w, values):
+def pot_weights(w, values, name="weights", values_name="values"):
     """POT's weights for batched values: ``(n,)`` weights are shared by every column."""
     if w is None or w.ndim == values.ndim:
         return w
     if w.ndim == 1 and values.ndim >= 2:
+        if w.shape[0] != values.shape[0]:
+            raise POTInputError(f"{name} must have one weight per sample of {values_name} "
+                                f"({values.shape[0]}), got shape {tuple(w.shape)}")
         shape = (w.shape[0],) + (1,) * (values.ndim - 1)
         w = w.reshape(shape)
         return w.expand(values.shape) if isinstance(w, torch.Tensor) else \

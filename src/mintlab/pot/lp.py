@@ -8,11 +8,14 @@ computed by mintlab's kernels (:mod:`mintlab.transport`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from ..transport import exact as _exact
 from ..transport import line as _line
+from ..typing import ArrayLike
 from ._compat import (
     as_array,
     as_pot,
@@ -42,12 +45,13 @@ def _dense_cost(M):
     if scipy.sparse.issparse(M) or (isinstance(M, torch.Tensor) and M.is_sparse):
         raise TypeError("M must be a dense array: mintlab.pot.emd/emd2 do not take sparse cost "
                         "matrices; call POT's ot.emd / ot.emd2 for those")
-    return as_array(M)
+    return as_array(M, "M")
 
 
 @assertion_compatible
-def emd(a, b, M, numItermax=100000, log=False, center_dual=True, numThreads=1,
-        check_marginals=True, potentials_init=None):
+def emd(a: ArrayLike, b: ArrayLike, M: ArrayLike, numItermax: int = 100000, log: bool = False,
+        center_dual: bool = True, numThreads: int = 1, check_marginals: bool = True,
+        potentials_init: tuple[ArrayLike, ArrayLike] | None = None) -> Any:
     r"""Exact OT plan, as POT's ``ot.emd``; runs :func:`mintlab.transport.emd`.
 
     .. math::
@@ -78,7 +82,7 @@ def emd(a, b, M, numItermax=100000, log=False, center_dual=True, numThreads=1,
     array([[0.5, 0. ],
            [0. , 0.5]])
     """
-    a, b, M = as_array(a), as_array(b), _dense_cost(M)
+    a, b, M = as_array(a, "a"), as_array(b, "b"), _dense_cost(M)
     out = _exact.emd(a, b, M, numItermax=numItermax, log=log, center_dual=center_dual,
                      numThreads=numThreads, check_marginals=check_marginals,
                      potentials_init=potentials_init)
@@ -89,8 +93,10 @@ def emd(a, b, M, numItermax=100000, log=False, center_dual=True, numThreads=1,
 
 
 @assertion_compatible
-def emd2(a, b, M, processes=1, numItermax=100000, log=False, return_matrix=False,
-         center_dual=True, numThreads=1, check_marginals=True, potentials_init=None):
+def emd2(a: ArrayLike, b: ArrayLike, M: ArrayLike, processes: int = 1, numItermax: int = 100000,
+         log: bool = False, return_matrix: bool = False, center_dual: bool = True,
+         numThreads: int = 1, check_marginals: bool = True,
+         potentials_init: tuple[ArrayLike, ArrayLike] | None = None) -> Any:
     r"""Exact OT cost, as POT's ``ot.emd2``; runs :func:`mintlab.transport.emd2`.
 
     .. math:: W(a, b) = \min_{\gamma \in U(a, b)} \langle \gamma, M \rangle
@@ -109,7 +115,7 @@ def emd2(a, b, M, processes=1, numItermax=100000, log=False, return_matrix=False
     >>> float(emd2([], [], np.array([[0.0, 1.0], [1.0, 0.0]])))
     0.0
     """
-    a, b, M = as_array(a), as_array(b), _dense_cost(M)
+    a, b, M = as_array(a, "a"), as_array(b, "b"), _dense_cost(M)
     out = _exact.emd2(a, b, M, processes=processes, numItermax=numItermax, log=log,
                       return_matrix=return_matrix, center_dual=center_dual,
                       numThreads=numThreads, check_marginals=check_marginals,
@@ -130,8 +136,9 @@ def _check_p(p):
         raise POTInputError(f"The OT loss is only valid for p>=1, {p} was given")
 
 
-def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, p=1, require_sort=True,
-                   return_plans=False):
+def wasserstein_1d(u_values: ArrayLike, v_values: ArrayLike, u_weights: ArrayLike | None = None,
+                   v_weights: ArrayLike | None = None, p: float = 1, require_sort: bool = True,
+                   return_plans: bool | str = False) -> Any:
     r"""``W_p^p`` between 1D measures batched over TRAILING axes, as POT's ``ot.wasserstein_1d``.
 
     .. math:: W_p^p(\mu, \nu) = \int_0^1 |F_\mu^{-1}(t) - F_\nu^{-1}(t)|^p \, dt
@@ -162,8 +169,8 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, p=1, requ
     1.0
     """
     _check_p(p)
-    u_values, v_values = as_array(u_values), as_array(v_values)
-    u_weights, v_weights = as_array(u_weights), as_array(v_weights)
+    u_values, v_values = as_array(u_values, "u_values"), as_array(v_values, "v_values")
+    u_weights, v_weights = as_array(u_weights, "u_weights"), as_array(v_weights, "v_weights")
     uw = pot_weights(u_weights, u_values)
     vw = pot_weights(v_weights, v_values)
     out = _line.wasserstein_1d(first_to_last(u_values), first_to_last(v_values),
@@ -176,17 +183,37 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, p=1, requ
 
 
 # -------------------------------------------------------------------- circle
+def _circle_values(values, name):
+    """POT's circle samples ``(n, ...)`` as columns, non-empty."""
+    x = columns(as_array(values, name))
+    if x.ndim == 0:
+        raise ValueError(f"{name} must be an array of samples (n,) or (n, k), got a scalar")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
+    return x
+
+
+def _circle_weights(weights, values, name, values_name):
+    """POT's circle weights: ``(n,)`` shared by every column, or one column per sample column."""
+    w = as_array(weights, name)
+    if w is None:
+        return None
+    w = columns(w) if w.ndim > 1 else w
+    if w.ndim == 0 or w.shape[0] != values.shape[0]:
+        raise ValueError(f"{name} must have one weight per sample of {values_name} "
+                         f"({values.shape[0]}), got shape {tuple(w.shape)}")
+    return pot_weights(w, values, name, values_name)
+
+
 def _circle_pair(u_values, v_values, u_weights, v_weights):
     """POT's circle inputs as mintlab rows ``(k, n)``; columns must agree in number."""
-    u = columns(as_array(u_values))
-    v = columns(as_array(v_values))
+    u = _circle_values(u_values, "u_values")
+    v = _circle_values(v_values, "v_values")
     if u.shape[1:] != v.shape[1:]:
         raise ValueError(f"u and v must have the same number of batches (columns), got "
                          f"{u.shape[1:]} and {v.shape[1:]}")
-    uw = pot_weights(columns(as_array(u_weights)) if u_weights is not None and
-                     np.ndim(u_weights) > 1 else as_array(u_weights), u)
-    vw = pot_weights(columns(as_array(v_weights)) if v_weights is not None and
-                     np.ndim(v_weights) > 1 else as_array(v_weights), v)
+    uw = _circle_weights(u_weights, u, "u_weights", "u_values")
+    vw = _circle_weights(v_weights, v, "v_weights", "v_values")
     return u, first_to_last(u), first_to_last(v), first_to_last(uw), first_to_last(vw)
 
 
@@ -230,8 +257,10 @@ def _optimal_theta(u, v, uw, vw, p):
 
 
 @assertion_compatible
-def binary_search_circle(u_values, v_values, u_weights=None, v_weights=None, p=1, Lm=10, Lp=10,
-                         tm=-1, tp=1, eps=1e-6, require_sort=True, log=False):
+def binary_search_circle(u_values: ArrayLike, v_values: ArrayLike,
+                         u_weights: ArrayLike | None = None, v_weights: ArrayLike | None = None,
+                         p: float = 1, Lm: int = 10, Lp: int = 10, tm: float = -1, tp: float = 1,
+                         eps: float = 1e-6, require_sort: bool = True, log: bool = False) -> Any:
     r"""``W_p^p`` on the circle, as POT's ``ot.binary_search_circle``.
 
     .. math:: W_p^p(\mu, \nu) = \min_\theta \int_0^1 |F_\mu^{-1}(t) - (F_\nu - \theta)^{-1}(t)|^p dt
@@ -276,8 +305,10 @@ def binary_search_circle(u_values, v_values, u_weights=None, v_weights=None, p=1
 
 
 @assertion_compatible
-def wasserstein_circle(u_values, v_values, u_weights=None, v_weights=None, p=1, Lm=10, Lp=10,
-                       tm=-1, tp=1, eps=1e-6, require_sort=True):
+def wasserstein_circle(u_values: ArrayLike, v_values: ArrayLike,
+                       u_weights: ArrayLike | None = None, v_weights: ArrayLike | None = None,
+                       p: float = 1, Lm: int = 10, Lp: int = 10, tm: float = -1, tp: float = 1,
+                       eps: float = 1e-6, require_sort: bool = True) -> Any:
     r"""``W_p^p`` on the circle, as POT's ``ot.wasserstein_circle`` (exact for every ``p``).
 
     .. math:: W_p^p(\mu, \nu) = \min_\theta \int_0^1 |F_\mu^{-1}(t) - (F_\nu - \theta)^{-1}(t)|^p dt
@@ -295,7 +326,8 @@ def wasserstein_circle(u_values, v_values, u_weights=None, v_weights=None, p=1, 
     return binary_search_circle(u_values, v_values, u_weights, v_weights, p=p)
 
 
-def semidiscrete_wasserstein2_unif_circle(u_values, u_weights=None):
+def semidiscrete_wasserstein2_unif_circle(u_values: ArrayLike,
+                                          u_weights: ArrayLike | None = None) -> Any:
     r"""``W_2^2`` between samples on the circle and the uniform measure, in closed form.
 
     As POT's ``ot.semidiscrete_wasserstein2_unif_circle``. For sorted atoms
@@ -325,14 +357,14 @@ def semidiscrete_wasserstein2_unif_circle(u_values, u_weights=None):
     """
     from .._validation import ArrayIO, check_weights
 
-    u0 = columns(as_array(u_values))
-    uw0 = as_array(u_weights)
+    u0 = _circle_values(u_values, "u_values")
+    uw0 = as_array(u_weights, "u_weights")
     io = ArrayIO(u0, uw0)
     x = io.tensor(first_to_last(u0), "u_values", min_ndim=1).remainder(1.0)
     if uw0 is None:
         w = torch.full_like(x, 1.0 / x.shape[-1])
     else:
-        w = io.tensor(first_to_last(pot_weights(columns(uw0) if uw0.ndim > 1 else uw0, u0)),
+        w = io.tensor(first_to_last(_circle_weights(uw0, u0, "u_weights", "u_values")),
                       "u_weights", min_ndim=1)
         if w.shape != x.shape:
             raise ValueError(f"u_weights must match u_values, got shapes {tuple(uw0.shape)} "
@@ -347,7 +379,9 @@ def semidiscrete_wasserstein2_unif_circle(u_values, u_weights=None):
 
 
 @assertion_compatible
-def linear_circular_ot(u_values, v_values=None, u_weights=None, v_weights=None):
+def linear_circular_ot(u_values: ArrayLike, v_values: ArrayLike | None = None,
+                       u_weights: ArrayLike | None = None,
+                       v_weights: ArrayLike | None = None) -> Any:
     r"""Linear circular OT ``LCOT_2^2``, as POT's ``ot.linear_circular_ot``.
 
     .. math:: LCOT_2^2(\mu, \nu) = \int_0^1 d_{S^1}(\hat\mu(t), \hat\nu(t))^2 \, dt
@@ -374,15 +408,16 @@ def linear_circular_ot(u_values, v_values=None, u_weights=None, v_weights=None):
     array([0.044])
     """
     if v_values is None:
-        u = columns(as_array(u_values))
-        uw = as_array(u_weights)
-        uw = pot_weights(columns(uw) if uw is not None and uw.ndim > 1 else uw, u)
+        u = _circle_values(u_values, "u_values")
+        uw = _circle_weights(u_weights, u, "u_weights", "u_values")
         return as_pot(_line.linear_circular_ot(first_to_last(u), None, first_to_last(uw)), u)
     u, ut, vt, uwt, vwt = _circle_pair(u_values, v_values, u_weights, v_weights)
     return as_pot(_line.linear_circular_ot(ut, vt, uwt, vwt), u)
 
 
-def linear_circular_embedding(x, u_values, u_weights=None, require_sort=True):
+def linear_circular_embedding(x: ArrayLike, u_values: ArrayLike,
+                              u_weights: ArrayLike | None = None,
+                              require_sort: bool = True) -> Any:
     r"""LCOT embedding ``(m, ...)``, as POT's ``ot.lp.solver_circle.linear_circular_embedding``.
 
     .. math:: \hat\mu(x) = F_\mu^{-1}(x - \textstyle\int z\, d\mu(z) + \tfrac12) - x \pmod 1
@@ -398,8 +433,7 @@ def linear_circular_embedding(x, u_values, u_weights=None, require_sort=True):
     array([[0.25],
            [0.75]])
     """
-    u = columns(as_array(u_values))
-    uw = as_array(u_weights)
-    uw = pot_weights(columns(uw) if uw is not None and uw.ndim > 1 else uw, u)
-    emb = _line.linear_circular_embedding(as_array(x), first_to_last(u), first_to_last(uw))
+    u = _circle_values(u_values, "u_values")
+    uw = _circle_weights(u_weights, u, "u_weights", "u_values")
+    emb = _line.linear_circular_embedding(as_array(x, "x"), first_to_last(u), first_to_last(uw))
     return as_pot(last_to_first(emb), u)

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from ..transport import gromov as _gromov
 from ..transport import line as _line
-from ._compat import POTInputError, as_array, as_pot
+from ..typing import ArrayLike
+from ._compat import POTInputError, as_array, as_pot, check_count, check_real
 
 __all__ = ["partial_wasserstein_1d", "partial_gromov_wasserstein", "partial_gromov_wasserstein2"]
 
 
 def _flat(x, name):
-    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else as_array(x, name)
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if not (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1)):
         raise POTInputError(f"partial_wasserstein_1d should only be used with monodimensional "
                             f"data: {name} must have shape (n,) or (n, 1), got {arr.shape}")
-    return arr.reshape(-1).astype(np.float64)
+    if arr.size == 0:
+        raise POTInputError(f"{name} must not be empty, got shape {arr.shape}")
+    flat = arr.reshape(-1).astype(np.float64)
+    if not np.isfinite(flat).all():
+        raise POTInputError(f"{name} must be finite, got {int(np.isnan(flat).sum())} NaN and "
+                            f"{int(np.isinf(flat).sum())} infinite value(s)")
+    return flat
 
 
-def partial_wasserstein_1d(x_a, x_b, n_transported_samples=None, p=1):
+def partial_wasserstein_1d(x_a: ArrayLike, x_b: ArrayLike,
+                           n_transported_samples: int | None = None,
+                           p: float = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""The path of 1D partial transport of unit Diracs, as POT's ``ot.partial`` function.
 
     .. math::
@@ -58,7 +71,11 @@ def partial_wasserstein_1d(x_a, x_b, n_transported_samples=None, p=1):
     """
     xa, xb = _flat(x_a, "x_a"), _flat(x_b, "x_b")
     n, m = xa.shape[0], xb.shape[0]
-    K = min(n, m) if n_transported_samples is None else min(int(n_transported_samples), n, m)
+    K = min(n, m) if n_transported_samples is None else \
+        min(check_count(n_transported_samples, "n_transported_samples", minimum=0), n, m)
+    p = check_real(p, "p")
+    if p <= 0:
+        raise POTInputError(f"p must be positive, got {p}")
     path = getattr(_line, "partial_wasserstein_1d_path", None)
     if path is not None:
         res = path(xa, xb, p=p)
@@ -90,28 +107,57 @@ def _by_mass(xa, xb, K, p):
 
 
 # ------------------------------------------------------------ partial GW
+def _masses(x, name, C, C_name):
+    """POT's masses ``p`` / ``q``: finite, non-negative, one per row of their cost matrix."""
+    if x is None:
+        raise TypeError(f"{name} must be an array of masses, got None")
+    t = torch.as_tensor(x).detach().cpu()
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
+    n = C.shape[0] if getattr(C, "ndim", 0) >= 1 else None
+    if t.ndim != 1 or (n is not None and t.shape[0] != n):
+        raise POTInputError(f"{name} must have shape ({n},) to match {C_name}, got "
+                            f"{tuple(t.shape)}")
+    total = float(np.asarray(t).sum())  # numpy's pairwise sum, as POT's check takes it
+    t = t.double()
+    if not bool(torch.isfinite(t).all()):
+        raise POTInputError(f"{name} must be finite, got {int(torch.isnan(t).sum())} NaN and "
+                            f"{int(torch.isinf(t).sum())} infinite value(s)")
+    if bool((t < 0).any()):
+        raise POTInputError(f"{name} must be non-negative, got minimum {float(t.min()):.4g}")
+    return total
+
+
 def _pgw(C1, C2, p, q, m, G0, numItermax):
-    C1, C2, p, q, G0 = (as_array(x) for x in (C1, C2, p, q, G0))
-    total = float(min(np.asarray(torch.as_tensor(p).detach().cpu()).sum(),
-                      np.asarray(torch.as_tensor(q).detach().cpu()).sum()))
+    C1, C2, p, q, G0 = (as_array(x, name) for x, name in
+                        ((C1, "C1"), (C2, "C2"), (p, "p"), (q, "q"), (G0, "G0")))
+    numItermax = check_count(numItermax, "numItermax")
+    total_p, total_q = _masses(p, "p", C1, "C1"), _masses(q, "q", C2, "C2")
+    total = min(total_p, total_q)
     if m is None:
         m = total
-    elif m < 0:
-        raise ValueError("Problem infeasible. Parameter m should be greater than 0.")
-    elif m > total:
-        raise ValueError("Problem infeasible. Parameter m should lower or equal than "
-                         "min(|a|_1, |b|_1).")
+    else:
+        m = check_real(m, "m")
+        if m < 0:
+            raise ValueError("Problem infeasible. Parameter m should be greater than 0.")
+        if m > total:
+            raise ValueError("Problem infeasible. Parameter m should lower or equal than "
+                             f"min(|a|_1, |b|_1): got m={m:.6g}, the sum of p {total_p:.6g} "
+                             f"and of q {total_q:.6g}.")
     if m == 0:  # the empty plan is the only one
         zeros = torch.zeros(C1.shape[0], C2.shape[0], dtype=torch.float64)
         plan = zeros.to(C1) if isinstance(C1, torch.Tensor) else zeros.numpy()
         return C1, plan, plan.sum() * 0
-    res = _gromov.partial_gromov_wasserstein(C1, C2, p, q, G0=G0, max_iter=int(numItermax),
+    res = _gromov.partial_gromov_wasserstein(C1, C2, p, q, G0=G0, max_iter=numItermax,
                                              mass=float(m))
     return C1, as_pot(res.plan, C1), as_pot(res.gw_cost / 2, C1)
 
 
-def partial_gromov_wasserstein(C1, C2, p, q, m=None, nb_dummies=1, G0=None, thres=1,
-                               numItermax=1000, tol=1e-7, log=False, verbose=False, **kwargs):
+def partial_gromov_wasserstein(C1: ArrayLike, C2: ArrayLike, p: ArrayLike, q: ArrayLike,
+                               m: float | None = None, nb_dummies: int = 1,
+                               G0: ArrayLike | None = None, thres: float = 1,
+                               numItermax: int = 1000, tol: float = 1e-7, log: bool = False,
+                               verbose: bool = False, **kwargs: Any) -> Any:
     r"""Partial GW plan with a fixed transported mass, as POT's same-named function.
 
     .. math::
@@ -155,8 +201,11 @@ def partial_gromov_wasserstein(C1, C2, p, q, m=None, nb_dummies=1, G0=None, thre
     return plan
 
 
-def partial_gromov_wasserstein2(C1, C2, p, q, m=None, nb_dummies=1, G0=None, thres=1,
-                                numItermax=1000, tol=1e-7, log=False, verbose=False, **kwargs):
+def partial_gromov_wasserstein2(C1: ArrayLike, C2: ArrayLike, p: ArrayLike, q: ArrayLike,
+                                m: float | None = None, nb_dummies: int = 1,
+                                G0: ArrayLike | None = None, thres: float = 1,
+                                numItermax: int = 1000, tol: float = 1e-7,
+                                log: bool = False, verbose: bool = False, **kwargs: Any) -> Any:
     r"""Partial GW loss with a fixed transported mass, as POT's same-named function.
 
     The loss ``1/2 sum (C1[i, k] - C2[j, l])^2 gamma_ij gamma_kl`` of the plan

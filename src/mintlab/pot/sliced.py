@@ -9,7 +9,7 @@ directions the distances use with that seed.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,7 +17,16 @@ import torch
 from ..transport import plans as _plans
 from ..transport import sliced as _core_sliced
 from ..transport import slicers as _slicers
-from ._compat import POTInputError, as_array, as_pot, assertion_compatible
+from ..transport.line import PlanTuple
+from ..typing import ArrayLike, SeedLike
+from ._compat import (
+    POTInputError,
+    as_array,
+    as_pot,
+    assertion_compatible,
+    check_count,
+    check_real,
+)
 
 __all__ = [
     "get_random_projections",
@@ -50,7 +59,8 @@ def _to_kind(t, is_torch, type_as):
     return arr
 
 
-def get_random_projections(d, n_projections, seed=None, backend=None, type_as=None):
+def get_random_projections(d: int, n_projections: int, seed: SeedLike = None,
+                           backend: Any | None = None, type_as: Any | None = None) -> Any:
     r"""``n_projections`` uniform directions of ``S^{d-1}``, shape ``(d, n_projections)``.
 
     As POT's ``ot.sliced.get_random_projections``; runs
@@ -66,12 +76,15 @@ def get_random_projections(d, n_projections, seed=None, backend=None, type_as=No
     ((5, 100), True)
     """
     is_torch, dtype, device = _kind(type_as, backend)
-    theta = _slicers.random_directions(int(d), int(n_projections), seed, dtype=dtype,
+    theta = _slicers.random_directions(check_count(d, "d"),
+                                       check_count(n_projections, "n_projections"), seed,
+                                       dtype=dtype,
                                        device=device)
     return _to_kind(theta, is_torch, type_as)
 
 
-def get_projections_sphere(d, n_projections, seed=None, backend=None, type_as=None):
+def get_projections_sphere(d: int, n_projections: int, seed: SeedLike = None,
+                           backend: Any | None = None, type_as: Any | None = None) -> Any:
     r"""``n_projections`` uniform orthonormal frames of ``R^d``, shape ``(n_projections, d, 2)``.
 
     As POT's ``ot.sliced.get_projections_sphere``; runs
@@ -85,12 +98,13 @@ def get_projections_sphere(d, n_projections, seed=None, backend=None, type_as=No
     True
     """
     is_torch, dtype, device = _kind(type_as, backend)
-    U = _slicers.random_frames(int(d), int(n_projections), 2, seed, dtype=dtype, device=device)
+    U = _slicers.random_frames(check_count(d, "d"), check_count(n_projections, "n_projections"),
+                               2, seed, dtype=dtype, device=device)
     return _to_kind(U, is_torch, type_as)
 
 
 def _clouds(X_s, X_t):
-    X_s, X_t = as_array(X_s), as_array(X_t)
+    X_s, X_t = as_array(X_s, "X_s"), as_array(X_t, "X_t")
     if X_s.ndim != 2 or X_t.ndim != 2:
         raise ValueError(f"X_s and X_t must be 2-dimensional, got shapes {tuple(X_s.shape)} and "
                          f"{tuple(X_t.shape)}")
@@ -103,11 +117,12 @@ def _clouds(X_s, X_t):
 def _sliced(X_s, X_t, a, b, n_projections, p, projections, seed, log, scaler, reduce):
     """POT's sliced distance: ``reduce`` (mean or max) of the slice costs, to the power 1/p."""
     X_s, X_t = _core_sliced._apply_scaler(*_clouds(X_s, X_t), scaler)
-    a, b = as_array(a), as_array(b)
+    a, b = as_array(a, "a"), as_array(b, "b")
     if projections is None:
         projections = get_random_projections(X_s.shape[1], n_projections, seed, type_as=X_s)
     value, lg = _core_sliced.sliced_wasserstein_distance(X_s, X_t, a=a, b=b, p=p,
-                                                         projections=as_array(projections),
+                                                         projections=as_array(projections,
+                                                                              "projections"),
                                                          log=True)
     emds = lg["projected_emds"]
     if reduce == "max":
@@ -118,8 +133,10 @@ def _sliced(X_s, X_t, a, b, n_projections, p, projections, seed, log, scaler, re
     return value, {"projections": projections, "projected_emds": as_pot(emds, X_s, X_t)}
 
 
-def sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, p=2,
-                                projections=None, seed=None, log=False, scaler=None):
+def sliced_wasserstein_distance(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                                b: ArrayLike | None = None, n_projections: int = 50, p: float = 2,
+                                projections: ArrayLike | None = None, seed: SeedLike = None,
+                                log: bool = False, scaler: Any | None = None) -> Any:
     r"""Sliced Wasserstein distance ``SW_p``, as POT's ``ot.sliced_wasserstein_distance``.
 
     .. math::
@@ -156,8 +173,11 @@ def sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, p=2,
     return _sliced(X_s, X_t, a, b, n_projections, p, projections, seed, log, scaler, "mean")
 
 
-def max_sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, p=2,
-                                    projections=None, seed=None, log=False, scaler=None):
+def max_sliced_wasserstein_distance(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                                    b: ArrayLike | None = None, n_projections: int = 50,
+                                    p: float = 2, projections: ArrayLike | None = None,
+                                    seed: SeedLike = None, log: bool = False,
+                                    scaler: Any | None = None) -> Any:
     r"""Max-sliced Wasserstein over the drawn directions, as POT's same-named function.
 
     .. math:: \max_{l} W_p(\theta_l \# \mu, \theta_l \# \nu)
@@ -179,8 +199,10 @@ def max_sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, 
     return _sliced(X_s, X_t, a, b, n_projections, p, projections, seed, log, scaler, "max")
 
 
-def linear_sliced_wasserstein_sphere(X_s, X_t=None, a=None, b=None, n_projections=50,
-                                     projections=None, seed=None, log=False):
+def linear_sliced_wasserstein_sphere(X_s: ArrayLike, X_t: ArrayLike | None = None,
+                                     a: ArrayLike | None = None, b: ArrayLike | None = None,
+                                     n_projections: int = 50, projections: ArrayLike | None = None,
+                                     seed: SeedLike = None, log: bool = False) -> Any:
     r"""Linear spherical sliced OT, as POT's ``ot.linear_sliced_wasserstein_sphere``.
 
     .. math:: LSSOT_2(\mu, \nu) = \Big(\frac1L \sum_l LCOT_2^2(P^{U_l}_\# \mu,
@@ -201,20 +223,24 @@ def linear_sliced_wasserstein_sphere(X_s, X_t=None, a=None, b=None, n_projection
     >>> float(linear_sliced_wasserstein_sphere(X, X, seed=0))
     0.0
     """
-    X_s = as_array(X_s)
-    if X_t is not None:
-        X_s, X_t = _clouds(X_s, X_t)
-    a, b = as_array(a), as_array(b)
+    Xs_: Any = as_array(X_s, "X_s")
+    Xt_: Any = X_t
+    if Xt_ is not None:
+        Xs_, Xt_ = _clouds(Xs_, Xt_)
+    a, b = as_array(a, "a"), as_array(b, "b")
     if projections is None:
-        projections = get_projections_sphere(X_s.shape[1], n_projections, seed, type_as=X_s)
-    value, lg = _core_sliced.linear_sliced_wasserstein_sphere(X_s, X_t, a=a, b=b,
-                                                         projections=as_array(projections),
+        if Xs_.ndim != 2:
+            raise ValueError(f"X_s must be 2-dimensional, got shape {tuple(Xs_.shape)}")
+        projections = get_projections_sphere(Xs_.shape[1], n_projections, seed, type_as=Xs_)
+    value, lg = _core_sliced.linear_sliced_wasserstein_sphere(Xs_, Xt_, a=a, b=b,
+                                                         projections=as_array(projections,
+                                                                              "projections"),
                                                          log=True)
-    value = as_pot(value, X_s)
+    value = as_pot(value, Xs_)
     if not log:
         return value
     return value, {"projections": projections,
-                   "projected_emds": as_pot(lg["projected_emds"], X_s)}
+                   "projected_emds": as_pot(lg["projected_emds"], Xs_)}
 
 
 # ---------------------------------------------------------------- plans
@@ -246,7 +272,7 @@ def _ground(diff, metric, p):
 
 def _plan_inputs(X_s, X_t, a, b, projections, n_projections, seed):
     X_s, X_t = _clouds(X_s, X_t)
-    a, b = as_array(a), as_array(b)
+    a, b = as_array(a, "a"), as_array(b, "b")
     if projections is None:
         if n_projections is None:
             raise POTInputError("n_projections must be specified if projections is None")
@@ -268,8 +294,11 @@ def _as_kind(t, like):
 
 
 @assertion_compatible
-def sliced_plans(X_s, X_t, a=None, b=None, metric="sqeuclidean", p=1, projections=None,
-                 n_projections=None, seed=None, batch_size=None, log=False):
+def sliced_plans(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                 b: ArrayLike | None = None, metric: str | None = "sqeuclidean", p: float = 1,
+                 projections: ArrayLike | None = None, n_projections: int | None = None,
+                 seed: SeedLike = None, batch_size: int | None = None,
+                 log: bool = False) -> Any:
     r"""The lifted 1D optimal plan of every slice and its cost, as POT's ``ot.sliced.sliced_plans``.
 
     .. math:: C_l = \sum_{ij} \Lambda_{\theta_l}(\gamma_{\theta_l})_{ij} \, c(x_i, y_j)
@@ -293,17 +322,17 @@ def sliced_plans(X_s, X_t, a=None, b=None, metric="sqeuclidean", p=1, projection
     0.0
     """
     _ground_p(metric, p)
-    X_s, X_t, a, b, projections = _plan_inputs(X_s, X_t, a, b, projections, n_projections, seed)
-    Xp = X_s @ projections
-    Yp = X_t @ projections
+    Xs_, Xt_, a, b, proj_matrix = _plan_inputs(X_s, X_t, a, b, projections, n_projections,
+                                                seed)
+    Xp = Xs_ @ proj_matrix
+    Yp = Xt_ @ proj_matrix
     from .lp import wasserstein_1d
 
     _, plans = wasserstein_1d(Xp, Yp, a, b, p=2, return_plans="coo_tuple")
-    costs = _as_kind(torch.stack([_lifted_cost(X_s, X_t, pl, metric, p) for pl in plans]), X_s)
-    plan_tuple = namedtuple("PlanTuple", ["data", "rows", "cols"])
-    plans = [plan_tuple(*pl) for pl in plans]
+    costs = _as_kind(torch.stack([_lifted_cost(Xs_, Xt_, pl, metric, p) for pl in plans]), Xs_)
+    plans = [PlanTuple(*pl) for pl in plans]
     if log:
-        return plans, costs, {"X_projection": Xp, "Y_projection": Yp, "projections": projections}
+        return plans, costs, {"X_projection": Xp, "Y_projection": Yp, "projections": proj_matrix}
     return plans, costs
 
 
@@ -326,9 +355,12 @@ def _assemble(plans, weights, n, m, dense, like):
 
 
 @assertion_compatible
-def min_sliced_transport_plan(X_s, X_t, a=None, b=None, projections=None, metric="sqeuclidean",
-                              p=2, n_projections=None, seed=None, batch_size=None, dense=True,
-                              log=False):
+def min_sliced_transport_plan(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                              b: ArrayLike | None = None, projections: ArrayLike | None = None,
+                              metric: str = "sqeuclidean", p: float = 2,
+                              n_projections: int | None = None, seed: SeedLike = None,
+                              batch_size: int | None = None, dense: bool = True,
+                              log: bool = False) -> Any:
     r"""The cheapest lifted slice plan, as POT's ``ot.min_sliced_transport_plan``.
 
     .. math:: \gamma = \Lambda_{\theta^\star}(\gamma_{\theta^\star}), \quad
@@ -357,34 +389,38 @@ def min_sliced_transport_plan(X_s, X_t, a=None, b=None, projections=None, metric
            [0.5, 0. ]])
     """
     q = _ground_p(metric, p)
-    X_s, X_t, a, b, projections = _plan_inputs(X_s, X_t, a, b, projections, n_projections, seed)
-    n, m = X_s.shape[0], X_t.shape[0]
+    Xs_, Xt_, a, b, proj_matrix = _plan_inputs(X_s, X_t, a, b, projections, n_projections,
+                                                seed)
+    n, m = Xs_.shape[0], Xt_.shape[0]
     if q is None:
-        plans, costs = sliced_plans(X_s, X_t, a, b, metric, p, projections)
+        plans, costs = sliced_plans(Xs_, Xt_, a, b, metric, p, proj_matrix)
         k = int(np.argmin(np.asarray(torch.as_tensor(costs).detach().cpu())))
-        plan = _assemble([plans[k]], [1.0], n, m, dense, X_s)
+        plan = _assemble([plans[k]], [1.0], n, m, dense, Xs_)
         cost = costs[k]
     else:
-        res = _plans.expected_sliced_plan(X_s, X_t, a=a, b=b, projections=projections, p=q,
+        res = _plans.expected_sliced_plan(Xs_, Xt_, a=a, b=b, projections=proj_matrix, p=q,
                                           dense=False)
-        costs = as_pot(res.slice_costs, X_s)
+        costs = as_pot(res.slice_costs, Xs_)
         k = int(np.argmin(np.asarray(torch.as_tensor(res.slice_costs).detach().cpu())))
-        one = _plans.expected_sliced_plan(X_s, X_t, a=a, b=b, projections=projections[:, k:k + 1],
-                                          p=q, dense=dense)
-        plan = as_pot(one.plan, X_s) if dense else one.plan
-        cost = as_pot(one.cost, X_s)
+        one = _plans.expected_sliced_plan(Xs_, Xt_, a=a, b=b,
+                                          projections=proj_matrix[:, k:k + 1], p=q, dense=dense)
+        plan = as_pot(one.plan, Xs_) if dense else one.plan
+        cost = as_pot(one.cost, Xs_)
     if not log:
         return plan, cost
-    return plan, cost, {"projections": projections, "costs": costs,
-                        "min_projection": projections[:, k],
-                        "X_min_projection": (X_s @ projections)[:, k],
-                        "Y_min_projection": (X_t @ projections)[:, k]}
+    return plan, cost, {"projections": proj_matrix, "costs": costs,
+                        "min_projection": proj_matrix[:, k],
+                        "X_min_projection": (Xs_ @ proj_matrix)[:, k],
+                        "Y_min_projection": (Xt_ @ proj_matrix)[:, k]}
 
 
 @assertion_compatible
-def expected_sliced_plan(X_s, X_t, a=None, b=None, projections=None, metric="sqeuclidean", p=2,
-                         n_projections=None, beta=0.0, seed=None, dense=True, batch_size=None,
-                         log=False):
+def expected_sliced_plan(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                         b: ArrayLike | None = None, projections: ArrayLike | None = None,
+                         metric: str = "sqeuclidean", p: float = 2,
+                         n_projections: int | None = None, beta: float = 0.0,
+                         seed: SeedLike = None, dense: bool = True,
+                         batch_size: int | None = None, log: bool = False) -> Any:
     r"""Expected sliced transport plan, as POT's ``ot.expected_sliced_plan``.
 
     .. math:: \bar\gamma = \sum_l w_l \Lambda_{\theta_l}(\gamma_{\theta_l}), \quad
@@ -410,31 +446,33 @@ def expected_sliced_plan(X_s, X_t, a=None, b=None, projections=None, metric="sqe
     2.625
     """
     q = _ground_p(metric, p)
-    X_s, X_t, a, b, projections = _plan_inputs(X_s, X_t, a, b, projections, n_projections, seed)
-    n, m = X_s.shape[0], X_t.shape[0]
+    beta = check_real(beta, "beta")
+    Xs_, Xt_, a, b, proj_matrix = _plan_inputs(X_s, X_t, a, b, projections, n_projections,
+                                                seed)
+    n, m = Xs_.shape[0], Xt_.shape[0]
     plans = None
     if q is None:
-        plans, costs = sliced_plans(X_s, X_t, a, b, metric, p, projections)
+        plans, costs = sliced_plans(Xs_, Xt_, a, b, metric, p, proj_matrix)
         c = torch.as_tensor(costs)
         w = torch.full_like(c, 1.0 / c.shape[0]) if beta == 0 else torch.softmax(-beta * c, 0)
-        plan = _assemble(plans, w, n, m, True, X_s)
-        Xs = torch.as_tensor(X_s)
-        cost_matrix = _ground(Xs[:, None, :] - torch.as_tensor(X_t).to(Xs.dtype)[None], metric,
+        plan = _assemble(plans, w, n, m, True, Xs_)
+        Xs = torch.as_tensor(Xs_)
+        cost_matrix = _ground(Xs[:, None, :] - torch.as_tensor(Xt_).to(Xs.dtype)[None], metric,
                               p)
         cost = _as_kind((torch.as_tensor(plan).to(Xs.dtype) * cost_matrix).sum()
-                        if beta == 0 else (w * c).sum(), X_s)
+                        if beta == 0 else (w * c).sum(), Xs_)
         if not dense:
-            plan = _assemble(plans, w, n, m, False, X_s)
-        weights = _as_kind(w, X_s)
+            plan = _assemble(plans, w, n, m, False, Xs_)
+        weights = _as_kind(w, Xs_)
     else:
-        res = _plans.expected_sliced_plan(X_s, X_t, a=a, b=b, projections=projections, p=q,
+        res = _plans.expected_sliced_plan(Xs_, Xt_, a=a, b=b, projections=proj_matrix, p=q,
                                           beta=float(beta), dense=dense)
-        plan = as_pot(res.plan, X_s) if dense else res.plan
-        cost = as_pot(res.cost, X_s)
-        costs, weights = as_pot(res.slice_costs, X_s), as_pot(res.slice_weights, X_s)
+        plan = as_pot(res.plan, Xs_) if dense else res.plan
+        cost = as_pot(res.cost, Xs_)
+        costs, weights = as_pot(res.slice_costs, Xs_), as_pot(res.slice_weights, Xs_)
     if not log:
         return plan, cost
     if plans is None:
-        plans, _ = sliced_plans(X_s, X_t, a, b, metric, p, projections)
-    return plan, cost, {"projections": projections, "costs": costs, "G": plans,
+        plans, _ = sliced_plans(Xs_, Xt_, a, b, metric, p, proj_matrix)
+    return plan, cost, {"projections": proj_matrix, "costs": costs, "G": plans,
                         "weights": weights}

@@ -27,8 +27,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
-from .._validation import ArrayIO, check_choice, check_int, check_positive
+from .._validation import (
+    ArrayIO,
+    check_array,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_weights,
+)
+from ..embed._checks import check_seed
+from ..typing import Array, ArrayLike
 
 __all__ = ["register", "RegistrationResult", "fit_transform_model", "correspondences"]
 
@@ -94,7 +105,9 @@ def _weighted_linear(X, Y, w, kind):
     return LinearModel(A, my - mx @ A.T)
 
 
-def fit_transform_model(X, Y, w, kind="rigid", regularization=1e-3, width=None):
+def fit_transform_model(X: ArrayLike, Y: ArrayLike, w: ArrayLike, kind: str = "rigid",
+                        regularization: float = 1e-3,
+                        width: float | None = None) -> LinearModel | KernelModel:
     """The deformation of ``kind`` that best maps ``X`` to ``Y`` in weighted least squares.
 
     Parameters
@@ -116,16 +129,34 @@ def fit_transform_model(X, Y, w, kind="rigid", regularization=1e-3, width=None):
         The fitted model, ``model(points) -> points``.
     """
     kind = check_choice(kind, "kind", TRANSFORMS)
-    X, Y, w = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64), \
-        np.asarray(w, dtype=np.float64)
-    if X.ndim != 2 or X.shape != Y.shape or w.shape != (X.shape[0],):
-        raise ValueError(f"X and Y must have one shape (n, d) and w shape (n,), got "
-                         f"{X.shape}, {Y.shape} and {w.shape}")
-    if not (np.isfinite(X).all() and np.isfinite(Y).all() and np.isfinite(w).all()) \
-            or (w < 0).any():
-        raise ValueError("X, Y and w must be finite and w non-negative")
-    if w.sum() <= 0:
-        raise ValueError("at least one correspondence must have a positive weight")
+    X = _points(X, "X")
+    Y = _points(Y, "Y")
+    if X.shape != Y.shape:
+        raise ValueError(f"Y must have shape {X.shape} to match X, got {Y.shape}")
+    wt = check_array(w.detach().cpu() if hasattr(w, "detach") else w, "w", ndim=1)
+    if wt.shape[0] != X.shape[0]:
+        raise ValueError(f"w must have shape ({X.shape[0]},) (one weight per point of X), got "
+                         f"{tuple(wt.shape)}")
+    w = check_weights(wt.to(torch.float64), "w", normalize=False).numpy()
+    regularization = check_positive(regularization, "regularization")
+    if width is not None:
+        width = check_positive(width, "width")
+    return _fit_model(X, Y, w, kind, regularization, width)
+
+
+def _points(x: Any, name: str) -> np.ndarray:
+    """A finite, non-empty point cloud ``(n, d)`` as a float64 numpy array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+    t = check_array(x, name, ndim=2)
+    if 0 in t.shape:
+        raise ValueError(f"{name} must be a non-empty point cloud (n, d), got shape "
+                         f"{tuple(t.shape)}")
+    return np.asarray(t.numpy(), dtype=np.float64)
+
+
+def _fit_model(X, Y, w, kind, regularization, width):
+    """:func:`fit_transform_model` on checked float64 arrays."""
     if kind in ("rigid", "similarity", "affine"):
         return _weighted_linear(X, Y, w, kind)
     n, d = X.shape
@@ -152,7 +183,9 @@ def fit_transform_model(X, Y, w, kind="rigid", regularization=1e-3, width=None):
 
 
 # ------------------------------------------------------------- correspondences
-def correspondences(Y, X_t, method, penalty=None, n_frames=8, rng=None):
+def correspondences(Y: ArrayLike, X_t: ArrayLike, method: str, penalty: float | None = None,
+                    n_frames: int = 8,
+                    rng: np.random.Generator | None = None) -> tuple[Array, Array]:
     """Where each point of ``Y`` should move, and how much that match counts.
 
     Returns ``(targets (n, d), weights (n,))`` for ``method`` in
@@ -161,13 +194,22 @@ def correspondences(Y, X_t, method, penalty=None, n_frames=8, rng=None):
     pair is matched only if it costs less than ``2 * penalty``).
     """
     method = check_choice(method, "method", CORRESPONDENCES)
-    Y, X_t = np.asarray(Y, dtype=np.float64), np.asarray(X_t, dtype=np.float64)
-    if Y.ndim != 2 or X_t.ndim != 2 or Y.shape[1] != X_t.shape[1] or 0 in Y.shape \
-            or 0 in X_t.shape:
-        raise ValueError(f"Y and X_t must be non-empty point clouds (n, d) and (m, d), got "
-                         f"{Y.shape} and {X_t.shape}")
+    io = ArrayIO(Y, X_t)
+    Yn, Xn = _points(Y, "Y"), _points(X_t, "X_t")
+    if Yn.shape[1] != Xn.shape[1]:
+        raise ValueError(f"X_t must have shape (m, {Yn.shape[1]}) to match Y, got {Xn.shape}")
     if method in ("opt", "sliced_opt"):
         penalty = check_positive(penalty, "penalty")
+    n_frames = check_int(n_frames, "n_frames", minimum=1)
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy random Generator or None, got {type(rng).__name__}")
+    targets, weights = _correspondences(Yn, Xn, method, penalty, n_frames, rng)
+    return (io.out(torch.as_tensor(targets, dtype=io.dtype, device=io.device)),
+            io.out(torch.as_tensor(weights, dtype=io.dtype, device=io.device)))
+
+
+def _correspondences(Y, X_t, method, penalty, n_frames, rng):
+    """:func:`correspondences` on checked float64 arrays."""
     if method == "sliced_opt" and rng is None:
         rng = np.random.default_rng()
     n, d = Y.shape
@@ -232,9 +274,12 @@ class RegistrationResult:
     converged: bool
 
 
-def register(X_s, X_t, *, transform="rigid", correspondence="sliced_opt", penalty=None,
-             n_iter=100, n_frames=8, regularization=1e-3, width=None, anneal=0.9, tol=1e-6,
-             seed=None, progress=False):
+def register(X_s: ArrayLike, X_t: ArrayLike, *, transform: str = "rigid",
+             correspondence: str = "sliced_opt", penalty: float | None = None,
+             n_iter: int = 100, n_frames: int = 8, regularization: float = 1e-3,
+             width: float | None = None, anneal: float = 0.9, tol: float = 1e-6,
+             seed: int | np.random.Generator | None = None,
+             progress: bool = False) -> RegistrationResult:
     """Register the point cloud ``X_s`` onto ``X_t`` (``opt-registration``).
 
     Parameters
@@ -288,10 +333,15 @@ def register(X_s, X_t, *, transform="rigid", correspondence="sliced_opt", penalt
     correspondence = check_choice(correspondence, "correspondence", CORRESPONDENCES)
     n_iter = check_int(n_iter, "n_iter", minimum=1)
     n_frames = check_int(n_frames, "n_frames", minimum=1)
-    check_positive(regularization, "regularization")
-    anneal = float(anneal)
+    regularization = check_positive(regularization, "regularization")
+    if width is not None:
+        width = check_positive(width, "width")
+    anneal = check_positive(anneal, "anneal")
     if not 0.0 < anneal <= 1.0:
         raise ValueError(f"anneal must lie in (0, 1], got {anneal}")
+    tol = check_nonnegative(tol, "tol")
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        check_seed(seed, numpy_ok=False, torch_ok=False)
     spread = float(np.sqrt(((Xt - Xt.mean(0)) ** 2).sum(1).mean())) or 1.0
     if penalty is None:
         from scipy.spatial import cKDTree
@@ -309,10 +359,10 @@ def register(X_s, X_t, *, transform="rigid", correspondence="sliced_opt", penalt
         it_range = tqdm(it_range, desc="registration", unit="iter")
     for it in it_range:
         lam = max(final, start * anneal ** (it - 1))
-        targets, w = correspondences(Y, Xt, correspondence, lam, n_frames, rng)
+        targets, w = _correspondences(Y, Xt, correspondence, lam, n_frames, rng)
         if w.sum() <= 1e-12:
             break  # nothing matched: keep the current fit
-        model = fit_transform_model(Xs, targets, w, transform, regularization, width)
+        model = _fit_model(Xs, targets, w, transform, regularization, width)
         Y_new = model(Xs)
         move = float(np.sqrt(((Y_new - Y) ** 2).sum(1).mean()))
         Y = Y_new
@@ -321,8 +371,6 @@ def register(X_s, X_t, *, transform="rigid", correspondence="sliced_opt", penalt
             break
     if model is None:
         model = LinearModel(np.eye(d), np.zeros(d))
-
-    import torch
 
     def out(x):
         return io.out(torch.as_tensor(x, dtype=io.dtype, device=io.device))

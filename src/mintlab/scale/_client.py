@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from typing import Any
 
 __all__ = ["get_client", "PartitionError", "wait_for"]
 
@@ -23,7 +24,7 @@ def _distributed():
     return distributed
 
 
-def get_client(client=None):
+def get_client(client: Any = None) -> Any:
     """The ``distributed.Client`` to run on.
 
     Parameters

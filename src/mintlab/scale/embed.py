@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,15 +24,34 @@ def _is_bag(x) -> bool:
 
 
 def _set_dim(s, i):
+    """The dimension of ``sets[i]``, after checking it (no copy of a numeric array)."""
     pts = s[0] if isinstance(s, tuple) and len(s) == 2 else s
-    shape = np.shape(pts)
+    if hasattr(pts, "detach") and hasattr(pts, "is_floating_point"):  # a torch tensor
+        shape = tuple(pts.shape)
+        if pts.is_complex():
+            raise TypeError(f"sets[{i}] must hold real numbers, got dtype {pts.dtype}")
+        finite = (lambda: bool(pts.detach().isfinite().all())) if pts.is_floating_point() \
+            else (lambda: True)
+    else:
+        try:
+            arr = np.asarray(pts)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.dtype.kind not in "biuf":
+            raise TypeError(f"sets[{i}] must be an array of numbers of shape (n, d) or (n,), "
+                            f"got {type(pts).__name__}") from None
+        shape = arr.shape
+        finite = (lambda: bool(np.isfinite(arr).all())) if arr.dtype.kind == "f" \
+            else (lambda: True)
     if len(shape) not in (1, 2) or shape[0] == 0:
         raise ValueError(f"sets[{i}] must be a non-empty array of shape (n, d) or (n,), "
                          f"got shape {shape}")
+    if not finite():
+        raise ValueError(f"sets[{i}] must be finite, got NaN or infinite values")
     return 1 if len(shape) == 1 else shape[1]
 
 
-def partition_sets(sets, partition_size):
+def partition_sets(sets: Any, partition_size: int) -> list[Any]:
     """Validate an in-memory collection of sets and cut it into partitions.
 
     A list of sets gives lists of sets; an array ``(K, n, d)`` gives arrays
@@ -49,15 +69,21 @@ def partition_sets(sets, partition_size):
         if arr.ndim != 3 or 0 in arr.shape:
             raise ValueError(f"sets given as one array must have shape (K, n, d) with K, n, "
                              f"d > 0, got {arr.shape}")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"sets must hold real numbers, got dtype {arr.dtype}")
+        if not np.isfinite(arr).all():
+            raise ValueError("sets must be finite, got NaN or infinite values")
         return [arr[s:s + partition_size] for s in range(0, len(arr), partition_size)]
     if not isinstance(sets, list | tuple):
         raise TypeError(f"sets must be a list of sets, a (K, n, d) array or a dask.bag, got "
                         f"{type(sets).__name__}")
     if len(sets) == 0:
         raise ValueError("sets must not be empty")
-    dim = _set_dim(sets[0], 0)
+    dim = None
     for i, s in enumerate(sets):
         d = _set_dim(s, i)
+        if dim is None:
+            dim = d
         if d != dim:
             raise ValueError(f"every set must have dimension {dim} (that of sets[0]), "
                              f"sets[{i}] has {d}")
@@ -104,8 +130,12 @@ def _fit_on_sample(embedding, sets, fit_sample, seed):
 
 
 def _partition_futures(client, sets, partition_size, fn, *args, retries=0, progress=False,
-                       what="partition"):
-    """Run ``fn(partition, *args, index)`` on every partition; the futures, once all are done."""
+                       what="partition", parts=None):
+    """Run ``fn(partition, *args, index)`` on every partition; the futures, once all are done.
+
+    ``parts`` are the partitions of an in-memory ``sets`` already made (and checked) by
+    :func:`partition_sets`; without them they are made here.
+    """
     import dask
 
     token = uuid.uuid4().hex[:8]
@@ -117,7 +147,8 @@ def _partition_futures(client, sets, partition_size, fn, *args, retries=0, progr
                  for i, p in enumerate(parts)]
         futures = client.compute(tasks, retries=retries)
     else:
-        parts = partition_sets(sets, partition_size)
+        if parts is None:
+            parts = partition_sets(sets, partition_size)
         part_futures = client.scatter(parts)
         futures = [client.submit(fn, p, *args, i, key=f"mintlab-{what}-{token}-{i}",
                                  retries=retries, pure=False)
@@ -125,8 +156,9 @@ def _partition_futures(client, sets, partition_size, fn, *args, retries=0, progr
     return wait_for(client, futures, progress, what)
 
 
-def embed_distributed(sets, embedding, client=None, partition_size=1000, fit_sample=10_000,
-                      seed=0, out=None, retries=0, progress=False):
+def embed_distributed(sets: Any, embedding: Any, client: Any = None, partition_size: int = 1000,
+                      fit_sample: int = 10_000, seed: int = 0, out: str | Path | None = None,
+                      retries: int = 0, progress: bool = False) -> Any:
     """Embed many sets on a Dask cluster with any mintlab set embedding.
 
     The embedding is fitted once on the driver (unless it is already
@@ -186,8 +218,12 @@ def embed_distributed(sets, embedding, client=None, partition_size=1000, fit_sam
     retries = check_int(retries, "retries", minimum=0)
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative int, got {int(seed)}")
+    partition_size = check_int(partition_size, "partition_size", minimum=1)
+    parts = None
     if not _is_bag(sets):
-        partition_sets(sets, partition_size)  # validate before any work is scheduled
+        parts = partition_sets(sets, partition_size)  # validated before any work is scheduled
     elif sets.npartitions == 0:
         raise ValueError("sets must not be an empty bag")
     client = get_client(client)
@@ -195,7 +231,8 @@ def embed_distributed(sets, embedding, client=None, partition_size=1000, fit_sam
         _fit_on_sample(embedding, sets, fit_sample, int(seed))
     emb_future = client.scatter(embedding, broadcast=True, hash=False)
     futures = _partition_futures(client, sets, partition_size, _embed_partition, emb_future,
-                                 retries=retries, progress=progress, what="partition")
+                                 retries=retries, progress=progress, what="partition",
+                                 parts=parts)
     shapes = client.gather([client.submit(np.shape, f, pure=False) for f in futures])
     dtype = client.submit(lambda a: a.dtype, futures[0], pure=False).result()
     blocks = [da.from_delayed(dask.delayed(f), shape=tuple(s), dtype=dtype)
@@ -214,7 +251,8 @@ def _distance_block(A, B):
     return cdist(np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64))
 
 
-def pairwise_distances_distributed(E, path=None, block_size=4096, client=None, progress=False):
+def pairwise_distances_distributed(E: Any, path: str | Path | None = None, block_size: int = 4096,
+                                   client: Any = None, progress: bool = False) -> Any:
     """Euclidean distance matrix of the rows of ``E``, in blocks on a Dask cluster.
 
     Each ``block_size x block_size`` block is one task
@@ -241,11 +279,17 @@ def pairwise_distances_distributed(E, path=None, block_size=4096, client=None, p
 
     block_size = check_int(block_size, "block_size", minimum=1)
     if not isinstance(E, da.Array):
+        if hasattr(E, "detach"):
+            E = E.detach().cpu().numpy()
+        if isinstance(E, str) or E is None:
+            raise TypeError(f"E must be an array of shape (K, D), got {type(E).__name__}")
         arr = np.asarray(E)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"E must hold real numbers, got dtype {arr.dtype}")
         if arr.ndim != 2 or 0 in arr.shape:
             raise ValueError(f"E must have shape (K, D) with K, D > 0, got {arr.shape}")
         if not np.isfinite(arr).all():
-            raise ValueError("E must be finite")
+            raise ValueError("E must be finite, got NaN or infinite values")
         E = da.from_array(arr, chunks=(block_size, -1))
     else:
         if E.ndim != 2:

@@ -13,6 +13,7 @@ kernels that compare sorted measures pairwise.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numba
 import numpy as np
@@ -108,6 +109,7 @@ def flat_values(io: ArrayIO, values, lengths, batch, name: str, lengths_name: st
     along the last axis; a flat array may have leading axes ``(..., N)``.
     Point clouds (``points=True``): elements ``(n_k, d)``, flat ``(N, d)``.
     """
+    flat: Any  # numpy or torch while the elements are gathered, a tensor once checked
     if is_ragged_list(values, 2 if points else None):
         if lengths is not None or batch is not None:
             raise ValueError(f"{name} is a list of arrays: do not also give {lengths_name} "
@@ -137,9 +139,10 @@ def flat_values(io: ArrayIO, values, lengths, batch, name: str, lengths_name: st
             sizes = [e.shape[0] for e in values]
             bad = ~torch.isfinite(torch.as_tensor(np.asarray(flat) if isinstance(
                 flat, np.ndarray) else flat.detach())).reshape(len(flat), -1).all(1)
-            k = int(np.searchsorted(np.cumsum(sizes), int(torch.nonzero(bad)[0, 0]),
-                                    side="right")) if bool(bad.any()) else None
-            raise ValueError(f"{err}" + ("" if k is None else f" (in {name}[{k}])")) from None
+            bad_k = int(np.searchsorted(np.cumsum(sizes), int(torch.nonzero(bad)[0, 0]),
+                                        side="right")) if bool(bad.any()) else None
+            raise ValueError(f"{err}" + ("" if bad_k is None else f" (in {name}[{bad_k}])")) \
+                from None
         sizes = [e.shape[0] for e in parts]
         return flat, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     if lengths is None and batch is None:
@@ -157,6 +160,7 @@ def flat_weights(io: ArrayIO, weights, offsets: np.ndarray, name: str, values_na
         return None
     N = int(offsets[-1])
     K = offsets.shape[0] - 1
+    w: Any  # numpy while the elements are gathered, a tensor once checked
     if is_ragged_list(weights):
         if len(weights) != K:
             raise ValueError(f"{name} must hold {K} arrays (one per problem of {values_name}), "

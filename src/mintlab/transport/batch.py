@@ -22,10 +22,13 @@ last bits.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import torch
 
 from .._validation import ArrayIO, check_int, check_nonnegative
+from ..typing import Array, ArrayLike, SeedLike
 from . import _segments as sg
 from ._partial1d import sorted_costs
 from .line import _check_p, _pow
@@ -735,9 +738,13 @@ def _two_families(io, sets_a, sets_b, a, b, *, points=True):
     return xa, off_a, wa, xb, off_b, wb, False
 
 
-def sliced_wasserstein_matrix(sets_a, sets_b=None, a=None, b=None, *, n_projections=50, p=2,
-                              projections=None, seed=None, directions="random",
-                              block_size=_DEFAULT_BLOCK, progress=False):
+def sliced_wasserstein_matrix(sets_a: Sequence[ArrayLike] | ArrayLike,
+                              sets_b: Sequence[ArrayLike] | ArrayLike | None = None,
+                              a: Sequence[ArrayLike] | None = None,
+                              b: Sequence[ArrayLike] | None = None, *, n_projections: int = 50,
+                              p: float = 2, projections: ArrayLike | None = None,
+                              seed: SeedLike = None, directions: str = "random",
+                              block_size: int = _DEFAULT_BLOCK, progress: bool = False) -> Array:
     r"""Sliced Wasserstein distances between every pair of point clouds.
 
     .. math::
@@ -799,9 +806,14 @@ def sliced_wasserstein_matrix(sets_a, sets_b=None, a=None, b=None, *, n_projecti
     return io.out(D.pow(1.0 / p))
 
 
-def s3w_matrix(sets_a, sets_b=None, a=None, b=None, *, variant="s3w", p=2, n_projections=100,
-               n_rotations=10, pool_size=100, h=None, projections=None, seed=None,
-               directions="random", block_size=_DEFAULT_BLOCK, progress=False):
+def s3w_matrix(sets_a: Sequence[ArrayLike] | ArrayLike,
+               sets_b: Sequence[ArrayLike] | ArrayLike | None = None,
+               a: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None, *,
+               variant: str = "s3w", p: float = 2, n_projections: int = 100, n_rotations: int = 10,
+               pool_size: int = 100, h: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               projections: ArrayLike | None = None, seed: SeedLike = None,
+               directions: str = "random", block_size: int = _DEFAULT_BLOCK,
+               progress: bool = False) -> Array:
     r"""Stereographic spherical sliced Wasserstein (``s3w``) between every pair of sets.
 
     .. math::
@@ -846,8 +858,11 @@ def s3w_matrix(sets_a, sets_b=None, a=None, b=None, *, variant="s3w", p=2, n_pro
     return io.out(D.pow(1.0 / p))
 
 
-def circle_wasserstein_matrix(sets_a, sets_b=None, a=None, b=None, *, p=1,
-                              block_size=_DEFAULT_BLOCK, progress=False):
+def circle_wasserstein_matrix(sets_a: Sequence[ArrayLike] | ArrayLike,
+                              sets_b: Sequence[ArrayLike] | ArrayLike | None = None,
+                              a: Sequence[ArrayLike] | None = None,
+                              b: Sequence[ArrayLike] | None = None, *, p: float = 1,
+                              block_size: int = _DEFAULT_BLOCK, progress: bool = False) -> Array:
     r"""Wasserstein distances on the circle :math:`\mathbb{R}/\mathbb{Z}` between every pair.
 
     .. math:: D_{ij} = W_p^p(\mu_i, \nu_j) \text{ on the circle}
@@ -908,9 +923,13 @@ def circle_wasserstein_matrix(sets_a, sets_b=None, a=None, b=None, *, p=1,
     return io.out(_fill(pairs_fn, K, M, sym, block_size, progress, xa))
 
 
-def sliced_partial_wasserstein_matrix(sets_a, sets_b=None, penalty=None, *, n_projections=50,
-                                      p=2, projections=None, seed=None, directions="random",
-                                      block_size=_DEFAULT_BLOCK, progress=False):
+def sliced_partial_wasserstein_matrix(sets_a: Sequence[ArrayLike] | ArrayLike,
+                                      sets_b: Sequence[ArrayLike] | ArrayLike | None = None,
+                                      penalty: float | None = None, *, n_projections: int = 50,
+                                      p: float = 2, projections: ArrayLike | None = None,
+                                      seed: SeedLike = None, directions: str = "random",
+                                      block_size: int = _DEFAULT_BLOCK,
+                                      progress: bool = False) -> Array:
     r"""Sliced optimal partial transport (``sopt``) between every pair of point clouds.
 
     .. math::
@@ -969,10 +988,16 @@ def sliced_partial_wasserstein_matrix(sets_a, sets_b=None, penalty=None, *, n_pr
     return io.out(_fill(pairs_fn, K, M, sym, block_size, progress, xa.detach()))
 
 
-def linear_sliced_wasserstein_sphere_matrix(sets_a, sets_b=None, a=None, b=None, *,
-                                            n_projections=50, projections=None, seed=None,
-                                            n_references=None, block_size=_DEFAULT_BLOCK,
-                                            progress=False):
+def linear_sliced_wasserstein_sphere_matrix(sets_a: Sequence[ArrayLike] | ArrayLike,
+                                            sets_b: Sequence[ArrayLike] | ArrayLike | None = None,
+                                            a: Sequence[ArrayLike] | None = None,
+                                            b: Sequence[ArrayLike] | None = None, *,
+                                            n_projections: int = 50,
+                                            projections: ArrayLike | None = None,
+                                            seed: SeedLike = None,
+                                            n_references: int | None = None,
+                                            block_size: int = _DEFAULT_BLOCK,
+                                            progress: bool = False) -> Array:
     r"""Linear spherical sliced OT (``lssot``) between every pair of sets on ``S^{d-1}``.
 
     .. math::

@@ -34,6 +34,7 @@ import torch
 
 from .._random import make_generator, rand
 from .._validation import ArrayIO, check_choice, check_int, check_positive, check_weights
+from ..typing import ArrayLike, SeedLike
 
 __all__ = ["Coupling", "couple", "COUPLING_METHODS"]
 
@@ -353,9 +354,12 @@ def _check_weights(io, w, name, size):
 
 
 # -------------------------------------------------------------------- API
-def couple(x0, x1, method="exact", *, a=None, b=None, p=2, reg=None, mass=None,
-           n_projections=50, projections=None, seed=None, beta=0.0, max_iter=1000,
-           tol="auto", solver="emd", dense=False):
+def couple(x0: ArrayLike, x1: ArrayLike, method: str = "exact", *, a: ArrayLike | None = None,
+           b: ArrayLike | None = None, p: float = 2, reg: float | None = None,
+           mass: float | None = None, n_projections: int = 50,
+           projections: ArrayLike | None = None, seed: SeedLike = None, beta: float = 0.0,
+           max_iter: int = 1000, tol: float | str | None = "auto", solver: str = "emd",
+           dense: bool = False) -> Coupling:
     r"""Couple two minibatches by a transport plan.
 
     .. math::

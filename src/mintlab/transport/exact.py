@@ -16,6 +16,7 @@ import torch
 from ot.lp._network_simplex import emd as _pot_emd  # bound once: ``ot.emd`` may be rebound
 
 from .._validation import ArrayIO, check_int, check_nonnegative
+from ..typing import ArrayLike
 
 __all__ = ["emd", "emd2", "partial_wasserstein_lp", "ExactPartialTransport"]
 
@@ -82,8 +83,10 @@ def _solve(a_np, b_np, M_np, numItermax, center_dual, numThreads, potentials_ini
     return G, float((G * M_np).sum()), log["u"], log["v"], log["warning"], log["result_code"]
 
 
-def emd(a, b, M, numItermax=1_000_000, log=False, center_dual=True, numThreads=1,
-        check_marginals=True, potentials_init=None, *, num_itermax=None):
+def emd(a: ArrayLike, b: ArrayLike, M: ArrayLike, numItermax: int = 1_000_000, log: bool = False,
+        center_dual: bool = True, numThreads: int = 1, check_marginals: bool = True,
+        potentials_init: tuple[ArrayLike, ArrayLike] | None = None, *,
+        num_itermax: int | None = None) -> Any:
     r"""Exact optimal transport plan (POT's network simplex), as POT's ``ot.emd``.
 
     .. math::
@@ -145,9 +148,11 @@ def _log(io, cost, u, v, warning, code):
     return {"cost": cost, "u": t(u), "v": t(v), "warning": warning, "result_code": code}
 
 
-def emd2(a, b, M, processes=1, numItermax=1_000_000, log=False, return_matrix=False,
-         center_dual=True, numThreads=1, check_marginals=True, potentials_init=None, *,
-         num_itermax=None):
+def emd2(a: ArrayLike, b: ArrayLike, M: ArrayLike, processes: int = 1, numItermax: int = 1_000_000,
+         log: bool = False, return_matrix: bool = False, center_dual: bool = True,
+         numThreads: int = 1, check_marginals: bool = True,
+         potentials_init: tuple[ArrayLike, ArrayLike] | None = None, *,
+         num_itermax: int | None = None) -> Any:
     r"""Exact optimal transport cost ``<plan, M>`` (POT's network simplex), as POT's ``ot.emd2``.
 
     .. math::
@@ -227,7 +232,8 @@ class ExactPartialTransport:
     plan: Any
 
 
-def partial_wasserstein_lp(a, b, M, penalty):
+def partial_wasserstein_lp(a: ArrayLike, b: ArrayLike, M: ArrayLike,
+                           penalty: float) -> ExactPartialTransport:
     r"""Penalised optimal partial transport solved exactly as one balanced LP.
 
     .. math::

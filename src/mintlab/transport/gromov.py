@@ -18,7 +18,9 @@ exact minimiser of the objective's quadratic restriction to the segment.
 
 from __future__ import annotations
 
+import numbers
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,7 @@ from .._validation import (
     check_positive,
     check_weights,
 )
+from ..typing import Array, ArrayLike, SeedLike
 
 __all__ = ["PartialGWResult", "partial_gromov_wasserstein", "fused_partial_gromov_wasserstein",
            "PartialGWBarycenter", "partial_gromov_barycenter", "gromov_cost_matrix"]
@@ -69,7 +72,7 @@ class PartialGWResult:
     feature_cost: Any = None
 
 
-def gromov_cost_matrix(X, metric="euclidean"):
+def gromov_cost_matrix(X: ArrayLike, metric: str = "euclidean") -> Array:
     """Pairwise distances within a point cloud ``(n, d)``: the ``C`` of a metric measure space.
 
     Examples
@@ -178,8 +181,12 @@ def _partial_ot_direction(p, q, grad):
     return out
 
 
-def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1", G0=None,
-                               max_iter=500, tol=1e-9, n_masses=6, metric=None, *, mass=None):
+def partial_gromov_wasserstein(C1: ArrayLike, C2: ArrayLike, p: ArrayLike | None = None,
+                               q: ArrayLike | None = None, penalty: float = 1.0,
+                               solver: str = "fw1", G0: ArrayLike | None = None,
+                               max_iter: int = 500, tol: float = 1e-9, n_masses: int = 6,
+                               metric: str | None = None, *,
+                               mass: float | None = None) -> PartialGWResult:
     """Partial Gromov–Wasserstein (``pgw``) between two metric measure spaces.
 
     Parameters
@@ -224,7 +231,7 @@ def partial_gromov_wasserstein(C1, C2, p=None, q=None, penalty=1.0, solver="fw1"
         ``None``: ``C1``, ``C2`` are cost matrices. Otherwise they are point
         clouds ``(n, d1)``, ``(m, d2)`` and their distance matrices are built
         with this metric (:func:`gromov_cost_matrix`).
-    mass : float in (0, min(|p|, |q|)], optional
+    mass : float in ``(0, min(|p|, |q|)]``, optional
         Solve the mass-constrained problem instead (POT's
         ``ot.gromov.partial_gromov_wasserstein`` with ``m=mass``): minimise the
         GW term over plans with ``|plan| = mass``, by Frank–Wolfe from the
@@ -556,9 +563,13 @@ def _sinkhorn_solve(A, B, pa, qb, lam, M, alpha, G, epsilon, max_iter, tol, n_ma
     return np.maximum(G, 0.0), it, converged
 
 
-def fused_partial_gromov_wasserstein(M, C1, C2, p=None, q=None, alpha=0.5, penalty=1.0,
-                                     solver="fw1", epsilon=0.01, G0=None, max_iter=500,
-                                     tol=1e-9, n_masses=6, metric=None, *, mass=None):
+def fused_partial_gromov_wasserstein(M: ArrayLike, C1: ArrayLike, C2: ArrayLike,
+                                     p: ArrayLike | None = None, q: ArrayLike | None = None,
+                                     alpha: float = 0.5, penalty: float = 1.0, solver: str = "fw1",
+                                     epsilon: float = 0.01, G0: ArrayLike | None = None,
+                                     max_iter: int = 500, tol: float = 1e-9,
+                                     n_masses: int = 6, metric: str | None = None, *,
+                                     mass: float | None = None) -> PartialGWResult:
     r"""Fused partial Gromov–Wasserstein (``fpgw``): features and structure, unbalanced.
 
     .. math::
@@ -682,9 +693,29 @@ class PartialGWBarycenter:
     converged: bool
 
 
-def partial_gromov_barycenter(Cs, ps=None, n_points=None, p=None, weights=None, penalty=1.0,
-                              init=None, max_iter=30, tol=1e-6, solver="fw1", seed=None,
-                              progress=False, n_masses=6):
+def _penalties(penalty: Any, S: int) -> np.ndarray:
+    """``penalty`` as ``S`` finite non-negative floats (one number for all, or one per space)."""
+    if isinstance(penalty, numbers.Real) and not isinstance(penalty, bool):
+        return np.full(S, check_nonnegative(penalty, "penalty"))
+    if isinstance(penalty, str | bytes) or not isinstance(penalty, Sequence | np.ndarray |
+                                                          torch.Tensor):
+        raise TypeError(f"penalty must be a number or a sequence of {S} numbers, got "
+                        f"{type(penalty).__name__}")
+    vals = [penalty[i] for i in range(len(penalty))]
+    if len(vals) != S:
+        raise ValueError(f"penalty must be one number or one per space ({S}), got {len(vals)}")
+    return np.array([check_nonnegative(float(v) if isinstance(v, np.generic | torch.Tensor)
+                                       else v, f"penalty[{i}]") for i, v in enumerate(vals)])
+
+
+def partial_gromov_barycenter(Cs: Sequence[ArrayLike], ps: Sequence[ArrayLike] | None = None,
+                              n_points: int | None = None, p: ArrayLike | None = None,
+                              weights: ArrayLike | None = None,
+                              penalty: float | Sequence[float] = 1.0,
+                              init: ArrayLike | None = None, max_iter: int = 30,
+                              tol: float = 1e-6, solver: str = "fw1",
+                              seed: SeedLike = None, progress: bool = False,
+                              n_masses: int = 6) -> PartialGWBarycenter:
     r"""Partial Gromov–Wasserstein barycenter of several metric measure spaces (``pgw``).
 
     .. math:: \min_C \sum_s w_s \, PGW_\lambda\big((C, p), (C_s, p_s)\big)
@@ -739,12 +770,10 @@ def partial_gromov_barycenter(Cs, ps=None, n_points=None, p=None, weights=None, 
                                                                            minimum=1)
     pb = np.full(N, 1.0 / N) if p is None else check_weights(
         io.tensor(p, "p", ndim=1, shape=(N,)), "p", normalize=False).cpu().numpy().astype(float)
-    w = np.full(S, 1.0 / S) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape != (S,) or (w < 0).any() or w.sum() <= 0:
-        raise ValueError(f"weights must be {S} non-negative numbers with a positive sum")
-    lams = np.broadcast_to(np.asarray(penalty, dtype=float), (S,)).copy()
-    if (lams < 0).any():
-        raise ValueError("penalty must be non-negative")
+    w = np.full(S, 1.0 / S) if weights is None else check_weights(
+        io.tensor(weights, "weights", ndim=1, shape=(S,)), "weights",
+        normalize=False).cpu().numpy().astype(float)
+    lams = _penalties(penalty, S)
     if init is None:
         same = [Cs_ for Cs_, ws_ in spaces if len(ws_) == N]
         if same:  # start from a space of the barycenter's size
@@ -763,7 +792,8 @@ def partial_gromov_barycenter(Cs, ps=None, n_points=None, p=None, weights=None, 
         from tqdm.auto import tqdm
         it_range = tqdm(it_range, desc="PGW barycenter", unit="iter")
     converged, it = False, 0
-    plans, costs = [], np.zeros(S)
+    plans: list[np.ndarray] = []
+    costs = np.zeros(S)
     for it in it_range:  # noqa: B007
         plans, costs = [], np.zeros(S)
         num = np.zeros((N, N))

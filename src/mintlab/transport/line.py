@@ -12,6 +12,7 @@ circle).
 from __future__ import annotations
 
 import warnings
+from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from .._validation import (
     check_same_leading,
     check_weights,
 )
+from ..typing import Array, ArrayLike
 from ._segments import wants_ragged_pair as _wants_ragged
 
 __all__ = [
@@ -58,7 +60,7 @@ def _pair(u_values, v_values, u_weights, v_weights, *, allow_weights: bool = Tru
     batch = torch.broadcast_shapes(u.shape[:-1], v.shape[:-1])
     u = u.expand(*batch, u.shape[-1])
     v = v.expand(*batch, v.shape[-1])
-    ws = []
+    ws: list[torch.Tensor | None] = []
     for w, vals, name in ((u_weights, u, "u_weights"), (v_weights, v, "v_weights")):
         if w is None:
             ws.append(None)
@@ -106,8 +108,8 @@ def _argsort_rows(x: torch.Tensor):
         xs, order = torch.sort(x, dim=-1)
         return xs.cpu().to(torch.float64).numpy(), order.cpu().numpy()
     a = x.to(torch.float64).numpy()
-    order = np.argsort(a, -1)
-    return np.take_along_axis(a, order, -1), order
+    idx = np.argsort(a, -1)
+    return np.take_along_axis(a, idx, -1), idx
 
 
 def _argsort_pair(u: torch.Tensor, v: torch.Tensor):
@@ -168,9 +170,11 @@ def _monotone_coupling(u, v, uw, vw) -> _Coupling:
 
 
 # --------------------------------------------------------------- W_p on R
-def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, p=1, require_sort=True,
-                   return_plans=False, *, u_lengths=None, v_lengths=None, u_batch=None,
-                   v_batch=None):
+def wasserstein_1d(u_values: ArrayLike, v_values: ArrayLike, u_weights: ArrayLike | None = None,
+                   v_weights: ArrayLike | None = None, p: float = 1, require_sort: bool = True,
+                   return_plans: bool | str = False, *, u_lengths: ArrayLike | None = None,
+                   v_lengths: ArrayLike | None = None, u_batch: ArrayLike | None = None,
+                   v_batch: ArrayLike | None = None) -> Any:
     r"""Wasserstein distance to the power p between 1D measures, batched.
 
     .. math::
@@ -294,16 +298,17 @@ def _given_order_coupling(u, v, uw, vw) -> _Coupling:
                      torch.gather(v, -1, iv))
 
 
+#: POT's sparse plan of one 1D problem: masses ``data`` at ``(rows, cols)``.
+PlanTuple = namedtuple("PlanTuple", ["data", "rows", "cols"])
+
+
 def _plan_list(io, c: _Coupling, n: int, m: int, as_tuples: bool) -> list:
     """The plan of every row of a coupling as POT returns them: sparse matrices or tuples."""
-    from collections import namedtuple
-
     rows = torch.gather(c.u_sorter, -1, c.iu).reshape(-1, c.iu.shape[-1])
     cols = torch.gather(c.v_sorter, -1, c.iv).reshape(-1, c.iv.shape[-1])
     data = c.mass.reshape(-1, c.mass.shape[-1])
     if as_tuples:
-        plan_tuple = namedtuple("PlanTuple", ["data", "rows", "cols"])
-        return [plan_tuple(io.out(data[k]), io.out(rows[k]), io.out(cols[k]))
+        return [PlanTuple(io.out(data[k]), io.out(rows[k]), io.out(cols[k]))
                 for k in range(data.shape[0])]
     if io.is_torch:
         return [torch.sparse_coo_tensor(torch.stack([rows[k], cols[k]]), data[k], (n, m),
@@ -314,7 +319,7 @@ def _plan_list(io, c: _Coupling, n: int, m: int, as_tuples: bool) -> list:
                                    shape=(n, m)) for k in range(data.shape[0])]
 
 
-def quantile_function(qs, cws, xs):
+def quantile_function(qs: ArrayLike, cws: ArrayLike, xs: ArrayLike) -> Array:
     r"""Quantile function of a sorted discrete measure, batched over leading dims.
 
     ``Q(q) = xs[i]`` for the first ``i`` with ``cws[i] >= q`` (as in POT's
@@ -394,7 +399,9 @@ class MonotonePlan:
         return dense if torch_in else dense.numpy()
 
 
-def wasserstein_1d_plan(u_values, v_values, u_weights=None, v_weights=None, p=1):
+def wasserstein_1d_plan(u_values: ArrayLike, v_values: ArrayLike,
+                        u_weights: ArrayLike | None = None, v_weights: ArrayLike | None = None,
+                        p: float = 1) -> MonotonePlan:
     """The monotone optimal plan between 1D measures, batched, in sparse form.
 
     The monotone (quantile) coupling is optimal for every convex cost
@@ -467,9 +474,13 @@ def _solve_partial(us, vs, lams, p):
     return match, counts
 
 
-def partial_wasserstein_1d(u_values, v_values, penalty=None, p=2, *, n_transported=None,
-                           n_transported_samples=None, u_lengths=None, v_lengths=None,
-                           u_batch=None, v_batch=None):
+def partial_wasserstein_1d(u_values: ArrayLike, v_values: ArrayLike,
+                           penalty: ArrayLike | None = None, p: float = 2, *,
+                           n_transported: int | None = None,
+                           n_transported_samples: int | None = None,
+                           u_lengths: ArrayLike | None = None, v_lengths: ArrayLike | None = None,
+                           u_batch: ArrayLike | None = None,
+                           v_batch: ArrayLike | None = None) -> PartialTransport1D:
     r"""Exact optimal partial transport between sums of unit Diracs on the line (``sopt``).
 
     Penalised form (give ``penalty``):
@@ -849,7 +860,8 @@ class PartialPath1D:
     _sorted_rank_v: Any = field(default=None, repr=False, compare=False)
 
 
-def partial_wasserstein_1d_path(u_values, v_values, *, p=2):
+def partial_wasserstein_1d_path(u_values: ArrayLike, v_values: ArrayLike, *,
+                                p: float = 2) -> PartialPath1D:
     r"""The cheapest transport cost of every mass between unit Diracs on the line, in one sweep.
 
     For ``k = 0..min(n, m)``,
@@ -954,8 +966,11 @@ def partial_wasserstein_1d_path(u_values, v_values, *, p=2):
 
 
 # ------------------------------------------------------------ the circle
-def circle_wasserstein(u_values, v_values, u_weights=None, v_weights=None, p=1, *,
-                       u_lengths=None, v_lengths=None, u_batch=None, v_batch=None):
+def circle_wasserstein(u_values: ArrayLike, v_values: ArrayLike,
+                       u_weights: ArrayLike | None = None, v_weights: ArrayLike | None = None,
+                       p: float = 1, *, u_lengths: ArrayLike | None = None,
+                       v_lengths: ArrayLike | None = None, u_batch: ArrayLike | None = None,
+                       v_batch: ArrayLike | None = None) -> Array:
     r"""Wasserstein distance to the power p on the circle :math:`\mathbb{R}/\mathbb{Z}`, batched.
 
     .. math::
@@ -1046,7 +1061,12 @@ def circle_wasserstein(u_values, v_values, u_weights=None, v_weights=None, p=1, 
     iv = torch.searchsorted(cv.detach().contiguous(), (s - fl).contiguous()).clamp_(max=m - 1)
     xq = torch.gather(us, -1, iu)
     yq = torch.gather(vs, -1, iv) + fl
-    return io.out((mass * _pow(xq - yq, p)).sum(-1))
+    cost = (mass * _pow(xq - yq, p)).sum(-1)
+    if n == m:
+        # identical measures cost exactly 0 (the pieces' rounding would leave ~1e-17)
+        same = ((us == vs) & (cu == cv)).all(-1)
+        cost = torch.where(same, torch.zeros_like(cost), cost)
+    return io.out(cost)
 
 
 def _circle_w1(u, v, uw, vw):
@@ -1091,7 +1111,9 @@ def _circle_gap(d):
     return torch.minimum(d, 1.0 - d)
 
 
-def linear_circular_embedding(x, u_values, u_weights=None, require_sort=True):
+def linear_circular_embedding(x: ArrayLike, u_values: ArrayLike,
+                              u_weights: ArrayLike | None = None,
+                              require_sort: bool = True) -> Array:
     r"""LCOT embedding of measures on the circle, reference ``Unif(S^1)`` (``lcot``).
 
     .. math:: \hat\mu(x) = F_\mu^{-1}\big(x - \textstyle\int z\, d\mu(z) + \tfrac12\big) - x
@@ -1131,8 +1153,9 @@ def linear_circular_embedding(x, u_values, u_weights=None, require_sort=True):
     return io.out(_lcot_embed(xt.expand(*u.shape[:-1], xt.shape[0]), us, cu, mean))
 
 
-def linear_circular_ot(u_values, v_values=None, u_weights=None, v_weights=None,
-                       n_references=None):
+def linear_circular_ot(u_values: ArrayLike, v_values: ArrayLike | None = None,
+                       u_weights: ArrayLike | None = None, v_weights: ArrayLike | None = None,
+                       n_references: int | None = None) -> Array:
     r"""Linear circular OT (``lcot``): ``LCOT_2^2`` between measures on the circle, batched.
 
     .. math::

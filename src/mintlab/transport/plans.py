@@ -27,10 +27,11 @@ import torch
 from torch import nn
 
 from .._random import make_generator
-from .._validation import ArrayIO, check_int, check_nonnegative, check_positive
+from .._validation import ArrayIO, check_finite, check_int, check_nonnegative, check_positive
+from ..typing import ArrayLike, SeedLike
 from .line import _check_p, _monotone_coupling
 from .sliced import _clouds, _directions, _project
-from .slicers import LinearSlicer
+from .slicers import LinearSlicer, _checked_input
 
 __all__ = ["SlicedPlan", "expected_sliced_plan", "MinSlicedPlan", "min_sliced_plan",
            "soft_sort_matrix"]
@@ -99,7 +100,8 @@ def _densify(src, tgt, weights, n, m, dense, io):
                                    (idx[0], idx[1])), shape=(n, m))
 
 
-def soft_sort_matrix(values: torch.Tensor, temperature: float, pad=None) -> torch.Tensor:
+def soft_sort_matrix(values: torch.Tensor, temperature: float,
+                     pad: torch.Tensor | None = None) -> torch.Tensor:
     r"""Soft permutation matrices sorting ``values`` along the last axis (SoftSort).
 
     .. math:: P_{ki} = \operatorname{softmax}_i\big(-|v_{(k)} - v_i| / \tau\big)
@@ -123,6 +125,7 @@ def soft_sort_matrix(values: torch.Tensor, temperature: float, pad=None) -> torc
         raise TypeError(f"values must be a floating torch tensor, got {type(values).__name__}")
     if values.ndim == 0 or values.shape[-1] == 0:
         raise ValueError(f"values must have shape (..., n) with n >= 1, got {tuple(values.shape)}")
+    check_finite(values.detach(), "values")
     if pad is not None:
         if not isinstance(pad, torch.Tensor) or pad.dtype != torch.bool:
             raise TypeError("pad must be a boolean tensor (True at padding)")
@@ -133,6 +136,12 @@ def soft_sort_matrix(values: torch.Tensor, temperature: float, pad=None) -> torc
                              f"shape {tuple(values.shape)}") from None
         big = values.detach().abs().amax() + 1.0
         values = values.masked_fill(pad, big)
+    return _soft_sort_kernel(values, tau, pad)
+
+
+def _soft_sort_kernel(values: torch.Tensor, tau: float,
+                      pad: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`soft_sort_matrix` on checked input (padding already filled): no checks."""
     sorted_v = torch.sort(values, dim=-1).values
     logits = -(sorted_v.unsqueeze(-1) - values.unsqueeze(-2)).abs() / tau
     if pad is not None:
@@ -201,9 +210,12 @@ class SlicedPlan:
     directions: Any
 
 
-def expected_sliced_plan(X_s, X_t, a=None, b=None, projections=None, metric=None, p=2,
-                         n_projections=50, beta=0.0, seed=None, dense=True, batch_size=None, *,
-                         temperature=None):
+def expected_sliced_plan(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                         b: ArrayLike | None = None, projections: ArrayLike | None = None,
+                         metric: str | None = None, p: float = 2, n_projections: int = 50,
+                         beta: float = 0.0, seed: SeedLike = None, dense: bool = True,
+                         batch_size: int | None = None, *,
+                         temperature: float | None = None) -> SlicedPlan:
     r"""Expected sliced transport (EST) plan (``est-plans``).
 
     .. math::
@@ -336,7 +348,8 @@ class MinSlicedPlan:
     p: float = 2.0
     dense: bool = True
 
-    def transfer(self, X_s, X_t, a=None, b=None, *, dense=None):
+    def transfer(self, X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                 b: ArrayLike | None = None, *, dense: bool | None = None) -> MinSlicedPlan:
         """The lifted plan of this (fixed) slicer between a new pair: one sort, no training.
 
         Examples
@@ -352,7 +365,8 @@ class MinSlicedPlan:
 
 
 def _slicer_column(slicer, X):
-    out = slicer(X)
+    with _checked_input():
+        out = slicer(X)
     if out.ndim == X.ndim:
         if out.shape[-1] != 1:
             raise ValueError(f"a min-sliced slicer must output one value per point, "
@@ -383,9 +397,12 @@ def _draw_batch(w, size, g, replace):
     return torch.randperm(w.shape[0], generator=g)[:size]
 
 
-def min_sliced_plan(X_s, X_t, a=None, b=None, p=2, slicer=None, n_projections=64, n_iter=100,
-                    lr=0.05, temperature=0.1, batch_size=512, eval_every=10, seed=None,
-                    dense=True, progress=False):
+def min_sliced_plan(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                    b: ArrayLike | None = None, p: float = 2, slicer: nn.Module | None = None,
+                    n_projections: int = 64, n_iter: int = 100, lr: float = 0.05,
+                    temperature: float = 0.1, batch_size: int | None = 512, eval_every: int = 10,
+                    seed: SeedLike = None, dense: bool = True,
+                    progress: bool = False) -> MinSlicedPlan:
     r"""Min-sliced transport plan (``min-stp``): the slicer whose lifted plan is cheapest.
 
     .. math::
@@ -472,8 +489,8 @@ def min_sliced_plan(X_s, X_t, a=None, b=None, p=2, slicer=None, n_projections=64
         src, tgt, mass = _lift(ps, pt, aw, bw)
         costs = _lifted_costs(Xs, Xt, src, tgt, mass, p)
         best = int(torch.argmin(costs))
-        module = LinearSlicer(d, directions=theta[:, best:best + 1], dtype=io.dtype,
-                              device=io.device)
+        module: nn.Module = LinearSlicer(d, directions=theta[:, best:best + 1],
+                                         dtype=io.dtype, device=io.device)
         best_cost = float(costs[best])
         start = (src[best:best + 1], tgt[best:best + 1], mass[best:best + 1])
     elif isinstance(slicer, nn.Module):

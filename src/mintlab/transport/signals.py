@@ -17,12 +17,14 @@ translating the image shifts the transform by ``<v, theta>`` on each angle.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import ot
 import torch
 
-from .._validation import ArrayIO, check_nonnegative, check_positive
+from .._validation import ArrayIO, check_int, check_nonnegative, check_positive
+from ..typing import Array, ArrayLike, SeedLike
 from .exact import partial_wasserstein_lp
 from .line import _check_p, partial_wasserstein_1d
 from .sliced import _directions
@@ -68,7 +70,8 @@ def _lp_cost(A, B, p):
     return (np.abs(A[:, None, :] - B[None, :, :]) ** p).sum(-1)
 
 
-def ptlp_distance(f, g, penalty, x=None, y=None, p=2, spatial_scale=1.0):
+def ptlp_distance(f: ArrayLike, g: ArrayLike, penalty: float, x: ArrayLike | None = None,
+                  y: ArrayLike | None = None, p: float = 2, spatial_scale: float = 1.0) -> Array:
     r"""Partial transport Lp distance between two signals (``ptlp``), solved exactly.
 
     .. math::
@@ -113,7 +116,8 @@ def ptlp_distance(f, g, penalty, x=None, y=None, p=2, spatial_scale=1.0):
                                   device=io.device))
 
 
-def tlp_distance(f, g, x=None, y=None, p=2, spatial_scale=1.0):
+def tlp_distance(f: ArrayLike, g: ArrayLike, x: ArrayLike | None = None,
+                 y: ArrayLike | None = None, p: float = 2, spatial_scale: float = 1.0) -> Array:
     r"""Transport Lp distance (TLp, full transport of the graphs): the baseline of ``ptlp``.
 
     .. math:: TL^p(f, g)^p = \min_{\gamma \in \Pi(\mu, \nu)} \sum_{ij} \gamma_{ij}
@@ -135,8 +139,10 @@ def tlp_distance(f, g, x=None, y=None, p=2, spatial_scale=1.0):
     return io.out(torch.as_tensor(float(cost) ** (1.0 / p), dtype=io.dtype, device=io.device))
 
 
-def sliced_ptlp_distance(f, g, penalty, x=None, y=None, p=2, spatial_scale=1.0,
-                         n_projections=50, projections=None, seed=None):
+def sliced_ptlp_distance(f: ArrayLike, g: ArrayLike, penalty: float, x: ArrayLike | None = None,
+                         y: ArrayLike | None = None, p: float = 2, spatial_scale: float = 1.0,
+                         n_projections: int = 50, projections: ArrayLike | None = None,
+                         seed: SeedLike = None) -> Array:
     r"""Sliced partial transport Lp distance (``ptlp``).
 
     .. math::
@@ -182,7 +188,8 @@ def _pixel_grid(h, w, dtype):
     return X.reshape(-1), -Y.reshape(-1)  # y axis pointing up
 
 
-def radon_cdt(images, angles=None, n_levels=None, epsilon=1e-8):
+def radon_cdt(images: ArrayLike, angles: ArrayLike | None = None, n_levels: int | None = None,
+              epsilon: float = 1e-8) -> Array:
     r"""Radon cumulative distribution transform of non-negative images, batched.
 
     For every angle ``theta``, the image is read as a density on the line:
@@ -232,13 +239,17 @@ def radon_cdt(images, angles=None, n_levels=None, epsilon=1e-8):
         raise ValueError(f"images must be non-negative, got minimum {float(imgs.min()):.4g}")
     eps = check_nonnegative(epsilon, "epsilon")
     n, h, w = imgs.shape
-    ang = torch.as_tensor(np.arange(0.0, 180.0, 4.0) if angles is None else
-                          np.asarray(angles, dtype=np.float64), dtype=imgs.dtype)
-    if ang.ndim != 1 or ang.numel() == 0:
-        raise ValueError("angles must be a non-empty 1D array of degrees")
-    m = max(h, w) if n_levels is None else int(n_levels)
-    if m < 1:
-        raise ValueError(f"n_levels must be >= 1, got {n_levels}")
+    if angles is None:
+        ang = torch.as_tensor(np.arange(0.0, 180.0, 4.0), dtype=imgs.dtype)
+    else:
+        if isinstance(angles, numbers.Real) and not isinstance(angles, bool):
+            raise ValueError(f"angles must be a non-empty 1D array of degrees, got the scalar "
+                             f"{angles!r}")
+        ang = io.tensor(angles, "angles", dtype=imgs.dtype).cpu()
+        if ang.ndim != 1:
+            raise ValueError(f"angles must be a non-empty 1D array of degrees, got shape "
+                             f"{tuple(ang.shape)}")
+    m = max(h, w) if n_levels is None else check_int(n_levels, "n_levels", minimum=1)
     X, Y = _pixel_grid(h, w, imgs.dtype)
     rad = ang * (math.pi / 180)
     s = torch.cos(rad)[:, None] * X + torch.sin(rad)[:, None] * Y  # (A, HW)
@@ -249,6 +260,10 @@ def radon_cdt(images, angles=None, n_levels=None, epsilon=1e-8):
     bps_sorted, order = torch.sort(bps, dim=-1)
     bps_sorted, order = bps_sorted.to(imgs.device), order.to(imgs.device)
     flat = imgs.reshape(n, 1, P)
+    # scale each image by a power of two so its maximum lies in [0.5, 1): exact in floating
+    # point (the quantiles do not change), and sums of huge intensities cannot overflow
+    _, peak_exp = torch.frexp(flat.amax(-1, keepdim=True))
+    flat = torch.ldexp(flat, -peak_exp)
     mass = flat + eps * flat.amax(-1, keepdim=True).clamp_min(1e-300)
     if bool((mass.sum(-1) <= 0).any()):
         raise ValueError("images must have positive total intensity (or set epsilon > 0)")

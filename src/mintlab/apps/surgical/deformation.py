@@ -29,15 +29,22 @@ element removal (no enrichment).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..._validation import check_int, check_positive
+from ..._validation import check_int, check_nonnegative, check_positive, check_probability
+from ...typing import ArrayLike
 from .fem import (
     TetMesh,
+    _check_material,
+    _float_array,
     ellipsoid_mesh,
     mesh_edges,
     remove_elements,
@@ -74,9 +81,98 @@ class DeformationDataset:
     """A mesh, its load cases, and the scales used to normalise forces and displacements."""
 
     mesh: TetMesh
-    cases: list
+    cases: list[DeformationCase]
     force_scale: float
     disp_scale: float
+
+
+def _check_dataset(dataset: Any) -> DeformationDataset:
+    if not isinstance(dataset, DeformationDataset):
+        raise TypeError(f"dataset must be a DeformationDataset (make_deformation_dataset), got "
+                        f"{type(dataset).__name__}")
+    return dataset
+
+
+def _check_indices(idx: Any, name: str, n: int) -> np.ndarray:
+    """Case indices: a non-empty 1D integer array with values in ``[0, n)``."""
+    if isinstance(idx, torch.Tensor):
+        idx = idx.detach().cpu().numpy()
+    if isinstance(idx, (str, bytes)):
+        raise TypeError(f"{name} must be an integer array of case indices, got str")
+    arr = np.asarray(idx)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1D array of case indices, got shape {arr.shape}")
+    if len(arr) == 0:
+        raise ValueError(f"{name} must name at least one case")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer case indices, got dtype {arr.dtype}")
+    if arr.min() < 0 or arr.max() >= n:
+        raise ValueError(f"{name} must index the dataset's {n} cases (values in [0, {n})), got "
+                         f"[{arr.min()}, {arr.max()}]")
+    return arr
+
+
+def _check_model(model: Any) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (SurgFormer, PlainGNN, NodeMLP), got "
+                        f"{type(model).__name__}")
+    if next(model.parameters(), None) is None:
+        raise ValueError(f"model must have parameters, got a {type(model).__name__} without any")
+    return model
+
+
+def _check_cases(dataset: DeformationDataset, idx: np.ndarray, *, targets: bool) -> None:
+    """The load cases ``idx`` of ``dataset``, read once before a loop over their batches:
+    node arrays of the mesh's size, finite forces (and displacements with ``targets``),
+    edges that index the mesh's nodes, finite positive scales."""
+    n = dataset.mesh.n_nodes
+    for name in ("force_scale", "disp_scale"):
+        v = getattr(dataset, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(v) or v <= 0:
+            raise ValueError(f"dataset.{name} must be a finite positive number, got {v!r}")
+    for i in np.unique(idx):
+        c = dataset.cases[int(i)]
+        where = f"dataset.cases[{int(i)}]"
+        if not isinstance(c, DeformationCase):
+            raise TypeError(f"{where} must be a DeformationCase, got {type(c).__name__}")
+        arrays = (("forces", (n, 3)), ("u", (n, 3))) if targets else (("forces", (n, 3)),)
+        for name, shape in arrays:
+            a = _float_array(getattr(c, name), f"{where}.{name}")
+            if a.shape != shape:
+                raise ValueError(f"{where}.{name} must have shape {shape} (one row per mesh "
+                                 f"node), got {a.shape}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{where}.{name} must be finite, got "
+                                 f"{int((~np.isfinite(a)).sum())} NaN or infinite value(s)")
+        for name in ("fixed", "cut_nodes"):
+            a = np.asarray(getattr(c, name))
+            if a.shape != (n,):
+                raise ValueError(f"{where}.{name} must have shape ({n},) (one flag per mesh "
+                                 f"node), got {a.shape}")
+            if a.dtype != bool and not (name == "cut_nodes" and a.dtype.kind in "iu"):
+                raise TypeError(f"{where}.{name} must hold booleans, got dtype {a.dtype}")
+        e = np.asarray(c.edges)
+        if e.ndim != 2 or e.shape[1] != 2 or e.dtype.kind not in "iu":
+            raise ValueError(f"{where}.edges must be an integer (e, 2) array, got shape "
+                             f"{e.shape} and dtype {e.dtype}")
+        if e.size and (e.min() < 0 or e.max() >= n):
+            raise ValueError(f"{where}.edges must index the mesh's {n} nodes, got values in "
+                             f"[{e.min()}, {e.max()}]")
+
+
+#: True while fit_deformation_model / predict_displacements run the model on batches
+#: built from cases they have checked: the forward pass then skips its value checks.
+_CHECKED_BATCHES: ContextVar[bool] = ContextVar("_CHECKED_BATCHES", default=False)
+
+
+@contextmanager
+def _checked_batches() -> Iterator[None]:
+    token = _CHECKED_BATCHES.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED_BATCHES.reset(token)
 
 
 def slab_cut(mesh: TetMesh, point, direction, half_width: float, depth: float,
@@ -98,7 +194,8 @@ def slab_cut(mesh: TetMesh, point, direction, half_width: float, depth: float,
 
 def make_deformation_dataset(n_cases: int, *, cells: int = 8, cut_fraction: float = 0.5,
                              lateral: float = 0.5, E: float = 3.0, nu: float = 0.45, seed: int = 0,
-                             mesh: TetMesh | None = None, progress: bool = False):
+                             mesh: TetMesh | None = None,
+                             progress: bool = False) -> DeformationDataset:
     """Load cases on an ellipsoidal organ solved by FEM (``surgformer``'s data).
 
     The base (nodes in the lowest 15 % of the height) is clamped. Each case
@@ -113,6 +210,13 @@ def make_deformation_dataset(n_cases: int, *, cells: int = 8, cut_fraction: floa
     from tqdm.auto import tqdm
 
     n_cases = check_int(n_cases, "n_cases", minimum=1)
+    cells = check_int(cells, "cells", minimum=1)
+    cut_fraction = check_probability(cut_fraction, "cut_fraction")
+    lateral = check_nonnegative(lateral, "lateral")
+    E, nu = _check_material(E, nu)
+    seed = check_int(seed, "seed", minimum=0)
+    if mesh is not None and not isinstance(mesh, TetMesh):
+        raise TypeError(f"mesh must be a TetMesh or None, got {type(mesh).__name__}")
     rng = np.random.default_rng(seed)
     mesh = mesh if mesh is not None else ellipsoid_mesh((1.0, 0.7, 0.5), cells=cells)
     z = mesh.nodes[:, 2]
@@ -165,17 +269,24 @@ class MeshHierarchy:
     nodes); ``assign[k]`` maps every fine node to its level-``k`` coarse node.
     """
 
-    def __init__(self, nodes: np.ndarray, sizes=(64, 16), seed: int = 0):
-        nodes = np.asarray(nodes, float)
+    def __init__(self, nodes: ArrayLike, sizes: Sequence[int] = (64, 16), seed: int = 0) -> None:
+        nodes = _float_array(nodes, "nodes")
         if nodes.ndim != 2 or nodes.shape[1] != 3 or len(nodes) == 0:
             raise ValueError(f"nodes must have shape (n, 3) with n >= 1, got {nodes.shape}")
         if not np.isfinite(nodes).all():
-            raise ValueError("nodes must be finite")
+            raise ValueError(f"nodes must be finite, got {int((~np.isfinite(nodes)).sum())} NaN "
+                             "or infinite value(s)")
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+            raise TypeError(f"sizes must be a sequence of coarse-level sizes, got "
+                            f"{type(sizes).__name__}")
         if len(sizes) == 0:
             raise ValueError("sizes must hold at least one coarse level")
-        self.sizes = [min(check_int(s, "sizes[i]", minimum=1), len(nodes)) for s in sizes]
+        self.sizes = [min(check_int(s, f"sizes[{i}]", minimum=1), len(nodes))
+                      for i, s in enumerate(sizes)]
+        seed = check_int(seed, "seed", minimum=0)
+        self.n_nodes = len(nodes)
         rng = np.random.default_rng(seed)
-        self.assign = []
+        self.assign: list[np.ndarray] = []
         for s in self.sizes:
             picked = [int(rng.integers(len(nodes)))]
             d = np.linalg.norm(nodes - nodes[picked[0]], axis=1)
@@ -262,13 +373,51 @@ class _Base(nn.Module):
 
     in_features = 7
 
-    def __init__(self, width):
+    def __init__(self, width: int) -> None:
         super().__init__()
         self.width = check_int(width, "width", minimum=1)
         self.encode = nn.Sequential(nn.Linear(self.in_features, width), nn.GELU(),
                                     nn.Linear(width, width))
         self.decode = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(),
                                     nn.Linear(width, 3))
+
+
+    def _check_inputs(self, x: Any, edges: Any, graph: Any, cut: Any) -> None:
+        """Shapes and kinds of a forward call's graph batch; its values (finite features,
+        edge and sample indices in range) only for a direct call on CPU tensors: no pass
+        over the values (a device sync on a GPU) at every training step, where the
+        batches come from cases checked once up front."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch tensor of node features, got "
+                            f"{type(x).__name__}")
+        if x.ndim != 2 or x.shape[1] != 7 or x.shape[0] == 0:
+            raise ValueError(f"x must have shape (N, 7) ([rest position, force, clamped]), got "
+                             f"{tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be floating point, got dtype {x.dtype}")
+        w = next(self.parameters())
+        if x.dtype != w.dtype or x.device != w.device:
+            raise TypeError(f"x must have the model's dtype {w.dtype} and device {w.device}, got "
+                            f"{x.dtype} on {x.device}")
+        n = x.shape[0]
+        for name, t, shape in (("edges", edges, None), ("graph", graph, (n,)), ("cut", cut, (n,))):
+            if not isinstance(t, torch.Tensor):
+                raise TypeError(f"{name} must be a torch tensor, got {type(t).__name__}")
+            if t.is_floating_point() or t.is_complex():
+                raise TypeError(f"{name} must hold integers or booleans, got dtype {t.dtype}")
+            if shape is not None and tuple(t.shape) != shape:
+                raise ValueError(f"{name} must have shape {shape} (one entry per node of x), got "
+                                 f"{tuple(t.shape)}")
+        if edges.ndim != 2 or edges.shape[0] != 2:
+            raise ValueError(f"edges must have shape (2, E), got {tuple(edges.shape)}")
+        if _CHECKED_BATCHES.get() or any(t.device.type != "cpu" for t in (x, edges, graph)):
+            return
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("x must be finite, got NaN or infinite values")
+        if edges.numel() and (bool((edges < 0).any()) or bool((edges >= n).any())):
+            raise ValueError(f"edges must index the N={n} nodes of x")
+        if bool((graph < 0).any()):
+            raise ValueError("graph must hold non-negative sample indices")
 
 
 class SurgFormer(_Base):
@@ -291,24 +440,37 @@ class SurgFormer(_Base):
     """
 
     def __init__(self, hierarchy: MeshHierarchy, width: int = 64, depth: int = 4,
-                 heads: int = 4, use_cut_embedding: bool = True):
-        super().__init__(width)
+                 heads: int = 4, use_cut_embedding: bool = True) -> None:
         if not isinstance(hierarchy, MeshHierarchy):
             raise TypeError(f"hierarchy must be a MeshHierarchy, got {type(hierarchy).__name__}")
+        width = check_int(width, "width", minimum=1)
+        heads = check_int(heads, "heads", minimum=1)
+        depth = check_int(depth, "depth", minimum=1)
+        if not isinstance(use_cut_embedding, bool):
+            raise TypeError(f"use_cut_embedding must be a bool, got "
+                            f"{type(use_cut_embedding).__name__}")
+        super().__init__(width)
         if width % heads:
             raise ValueError(f"width ({width}) must be a multiple of heads ({heads})")
         self.sizes = list(hierarchy.sizes)
+        self.n_mesh_nodes = len(hierarchy.assign[0])
         for k, a in enumerate(hierarchy.assign):
             self.register_buffer(f"assign{k}", torch.as_tensor(a, dtype=torch.long))
         self.blocks = nn.ModuleList([_Block(width, heads, len(self.sizes))
                                      for _ in range(check_int(depth, "depth", minimum=1))])
         self.cut_embedding = nn.Embedding(2, width) if use_cut_embedding else None
 
-    def forward(self, x, edges, graph, cut):
+    def forward(self, x: torch.Tensor, edges: torch.Tensor, graph: torch.Tensor,
+                cut: torch.Tensor) -> torch.Tensor:
+        self._check_inputs(x, edges, graph, cut)
+        n_graphs = int(graph.max()) + 1
+        n_mesh = self.n_mesh_nodes
+        if x.shape[0] != n_graphs * n_mesh:
+            raise ValueError(f"x must hold {n_mesh} nodes (the hierarchy's mesh) per sample of "
+                             f"graph, got {x.shape[0]} nodes for {n_graphs} sample(s)")
         h = self.encode(x)
         if self.cut_embedding is not None:
             h = h + self.cut_embedding(cut.long())
-        n_graphs = int(graph.max()) + 1
         assigns = [getattr(self, f"assign{k}").repeat(n_graphs) for k in range(len(self.sizes))]
         pos = x[:, :3]
         for block in self.blocks:
@@ -322,13 +484,15 @@ class PlainGNN(_Base):
 
     in_features = 8
 
-    def __init__(self, width: int = 64, depth: int = 4):
+    def __init__(self, width: int = 64, depth: int = 4) -> None:
         super().__init__(width)
         self.layers = nn.ModuleList([_MessagePassing(width)
                                      for _ in range(check_int(depth, "depth", minimum=1))])
         self.norms = nn.ModuleList([nn.LayerNorm(width) for _ in self.layers])
 
-    def forward(self, x, edges, graph, cut):
+    def forward(self, x: torch.Tensor, edges: torch.Tensor, graph: torch.Tensor,
+                cut: torch.Tensor) -> torch.Tensor:
+        self._check_inputs(x, edges, graph, cut)
         h = self.encode(torch.cat([x, cut.unsqueeze(1).to(x.dtype)], dim=1))
         pos = x[:, :3]
         for layer, norm in zip(self.layers, self.norms, strict=True):
@@ -341,12 +505,14 @@ class NodeMLP(_Base):
 
     in_features = 8
 
-    def __init__(self, width: int = 64, depth: int = 4):
+    def __init__(self, width: int = 64, depth: int = 4) -> None:
         super().__init__(width)
         self.body = nn.Sequential(*[m for _ in range(check_int(depth, "depth", minimum=1))
                                     for m in (nn.Linear(width, width), nn.GELU())])
 
-    def forward(self, x, edges, graph, cut):
+    def forward(self, x: torch.Tensor, edges: torch.Tensor, graph: torch.Tensor,
+                cut: torch.Tensor) -> torch.Tensor:
+        self._check_inputs(x, edges, graph, cut)
         return self.decode(self.body(self.encode(torch.cat([x, cut.unsqueeze(1).to(x.dtype)],
                                                            dim=1))))
 
@@ -375,19 +541,21 @@ def _batch_cpu(dataset: DeformationDataset, cases, dtype):
             torch.cat(ys))
 
 
-def fit_deformation_model(model: nn.Module, dataset: DeformationDataset, train_idx, *,
-                          epochs: int = 30, batch_size: int = 16, lr: float = 3e-3,
+def fit_deformation_model(model: nn.Module, dataset: DeformationDataset,
+                          train_idx: ArrayLike, *, epochs: int = 30, batch_size: int = 16,
+                          lr: float = 3e-3,
                           seed: int = 0, progress: bool = False) -> list[float]:
     """Train ``model`` on the cases ``train_idx`` (mean squared displacement error, Adam with
     cosine decay); returns the loss per epoch."""
     from tqdm.auto import tqdm
 
+    _check_model(model)
+    _check_dataset(dataset)
+    seed = check_int(seed, "seed", minimum=0)
     g = torch.Generator().manual_seed(seed)
-    train_idx = np.asarray(train_idx)
-    if len(train_idx) == 0:
-        raise ValueError("train_idx must name at least one case")
-    if train_idx.min() < 0 or train_idx.max() >= len(dataset.cases):
-        raise ValueError(f"train_idx must index the dataset's {len(dataset.cases)} cases")
+    train_idx = _check_indices(train_idx, "train_idx", len(dataset.cases))
+    _check_compatible(model, dataset)
+    _check_cases(dataset, train_idx, targets=True)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     p = next(model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=check_positive(lr, "lr"))
@@ -395,42 +563,69 @@ def fit_deformation_model(model: nn.Module, dataset: DeformationDataset, train_i
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     losses = []
     model.train()
-    for _ in tqdm(range(epochs), desc=type(model).__name__, disable=not progress):
-        order = train_idx[torch.randperm(len(train_idx), generator=g).numpy()]
-        total = 0.0
-        for s in range(0, len(order), batch_size):
-            x, e, gr, cut, y = _batch(dataset, [dataset.cases[i] for i in
-                                                order[s:s + batch_size]], p.dtype, p.device)
-            pred = model(x, e, gr, cut)
-            free = ~torch.cat([torch.as_tensor(dataset.cases[i].fixed)
-                               for i in order[s:s + batch_size]]).to(p.device)
-            loss = ((pred - y)[free] ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(order[s:s + batch_size])
-        sched.step()
-        losses.append(total / len(order))
+    with _checked_batches():
+        for _ in tqdm(range(epochs), desc=type(model).__name__, disable=not progress):
+            losses.append(_fit_epoch(model, opt, dataset, train_idx, batch_size, g, p))
+            sched.step()
     model.eval()
     return losses
 
 
+def _fit_epoch(model: nn.Module, opt: torch.optim.Optimizer, dataset: DeformationDataset,
+               train_idx: np.ndarray, batch_size: int, g: torch.Generator,
+               p: torch.Tensor) -> float:
+    """One epoch of :func:`fit_deformation_model`; the mean loss over its cases."""
+    order = train_idx[torch.randperm(len(train_idx), generator=g).numpy()]
+    total = 0.0
+    for s in range(0, len(order), batch_size):
+        x, e, gr, cut, y = _batch(dataset, [dataset.cases[i] for i in
+                                            order[s:s + batch_size]], p.dtype, p.device)
+        pred = model(x, e, gr, cut)
+        free = ~torch.cat([torch.as_tensor(dataset.cases[i].fixed)
+                           for i in order[s:s + batch_size]]).to(p.device)
+        loss = ((pred - y)[free] ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(order[s:s + batch_size])
+    return total / len(order)
+
+
+def _check_compatible(model: nn.Module, dataset: DeformationDataset) -> None:
+    if isinstance(model, SurgFormer) and model.n_mesh_nodes != dataset.mesh.n_nodes:
+        raise ValueError(f"model was built for a mesh of {model.n_mesh_nodes} nodes (its "
+                         f"hierarchy), but dataset's mesh has {dataset.mesh.n_nodes}")
+
+
 @torch.no_grad()
-def predict_displacements(model: nn.Module, dataset: DeformationDataset, idx) -> list:
+def predict_displacements(model: nn.Module, dataset: DeformationDataset,
+                          idx: ArrayLike) -> list[np.ndarray]:
     """Predicted displacement fields (n, 3), in the data's units, one per case of ``idx``."""
+    _check_model(model)
+    _check_dataset(dataset)
+    idx = _check_indices(idx, "idx", len(dataset.cases))
+    _check_compatible(model, dataset)
+    _check_cases(dataset, idx, targets=False)
     model.eval()
     p = next(model.parameters())
     out = []
-    for i in np.asarray(idx):
-        x, e, gr, cut, _ = _batch(dataset, [dataset.cases[i]], p.dtype, p.device)
-        out.append(model(x, e, gr, cut).double().cpu().numpy() * dataset.disp_scale)
+    with _checked_batches():
+        for i in np.asarray(idx):
+            x, e, gr, cut, _ = _batch(dataset, [dataset.cases[i]], p.dtype, p.device)
+            out.append(model(x, e, gr, cut).double().cpu().numpy() * dataset.disp_scale)
     return out
 
 
-def displacement_error(pred, true) -> float:
+def displacement_error(pred: ArrayLike, true: ArrayLike) -> float:
     """Mean Euclidean error over nodes, relative to the mean displacement magnitude."""
-    pred, true = np.asarray(pred, float), np.asarray(true, float)
-    if pred.shape != true.shape or pred.ndim != 2 or pred.shape[1] != 3:
+    pred, true = _float_array(pred, "pred"), _float_array(true, "true")
+    for name, a in (("pred", pred), ("true", true)):
+        if a.ndim != 2 or a.shape[1] != 3 or a.shape[0] == 0:
+            raise ValueError(f"{name} must have shape (n, 3) with n >= 1, got {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} must be finite, got {int((~np.isfinite(a)).sum())} NaN or "
+                             "infinite value(s)")
+    if pred.shape != true.shape:
         raise ValueError(f"pred and true must both have shape (n, 3), got {pred.shape} and "
                          f"{true.shape}")
     return float(np.linalg.norm(pred - true, axis=1).mean()

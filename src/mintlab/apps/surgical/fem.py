@@ -15,14 +15,18 @@ bending.
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from scipy.sparse.linalg import spsolve
 
-from ..._validation import check_int, check_positive
+from ..._validation import check_int, check_positive, describe
+from ...typing import ArrayLike
 
 __all__ = ["TetMesh", "box_mesh", "ellipsoid_mesh", "elasticity_matrix", "stiffness_matrix",
            "solve_elasticity", "ElasticitySolution", "surface_triangles", "traction_forces",
@@ -31,6 +35,38 @@ __all__ = ["TetMesh", "box_mesh", "ellipsoid_mesh", "elasticity_matrix", "stiffn
 # the six tetrahedra of a cube (corner k = x + 2y + 4z), all sharing the 0-7 diagonal
 _CUBE_TETS = np.array([[0, 1, 3, 7], [0, 1, 5, 7], [0, 2, 3, 7], [0, 2, 6, 7],
                        [0, 4, 5, 7], [0, 4, 6, 7]])
+
+
+def _float_array(x: Any, name: str) -> np.ndarray:
+    """``x`` (numpy, torch, list) as a float64 numpy array; ``TypeError`` for non-numbers."""
+    if isinstance(x, torch.Tensor):
+        if x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        return x.detach().cpu().double().numpy()
+    if isinstance(x, (str, bytes)) or not isinstance(x, (np.ndarray, list, tuple,
+                                                         numbers.Real, np.generic)):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {describe(x)}")
+    arr = np.asarray(x)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got {describe(x)}")
+    return arr.astype(np.float64)
+
+
+def _index_array(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be an integer array of node indices, got str")
+    return np.asarray(x)
+
+
+def _check_material(E: Any, nu: Any) -> tuple[float, float]:
+    E = check_positive(E, "E")
+    if isinstance(nu, bool) or not isinstance(nu, numbers.Real):
+        raise TypeError(f"nu (Poisson's ratio) must be a real number, got {type(nu).__name__}")
+    if not -1.0 < float(nu) < 0.5:
+        raise ValueError(f"nu (Poisson's ratio) must lie in (-1, 0.5), got {nu}")
+    return E, float(nu)
 
 
 @dataclass(frozen=True)
@@ -44,9 +80,9 @@ class TetMesh:
     nodes: np.ndarray
     tets: np.ndarray
 
-    def __post_init__(self):
-        nodes = np.asarray(self.nodes, dtype=np.float64)
-        tets = np.asarray(self.tets)
+    def __post_init__(self) -> None:
+        nodes = _float_array(self.nodes, "nodes")
+        tets = _index_array(self.tets, "tets")
         if nodes.ndim != 2 or nodes.shape[1] != 3 or len(nodes) == 0:
             raise ValueError(f"nodes must have shape (n, 3) with n >= 1, got {nodes.shape}")
         if not np.isfinite(nodes).all():
@@ -94,40 +130,47 @@ def _signed_volumes(nodes, tets):
     return np.einsum("ij,ij->i", b - a, np.cross(c - a, d - a)) / 6.0
 
 
-def box_mesh(shape=(4, 2, 2), size=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)) -> TetMesh:
+def box_mesh(shape: Any = (4, 2, 2), size: Any = (1.0, 1.0, 1.0),
+             origin: Any = (0.0, 0.0, 0.0)) -> TetMesh:
     """A box of ``nx x ny x nz`` cubes, each split into six conforming tetrahedra.
 
     >>> m = box_mesh((2, 1, 1))
     >>> m.n_nodes, m.n_tets, round(float(m.volumes().sum()), 12)
     (12, 12, 1.0)
     """
-    nx, ny, nz = (int(v) for v in shape)
-    if min(nx, ny, nz) < 1:
-        raise ValueError(f"shape must hold three positive cell counts, got {shape}")
-    for i, s in enumerate(size):
-        check_positive(s, f"size[{i}]")
+    for name, v in (("shape", shape), ("size", size), ("origin", origin)):
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != 3:
+            raise ValueError(f"{name} must hold three numbers (x, y, z), got {v!r}")
+    counts = [check_int(v if not isinstance(v, np.generic) else v.item(), f"shape[{i}]",
+                        minimum=1) for i, v in enumerate(shape)]
+    nx, ny, nz = counts
+    for ax, s in enumerate(size):
+        check_positive(s, f"size[{ax}]")
+    if not np.isfinite(_float_array(list(origin), "origin")).all():
+        raise ValueError(f"origin must be finite, got {origin!r}")
     gx, gy, gz = (np.linspace(o, o + s, n + 1) for o, s, n in zip(origin, size, (nx, ny, nz),
                                                                    strict=True))
     X, Y, Z = np.meshgrid(gx, gy, gz, indexing="ij")
     nodes = np.c_[X.ravel(), Y.ravel(), Z.ravel()]
 
-    def nid(i, j, k):
+    def nid(i: np.ndarray, j: np.ndarray, k: np.ndarray) -> np.ndarray:
         return (i * (ny + 1) + j) * (nz + 1) + k
 
-    i, j, k = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij")
-    i, j, k = i.ravel(), j.ravel(), k.ravel()
+    I3, J3, K3 = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij")
+    i, j, k = I3.ravel(), J3.ravel(), K3.ravel()
     corners = np.stack([nid(i + (c & 1), j + ((c >> 1) & 1), k + ((c >> 2) & 1))
                         for c in range(8)], axis=1)
     tets = corners[:, _CUBE_TETS].reshape(-1, 4)
     return TetMesh(nodes, tets)
 
 
-def ellipsoid_mesh(radii=(1.0, 0.7, 0.5), cells: int = 8) -> TetMesh:
+def ellipsoid_mesh(radii: ArrayLike = (1.0, 0.7, 0.5), cells: int = 8) -> TetMesh:
     """An organ-like solid: the tets of a box mesh whose centroids lie inside an ellipsoid
     (unused nodes dropped). ``cells`` cubes along the longest axis."""
-    radii = np.array([check_positive(r, "radii[i]") for r in radii], float)
-    if radii.shape != (3,):
-        raise ValueError(f"radii must hold three semi-axes, got {len(radii)}")
+    r = _float_array(radii, "radii")
+    if r.shape != (3,):
+        raise ValueError(f"radii must hold three semi-axes, got shape {r.shape}")
+    radii = np.array([check_positive(float(v), f"radii[{i}]") for i, v in enumerate(r)], float)
     h = 2 * radii.max() / check_int(cells, "cells", minimum=1)
     shape = np.maximum(1, np.ceil(2 * radii / h)).astype(int)
     box = box_mesh(shape, shape * h, -shape * h / 2)
@@ -135,14 +178,14 @@ def ellipsoid_mesh(radii=(1.0, 0.7, 0.5), cells: int = 8) -> TetMesh:
     return _compact(box.nodes, box.tets[inside])
 
 
-def _compact(nodes, tets) -> TetMesh:
+def _compact(nodes: np.ndarray, tets: np.ndarray) -> TetMesh:
     used = np.unique(tets)
     remap = np.full(len(nodes), -1)
     remap[used] = np.arange(len(used))
     return TetMesh(nodes[used], remap[tets])
 
 
-def remove_elements(mesh: TetMesh, remove) -> TetMesh:
+def remove_elements(mesh: TetMesh, remove: Any) -> TetMesh:
     """The mesh without the elements flagged in ``remove`` (m,) bool; nodes are kept (a node
     left without elements has no stiffness and is reported by the solver)."""
     remove = np.asarray(remove, bool)
@@ -156,9 +199,7 @@ def remove_elements(mesh: TetMesh, remove) -> TetMesh:
 def elasticity_matrix(E: float, nu: float) -> np.ndarray:
     """The 6 x 6 isotropic elasticity matrix (Voigt order xx, yy, zz, yz, xz, xy; engineering
     shear strains)."""
-    E = check_positive(E, "E")
-    if not -1.0 < nu < 0.5:
-        raise ValueError(f"nu (Poisson's ratio) must lie in (-1, 0.5), got {nu}")
+    E, nu = _check_material(E, nu)
     lam = E * nu / ((1 + nu) * (1 - 2 * nu))
     mu = E / (2 * (1 + nu))
     C = np.zeros((6, 6))
@@ -217,7 +258,7 @@ def surface_triangles(mesh: TetMesh) -> np.ndarray:
     return faces[counts[inv.ravel()] == 1]
 
 
-def traction_forces(mesh: TetMesh, faces: np.ndarray, traction) -> np.ndarray:
+def traction_forces(mesh: TetMesh, faces: np.ndarray, traction: Any) -> np.ndarray:
     """Consistent nodal forces (n, 3) of a uniform ``traction`` (3,) on triangles ``faces``:
     each triangle gives a third of ``traction * area`` to each of its nodes."""
     t = np.asarray(traction, float)
@@ -242,7 +283,7 @@ def mesh_edges(mesh: TetMesh) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ElasticitySolution:
-    """Nodal displacements ``u`` (n, 3), the compliance ``f . u``, the solve time, and the
+    """Nodal displacements ``u`` (n, 3), the compliance ``dot(f, u)``, the solve time, and the
     nodes left without any element (``orphans``, displacement set to 0)."""
 
     u: np.ndarray
@@ -283,7 +324,8 @@ def _check_supported(mesh: TetMesh, fixed: np.ndarray) -> None:
                              "enough degrees of freedom to stop every rigid motion")
 
 
-def solve_elasticity(mesh: TetMesh, forces, fixed, E: float = 1.0, nu: float = 0.3,
+def solve_elasticity(mesh: TetMesh, forces: ArrayLike, fixed: ArrayLike, E: float = 1.0,
+                     nu: float = 0.3,
                      K: sp.spmatrix | None = None) -> ElasticitySolution:
     """Solve ``K u = f`` with the degrees of freedom in ``fixed`` held at zero.
 
@@ -301,11 +343,23 @@ def solve_elasticity(mesh: TetMesh, forces, fixed, E: float = 1.0, nu: float = 0
     K : sparse matrix, optional
         A stiffness matrix already assembled for this mesh and material.
     """
+    if not isinstance(mesh, TetMesh):
+        raise TypeError(f"mesh must be a TetMesh, got {type(mesh).__name__}")
     n = mesh.n_nodes
-    f = np.asarray(forces, float)
-    if f.shape != (n, 3) or not np.isfinite(f).all():
-        raise ValueError(f"forces must be finite with shape ({n}, 3), got {f.shape}")
-    fx = np.asarray(fixed, bool)
+    f = _float_array(forces, "forces")
+    if f.shape != (n, 3):
+        raise ValueError(f"forces must have shape ({n}, 3) (one force per node), got {f.shape}")
+    if not np.isfinite(f).all():
+        raise ValueError(f"forces must be finite, got {int((~np.isfinite(f)).sum())} NaN or "
+                         "infinite value(s)")
+    E, nu = _check_material(E, nu)
+    if K is not None and (not sp.issparse(K) or K.shape != (3 * n, 3 * n)):
+        raise ValueError(f"K must be a sparse ({3 * n}, {3 * n}) stiffness matrix of this mesh, "
+                         f"got {describe(K) if not sp.issparse(K) else K.shape}")
+    fixed_arr = _index_array(fixed, "fixed")
+    if fixed_arr.dtype.kind not in "biu":
+        raise TypeError(f"fixed must be a boolean array, got dtype {fixed_arr.dtype}")
+    fx = fixed_arr.astype(bool)
     if fx.shape == (n,):
         fx = np.repeat(fx[:, None], 3, axis=1)
     if fx.shape != (n, 3):
@@ -331,5 +385,5 @@ def solve_elasticity(mesh: TetMesh, forces, fixed, E: float = 1.0, nu: float = 0
     if not np.isfinite(u).all():
         raise ValueError("the stiffness matrix is singular: fix enough degrees of freedom to "
                          "stop every rigid motion")
-    u = u.reshape(n, 3)
-    return ElasticitySolution(u, float((f * u).sum()), time.perf_counter() - t0, orphans)
+    u3 = u.reshape(n, 3)
+    return ElasticitySolution(u3, float((f * u3).sum()), time.perf_counter() - t0, orphans)

@@ -26,14 +26,17 @@ recognised from their text descriptions. Here:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..._validation import check_int, check_positive
+from ..._validation import check_finite, check_int, check_nonnegative, check_positive
+from ..._validation import describe as _describe_value
 
 __all__ = ["PRIMITIVES", "gesture_catalog", "make_gesture_clips", "GestureClips",
            "VideoEncoder", "PromptGestureModel", "GestureClassifier", "fit_prompt_model",
@@ -80,7 +83,44 @@ def describe(gesture: tuple[str, str]) -> str:
     return f"{PRIMITIVES[gesture[0]]}, then {PRIMITIVES[gesture[1]]}"
 
 
-def gesture_catalog(n_unseen: int = 8, seed: int = 0):
+def _check_seed(seed: Any) -> int:
+    return check_int(seed, "seed", minimum=0)
+
+
+def _check_clips_data(data: Any) -> GestureClips:
+    if not isinstance(data, GestureClips):
+        raise TypeError(f"data must be GestureClips (make_gesture_clips), got "
+                        f"{type(data).__name__}")
+    c = data.clips
+    if not isinstance(c, torch.Tensor) or c.ndim != 4 or c.shape[0] == 0:
+        raise ValueError(f"data.clips must be a non-empty (N, T, H, W) tensor, got "
+                         f"{_describe_value(c)}")
+    check_finite(c, "data.clips")
+    y = data.labels
+    if not isinstance(y, torch.Tensor) or y.shape != (c.shape[0],) or y.is_floating_point():
+        raise ValueError(f"data.labels must be an integer ({c.shape[0]},) tensor, got "
+                         f"{_describe_value(y)}")
+    if bool((y < 0).any()) or bool((y >= len(data.gestures)).any()):
+        raise ValueError(f"data.labels must lie in [0, {len(data.gestures)}) (one per gesture)")
+    return data
+
+
+def _check_text(text: Any, model: nn.Module, n: int) -> torch.Tensor:
+    if not isinstance(text, torch.Tensor) or text.ndim != 2:
+        raise ValueError(f"text must be a (k, text_dim) tensor of description embeddings, got "
+                         f"{_describe_value(text)}")
+    check_finite(text, "text")
+    proj = getattr(model, "proj", None)
+    if isinstance(proj, nn.Linear) and text.shape[1] != proj.in_features:
+        raise ValueError(f"text must have {proj.in_features} columns (the model's text_dim), "
+                         f"got shape {tuple(text.shape)}")
+    if text.shape[0] != n:
+        raise ValueError(f"text must hold one embedding per gesture ({n}), got {text.shape[0]}")
+    return text
+
+
+def gesture_catalog(n_unseen: int = 8,
+                    seed: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """All ordered pairs of distinct primitives, split into seen and unseen gestures.
 
     The unseen gestures are drawn so that every primitive still occurs in the
@@ -89,8 +129,8 @@ def gesture_catalog(n_unseen: int = 8, seed: int = 0):
     """
     names = list(PRIMITIVES)
     pairs = [(a, b) for a in names for b in names if a != b]
-    rng = np.random.default_rng(seed)
     n_unseen = check_int(n_unseen, "n_unseen", minimum=1)
+    rng = np.random.default_rng(_check_seed(seed))
     for _ in range(1000):
         pick = rng.choice(len(pairs), n_unseen, replace=False)
         unseen = [pairs[i] for i in sorted(pick)]
@@ -133,7 +173,8 @@ def _render(tip, jaw, rng, noise):
     return np.clip(img, 0, 1)
 
 
-def make_gesture_clips(gestures, n_per_gesture: int, *, frames_per_primitive: int = 6,
+def make_gesture_clips(gestures: Sequence[tuple[str, str]], n_per_gesture: int, *,
+                       frames_per_primitive: int = 6,
                        noise: float = 0.05, seed: int = 0) -> GestureClips:
     """Procedural clips of ``gestures`` (ordered primitive pairs), ``n_per_gesture`` each.
 
@@ -144,14 +185,23 @@ def make_gesture_clips(gestures, n_per_gesture: int, *, frames_per_primitive: in
     >>> tuple(data.clips.shape), data.labels.tolist()
     ((6, 12, 24, 24), [0, 0, 0, 1, 1, 1])
     """
-    gestures = [tuple(g) for g in gestures]
+    if isinstance(gestures, (str, bytes)) or not isinstance(gestures, Sequence) or not gestures:
+        raise TypeError(f"gestures must be a non-empty list of primitive pairs, got "
+                        f"{type(gestures).__name__}")
     for g in gestures:
-        if len(g) != 2 or any(p not in PRIMITIVES for p in g):
+        if isinstance(g, str) or not isinstance(g, Sequence):
             raise ValueError(f"a gesture is a pair of primitives from {list(PRIMITIVES)}, "
-                             f"got {g}")
+                             f"got {g!r}")
+    pairs: list[tuple[str, ...]] = [tuple(g) for g in gestures]
+    for pair in pairs:
+        if len(pair) != 2 or any(p not in PRIMITIVES for p in pair):
+            raise ValueError(f"a gesture is a pair of primitives from {list(PRIMITIVES)}, "
+                             f"got {pair}")
+    gestures = cast("list[tuple[str, str]]", pairs)
     n = check_int(n_per_gesture, "n_per_gesture", minimum=1)
     T = check_int(frames_per_primitive, "frames_per_primitive", minimum=2)
-    rng = np.random.default_rng(seed)
+    noise = check_nonnegative(noise, "noise")
+    rng = np.random.default_rng(_check_seed(seed))
     clips, labels = [], []
     for k, g in enumerate(gestures):
         for _ in range(n):
@@ -179,8 +229,10 @@ class VideoEncoder(nn.Module):
     """Frame CNN + temporal convolutions, pooled into ``n_bins`` time bins; ``(N, T, H, W)``
     to ``(N, dim)``."""
 
-    def __init__(self, dim: int = 128, width: int = 32, n_bins: int = 4):
+    def __init__(self, dim: int = 128, width: int = 32, n_bins: int = 4) -> None:
         super().__init__()
+        width = check_int(width, "width", minimum=2)
+        n_bins = check_int(n_bins, "n_bins", minimum=1)
         self.frame = nn.Sequential(
             nn.Conv2d(1, width // 2, 3, padding=1), nn.GELU(), nn.MaxPool2d(2),
             nn.Conv2d(width // 2, width, 3, padding=1), nn.GELU(), nn.MaxPool2d(2),
@@ -192,19 +244,27 @@ class VideoEncoder(nn.Module):
         self.out = nn.Linear(width * n_bins, check_int(dim, "dim", minimum=1))
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        if clips.ndim != 4:
-            raise ValueError(f"clips must have shape (N, T, H, W), got {tuple(clips.shape)}")
+        if not isinstance(clips, torch.Tensor):
+            raise TypeError(f"clips must be a torch tensor, got {_describe_value(clips)}")
+        if clips.ndim != 4 or clips.shape[0] == 0:
+            raise ValueError(f"clips must have shape (N, T, H, W) with N >= 1, got "
+                             f"{tuple(clips.shape)}")
         N, T = clips.shape[:2]
         f = self.frame(clips.reshape(N * T, 1, *clips.shape[2:])).reshape(N, T, -1)
         h = self.temporal(f.transpose(1, 2))
         return self.out(self.pool(h).flatten(1))
 
 
-def encode_descriptions(texts, model=None) -> torch.Tensor:
+def encode_descriptions(texts: Sequence[str], model: Any = None) -> torch.Tensor:
     """Frozen all-MiniLM-L6-v2 sentence embeddings (``(k, 384)``, unit norm) of ``texts``;
     ``model`` is a loaded ``(model, tokenizer)`` pair (default: load it, offline)."""
     from ...compress.testbed import load_minilm, sentence_embeddings
 
+    if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+        raise TypeError(f"texts must be a non-empty list of strings, got {type(texts).__name__}")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str) or not t.strip():
+            raise ValueError(f"texts[{i}] must be a non-empty string, got {t!r}")
     enc, tok = model if model is not None else load_minilm()
     with torch.no_grad():
         return sentence_embeddings(enc, tok, list(texts))
@@ -217,7 +277,7 @@ class PromptGestureModel(nn.Module):
     every pair; the text embeddings stay frozen, their projection is learned.
     """
 
-    def __init__(self, text_dim: int = 384, dim: int = 128, width: int = 32):
+    def __init__(self, text_dim: int = 384, dim: int = 128, width: int = 32) -> None:
         super().__init__()
         self.video = VideoEncoder(dim, width)
         self.proj = nn.Linear(check_int(text_dim, "text_dim", minimum=1), dim)
@@ -232,12 +292,12 @@ class PromptGestureModel(nn.Module):
 class GestureClassifier(nn.Module):
     """Baseline: the same video encoder with a linear head over the training gestures."""
 
-    def __init__(self, n_classes: int, dim: int = 128, width: int = 32):
+    def __init__(self, n_classes: int, dim: int = 128, width: int = 32) -> None:
         super().__init__()
         self.video = VideoEncoder(dim, width)
         self.head = nn.Linear(dim, check_int(n_classes, "n_classes", minimum=2))
 
-    def forward(self, clips):
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.head(F.gelu(self.video(clips)))
 
 
@@ -266,9 +326,12 @@ def fit_prompt_model(model: PromptGestureModel, data: GestureClips, text: torch.
                      epochs: int = 15, lr: float = 6e-3, batch_size: int = 64, seed: int = 0,
                      progress: bool = False) -> PromptGestureModel:
     """Contrastive training: each clip against the descriptions of all training gestures."""
-    if text.shape[0] != len(data.gestures):
-        raise ValueError(f"text must hold one embedding per gesture ({len(data.gestures)}), "
-                         f"got {text.shape[0]}")
+    if not isinstance(model, PromptGestureModel):
+        raise TypeError(f"model must be a PromptGestureModel, got {type(model).__name__}")
+    _check_clips_data(data)
+    _check_text(text, model, len(data.gestures))
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    seed = _check_seed(seed)
     text = text.to(next(model.parameters()).device)
     return _train(model, lambda x, y: F.cross_entropy(model.logits(x, text), y), data.clips,
                   data.labels, epochs, lr, batch_size, seed, progress, "prompt video encoder")
@@ -278,6 +341,14 @@ def fit_classifier(model: GestureClassifier, data: GestureClips, *, epochs: int 
                    lr: float = 6e-3, batch_size: int = 64, seed: int = 0,
                    progress: bool = False) -> GestureClassifier:
     """Cross-entropy training of the baseline classifier."""
+    if not isinstance(model, GestureClassifier):
+        raise TypeError(f"model must be a GestureClassifier, got {type(model).__name__}")
+    _check_clips_data(data)
+    if len(data.gestures) > model.head.out_features:
+        raise ValueError(f"data has {len(data.gestures)} gestures but the model's head has "
+                         f"{model.head.out_features} classes (n_classes)")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    seed = _check_seed(seed)
     return _train(model, lambda x, y: F.cross_entropy(model(x), y), data.clips, data.labels,
                   epochs, lr, batch_size, seed, progress, "classifier")
 
@@ -286,6 +357,10 @@ def fit_classifier(model: GestureClassifier, data: GestureClips, *, epochs: int 
 def zero_shot_accuracy(model: PromptGestureModel, data: GestureClips, text: torch.Tensor) -> float:
     """Accuracy of choosing each clip's gesture among ``data.gestures`` by the most similar
     description (``text`` holds their embeddings, in order)."""
+    if not isinstance(model, PromptGestureModel):
+        raise TypeError(f"model must be a PromptGestureModel, got {type(model).__name__}")
+    _check_clips_data(data)
+    _check_text(text, model, len(data.gestures))
     model.eval()
     dev = next(model.parameters()).device
     text = text.to(dev)

@@ -35,16 +35,29 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..._validation import check_int
-from ..svd._calib import check_batches, find_linear_layers, resolve_objective
+from ..._validation import check_choice, check_int
+from ...typing import DeviceLike
+from .._reparam import check_module
+from ..svd._calib import (
+    Objective,
+    check_before_training,
+    find_linear_layers,
+    prepare_batches,
+    score,
+)
+from ..svd.layers import _check_input
+from ..svd.methods import _check_tensor, check_dim
 
 __all__ = ["QuantLinear", "quantize_symmetric", "quantize_model", "QuantReport",
            "random_orthogonal", "randomized_hadamard", "hadamard_matrix", "procrustes",
@@ -57,42 +70,62 @@ def quantize_symmetric(x: torch.Tensor, bits: int | None, dim: int = -1) -> torc
     """Round-to-nearest symmetric quantisation with one max-abs scale per slice along ``dim``.
 
     ``bits=None`` (or >= 16) returns ``x``. Levels are ``-(2^(b-1) - 1) .. 2^(b-1) - 1``.
+    ``x`` must be finite; that is checked on the CPU only (on an accelerator
+    it would force a device sync per call).
 
     Examples
     --------
     >>> quantize_symmetric(torch.tensor([[0.3, -1.0, 0.55]]), 2)
     tensor([[ 0., -1.,  1.]])
     """
+    _check_tensor(x, "x", values="cpu")
+    if bits is not None:
+        bits = check_int(bits, "bits", minimum=2)
+    dim = check_dim(dim, x, "dim")
+    return _quantize(x, bits, dim)
+
+
+def _check_bits(bits: Any, name: str) -> int | None:
+    return None if bits is None else check_int(bits, name, minimum=2)
+
+
+def _quantize(x: torch.Tensor, bits: int | None, dim: int = -1) -> torch.Tensor:
     if bits is None or bits >= 16:
         return x
-    if bits < 2:
-        raise ValueError(f"bits must be >= 2, got {bits}")
     qmax = 2 ** (bits - 1) - 1
     scale = x.abs().amax(dim=dim, keepdim=True).clamp_min(1e-12) / qmax
     return torch.round(x / scale).clamp(-qmax, qmax) * scale
 
 
-def hadamard_matrix(n: int, *, dtype=torch.float64, device=None) -> torch.Tensor:
+def hadamard_matrix(n: int, *, dtype: torch.dtype = torch.float64,
+                    device: DeviceLike = None) -> torch.Tensor:
     """Sylvester's Hadamard matrix of order ``n`` (a power of two), entries +-1."""
+    n = check_int(n, "n")
     if n < 1 or n & (n - 1):
-        raise ValueError(f"Sylvester Hadamard matrices exist for powers of two, got {n}")
+        raise ValueError(f"n must be a power of two (Sylvester Hadamard matrices exist for "
+                         f"powers of two), got {n}")
     H = torch.ones(1, 1, dtype=dtype, device=device)
     while H.shape[0] < n:
         H = torch.cat([torch.cat([H, H], 1), torch.cat([H, -H], 1)], 0)
     return H
 
 
-def random_orthogonal(d: int, *, seed: int = 0, dtype=torch.float64, device=None) -> torch.Tensor:
+def random_orthogonal(d: int, *, seed: int = 0, dtype: torch.dtype = torch.float64,
+                      device: DeviceLike = None) -> torch.Tensor:
     """A Haar-random ``d x d`` orthogonal matrix (QR of a Gaussian, signs fixed)."""
+    d = check_int(d, "d", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
     g = torch.Generator().manual_seed(int(seed))
     Q, Rm = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
     Q = Q * torch.sign(torch.diagonal(Rm))[None, :]
     return Q.contiguous().to(dtype=dtype, device=device)
 
 
-def randomized_hadamard(d: int, *, seed: int = 0, dtype=torch.float64,
-                        device=None) -> torch.Tensor:
+def randomized_hadamard(d: int, *, seed: int = 0, dtype: torch.dtype = torch.float64,
+                        device: DeviceLike = None) -> torch.Tensor:
     """``diag(random signs) H / sqrt(d)``, orthogonal (see the module notes for non-powers of 2)."""
+    d = check_int(d, "d", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
     p = d & (-d)  # largest power-of-two factor
     m = d // p
     H = hadamard_matrix(p) / math.sqrt(p)
@@ -110,6 +143,14 @@ def procrustes(M: torch.Tensor) -> torch.Tensor:
     eigendecomposition (2-3x faster than the SVD), falling back to the SVD
     when ``M`` is too ill-conditioned for that to be accurate.
     """
+    _check_tensor(M, "M", ndim=2)
+    if M.shape[0] < M.shape[1]:
+        raise ValueError(f"M must have at least as many rows as columns (d x d, or tall), "
+                         f"got shape {tuple(M.shape)}")
+    return _procrustes(M)
+
+
+def _procrustes(M: torch.Tensor) -> torch.Tensor:
     lam, V = torch.linalg.eigh(M.T @ M)
     if float(lam[0]) > 1e-10 * float(lam[-1]):
         return M @ (V * lam.rsqrt()) @ V.T
@@ -118,7 +159,19 @@ def procrustes(M: torch.Tensor) -> torch.Tensor:
 
 
 def corner_alignment(x: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
-    """Mean cosine between rotated normalised rows ``x R / |x|`` and their nearest corners."""
+    """Mean cosine between rotated normalised rows ``x R / |x|`` and their nearest corners.
+
+    ``x`` and ``R`` must be finite; that is checked on the CPU only (on an
+    accelerator it would force a device sync per call).
+    """
+    _check_tensor(x, "x", values="cpu")
+    if x.dim() < 2:
+        raise ValueError(f"x must have shape (..., d), rows of activations, got {tuple(x.shape)}")
+    _check_tensor(R, "R", ndim=2, values="cpu")
+    d = x.shape[-1]
+    if tuple(R.shape) != (d, d):
+        raise ValueError(f"R must have shape ({d}, {d}) to match x {tuple(x.shape)}, got "
+                         f"{tuple(R.shape)}")
     z = F.normalize(x.double(), dim=-1) @ R.double()
     return (z.abs().sum(-1) / math.sqrt(x.shape[-1])).mean()
 
@@ -126,8 +179,18 @@ def corner_alignment(x: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
 class QuantLinear(nn.Module):
     """``y = Q_a(x R) Q_w(W R)^T + b`` (see the module notes). ``R = None`` is the identity."""
 
+    weight_fp: torch.Tensor
+    weight_q: torch.Tensor
+    weight_rot: torch.Tensor
+    rotation: torch.Tensor | None
+
     def __init__(self, linear: nn.Linear, w_bits: int | None = 4, a_bits: int | None = 4,
-                 rotation: torch.Tensor | None = None):
+                 rotation: torch.Tensor | None = None) -> None:
+        if not isinstance(linear, nn.Linear):
+            raise TypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
+        w_bits, a_bits = _check_bits(w_bits, "w_bits"), _check_bits(a_bits, "a_bits")
+        if rotation is not None:
+            _check_rotation(rotation, linear.in_features)
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.w_bits, self.a_bits = w_bits, a_bits
@@ -137,11 +200,17 @@ class QuantLinear(nn.Module):
                              else rotation.to(dtype=w.dtype, device=w.device))
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(),
                                                                   requires_grad=False)
-        self.observer = None
+        self.observer: Callable[[QuantLinear, torch.Tensor], None] | None = None
         self.quantize = True
         self.refresh()
 
     def set_rotation(self, R: torch.Tensor | None) -> None:
+        """Use the orthogonal ``R`` (``in x in``; ``None``: identity) and requantise the weight."""
+        if R is not None:
+            _check_rotation(R, self.in_features, "R")
+        self._set_rotation(R)
+
+    def _set_rotation(self, R: torch.Tensor | None) -> None:
         w = self.weight_fp
         self.rotation = None if R is None else R.to(dtype=w.dtype, device=w.device)
         self.refresh()
@@ -149,22 +218,31 @@ class QuantLinear(nn.Module):
     def refresh(self) -> None:
         """Recompute the stored weight ``Q_w(W R)``."""
         w = self.weight_fp if self.rotation is None else self.weight_fp @ self.rotation
-        self.register_buffer("weight_q", quantize_symmetric(w, self.w_bits, dim=1))
+        self.register_buffer("weight_q", _quantize(w, self.w_bits, dim=1))
         self.register_buffer("weight_rot", w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., in_features) -> (..., out_features)``."""
+        _check_input(x, self.in_features)
         if self.observer is not None:
             self.observer(self, x.detach())
         if self.rotation is not None:
             x = x @ self.rotation
         if not self.quantize:
             return F.linear(x, self.weight_rot, self.bias)
-        return F.linear(quantize_symmetric(x, self.a_bits, dim=-1), self.weight_q, self.bias)
+        return F.linear(_quantize(x, self.a_bits, dim=-1), self.weight_q, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"w_bits={self.w_bits}, a_bits={self.a_bits}, "
                 f"rotated={self.rotation is not None}")
+
+
+def _check_rotation(R: Any, d: int, name: str = "rotation") -> None:
+    _check_tensor(R, name, ndim=2)
+    if tuple(R.shape) != (d, d):
+        raise ValueError(f"{name} must have shape ({d}, {d}) (in_features x in_features), got "
+                         f"{tuple(R.shape)}")
 
 
 @dataclass
@@ -186,7 +264,8 @@ class QuantReport:
 
 
 def quantize_model(model: nn.Module, *, w_bits: int | None = 4, a_bits: int | None = 4,
-                   rotation: str = "hadamard", calibration: Any = None, objective=None,
+                   rotation: str = "hadamard", calibration: Any = None,
+                   objective: Objective | None = None,
                    include: Any = None, exclude: Any = None, epochs: int = 2,
                    momentum: float = 0.9, seed: int = 0, inplace: bool = False,
                    progress: bool = False) -> tuple[nn.Module, QuantReport]:
@@ -199,18 +278,25 @@ def quantize_model(model: nn.Module, *, w_bits: int | None = 4, a_bits: int | No
     """
     from tqdm.auto import tqdm
 
-    if rotation not in ROTATIONS:
-        raise ValueError(f"rotation must be one of {ROTATIONS}, got {rotation!r}")
-    for name, b in (("w_bits", w_bits), ("a_bits", a_bits)):
-        if b is not None:
-            check_int(b, name, minimum=2)
-    if not 0.0 <= momentum < 1.0:
+    check_module(model)
+    rotation = check_choice(rotation, "rotation", ROTATIONS)
+    w_bits, a_bits = _check_bits(w_bits, "w_bits"), _check_bits(a_bits, "a_bits")
+    if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real):
+        raise TypeError(f"momentum must be a number in [0, 1), got {type(momentum).__name__}")
+    if not 0.0 <= float(momentum) < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    seed = check_int(seed, "seed", minimum=0)
+    epochs = check_int(epochs, "epochs", minimum=1)
     layers = find_linear_layers(model, include, exclude)
+    batches: list[Any] = []
+    obj: Objective | None = None
+    if rotation == "conqur":  # the data is checked before the model is touched
+        batches, obj = prepare_batches(calibration, objective)
+        check_before_training(model, batches, obj, "calibration")
     if not inplace:
         names = list(layers)
         model = copy.deepcopy(model)
-        layers = {n: model.get_submodule(n) for n in names}
+        layers = {n: cast(nn.Linear, model.get_submodule(n)) for n in names}
     report = QuantReport(rotation=rotation, w_bits=w_bits, a_bits=a_bits, layers=list(layers))
     qlayers: dict[str, QuantLinear] = {}
     for i, (name, lin) in enumerate(layers.items()):
@@ -227,18 +313,17 @@ def quantize_model(model: nn.Module, *, w_bits: int | None = 4, a_bits: int | No
     if rotation != "conqur":
         return model, report
 
-    batches = check_batches(calibration)
-    obj = resolve_objective(objective, batches[0])
-    epochs = check_int(epochs, "epochs", minimum=1)
+    assert obj is not None
     sums = {n: torch.zeros(q.in_features, q.in_features, dtype=torch.float64,
                            device=q.weight_fp.device) for n, q in qlayers.items()}
     first_align: dict[str, float] = {}
     last_align: dict[str, float] = {}
     tokens = 0
 
-    def observer_for(name):
-        def observe(layer, x):
+    def observer_for(name: str) -> Callable[[QuantLinear, torch.Tensor], None]:
+        def observe(layer: QuantLinear, x: torch.Tensor) -> None:
             xs = F.normalize(x.reshape(-1, x.shape[-1]).double(), dim=-1)
+            assert layer.rotation is not None  # conqur layers start from a Hadamard rotation
             R = layer.rotation.double()
             z = xs @ R
             corners = torch.sign(z) / math.sqrt(z.shape[1])
@@ -246,7 +331,7 @@ def quantize_model(model: nn.Module, *, w_bits: int | None = 4, a_bits: int | No
             first_align.setdefault(name, align)
             last_align[name] = align
             sums[name].mul_(momentum).add_(xs.T @ corners)
-            layer.set_rotation(procrustes(sums[name]))
+            layer._set_rotation(_procrustes(sums[name]))
         return observe
 
     t0 = time.perf_counter()
@@ -257,8 +342,8 @@ def quantize_model(model: nn.Module, *, w_bits: int | None = 4, a_bits: int | No
     try:
         with torch.no_grad():
             for _ in tqdm(range(epochs), desc="ConQuR calibration", disable=not progress):
-                for batch in batches:
-                    obj.logits(model, batch)
+                for i, batch in enumerate(batches):
+                    score(obj.logits, model, batch, f"calibration[{i}]")
                     tokens += _count_tokens(batch)
     finally:
         for q in qlayers.values():
@@ -273,7 +358,7 @@ def quantize_model(model: nn.Module, *, w_bits: int | None = 4, a_bits: int | No
     return model, report
 
 
-def _count_tokens(batch) -> int:
+def _count_tokens(batch: Any) -> int:
     if torch.is_tensor(batch):
         return int(batch[:, :-1].numel()) if batch.dim() == 2 else int(batch.shape[0])
     x = batch[0]

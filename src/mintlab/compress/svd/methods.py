@@ -63,18 +63,28 @@ import heapq
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..._validation import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_ratio,
+)
+from .._reparam import check_module
 from ._calib import (
+    LayerStats,
     Objective,
-    check_batches,
-    collect_statistics,
+    _collect_statistics,
+    check_before_training,
     find_linear_layers,
-    resolve_objective,
+    prepare_batches,
 )
 from .layers import LowRankLinear
 
@@ -143,13 +153,60 @@ class CompressionReport:
 
 
 def uniform_rank(out_features: int, in_features: int, ratio: float) -> int:
-    """The rank removing ``ratio`` of an ``out x in`` weight: floor((1 - ratio) mn / (m + n))."""
+    """The rank removing ``ratio`` of an ``out x in`` weight: floor((1 - ratio) mn / (m + n)).
+
+    ``ratio`` must lie in ``(0, 1)``, so the rank is never negative.
+
+    Examples
+    --------
+    >>> uniform_rank(64, 64, 0.5)
+    16
+    """
+    out_features = check_int(out_features, "out_features", minimum=1)
+    in_features = check_int(in_features, "in_features", minimum=1)
+    ratio = check_ratio(ratio, "ratio")
     return int(math.floor((1.0 - ratio) * out_features * in_features
                           / (out_features + in_features)))
 
 
 def quantize_int8_per_vector(v: torch.Tensor, dim: int) -> torch.Tensor:
     """Symmetric round-to-nearest 8-bit quantisation, one scale per slice along ``dim``."""
+    _check_tensor(v, "v")
+    check_dim(dim, v, "dim")
+    return _quantize_int8(v, dim)
+
+
+def check_dim(dim: Any, t: torch.Tensor, name: str = "dim") -> int:
+    """``dim`` as an int indexing an axis of ``t`` (negative counts from the end)."""
+    dim = check_int(dim, name)
+    if not -t.dim() <= dim < t.dim():
+        raise ValueError(f"{name} must index an axis of a {t.dim()}-D tensor (in "
+                         f"[{-t.dim()}, {t.dim()})), got {dim}")
+    return dim
+
+
+def _check_tensor(t: Any, name: str, ndim: int | None = None, *,
+                  values: str = "always") -> torch.Tensor:
+    """A non-empty, finite, floating torch tensor (of ``ndim`` dimensions).
+
+    ``values="cpu"`` checks finiteness only for a tensor on the CPU: for the
+    helpers called at every training step, where reading an accelerator's
+    values would force a device sync per call.
+    """
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if ndim is not None and t.dim() != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {tuple(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
+    if values == "always" or t.device.type == "cpu":
+        check_finite(t.detach(), name)
+    return t
+
+
+def _quantize_int8(v: torch.Tensor, dim: int) -> torch.Tensor:
     scale = v.abs().amax(dim=dim, keepdim=True).clamp_min(1e-12) / 127.0
     return torch.round(v / scale).clamp(-127, 127) * scale
 
@@ -196,9 +253,7 @@ class _Whitened:
 
     def whiten(self, M: torch.Tensor) -> torch.Tensor:
         """``R M S`` for an ``out x in`` matrix."""
-        if self.S is not None:
-            M = M * self.S if self.S.dim() == 1 else M @ self.S
-        return self.R @ M if self.R is not None else M
+        return _whiten(M, self.S, self.R)
 
     def gradient(self, G: torch.Tensor) -> torch.Tensor:
         """The loss gradient in whitened coordinates, ``R^{-T} G S^{-T}``."""
@@ -217,14 +272,55 @@ class _Whitened:
 
 def whitened_decomposition(weight: torch.Tensor, S: torch.Tensor | None = None,
                            R: torch.Tensor | None = None) -> _Whitened:
-    """SVD of ``R W S`` in float64 (``S``: vector = diagonal, matrix = lower triangular)."""
+    """SVD of ``R W S`` in float64 (``S``: vector = diagonal, matrix = lower triangular).
+
+    Parameters
+    ----------
+    weight : torch.Tensor
+        ``(out, in)``, finite.
+    S : torch.Tensor, optional
+        Input-side factor: ``(in,)`` positive diagonal, or ``(in, in)``
+        invertible lower triangular.
+    R : torch.Tensor, optional
+        Output-side factor: ``(out, out)`` invertible upper triangular.
+    """
+    _check_tensor(weight, "weight", ndim=2)
+    m, n = weight.shape
+    if S is not None:
+        _check_tensor(S, "S")
+        if tuple(S.shape) not in ((n,), (n, n)):
+            raise ValueError(f"S must have shape ({n},) or ({n}, {n}) to match weight "
+                             f"{tuple(weight.shape)}, got {tuple(S.shape)}")
+        diag = S if S.dim() == 1 else torch.diagonal(S)
+        if not bool((diag.detach() != 0).all()):
+            raise ValueError("S must be invertible (no zero on its diagonal)")
+    if R is not None:
+        _check_tensor(R, "R", ndim=2)
+        if tuple(R.shape) != (m, m):
+            raise ValueError(f"R must have shape ({m}, {m}) to match weight "
+                             f"{tuple(weight.shape)}, got {tuple(R.shape)}")
+        if not bool((torch.diagonal(R).detach() != 0).all()):
+            raise ValueError("R must be invertible (no zero on its diagonal)")
+    # the SVD runs in float64: the factors join it there
+    return _decompose(weight, None if S is None else S.detach().double(),
+                      None if R is None else R.detach().double())
+
+
+def _decompose(weight: torch.Tensor, S: torch.Tensor | None,
+               R: torch.Tensor | None) -> _Whitened:
     W = weight.detach().double()
-    tmp = _Whitened(None, None, None, S, R)
-    U, s, Vh = torch.linalg.svd(tmp.whiten(W), full_matrices=False)
+    U, s, Vh = torch.linalg.svd(_whiten(W, S, R), full_matrices=False)
     return _Whitened(U, s, Vh, S, R)
 
 
-def _input_factor(kind, st, alpha):
+def _whiten(M: torch.Tensor, S: torch.Tensor | None, R: torch.Tensor | None) -> torch.Tensor:
+    """``R M S`` for an ``out x in`` matrix."""
+    if S is not None:
+        M = M * S if S.dim() == 1 else M @ S
+    return R @ M if R is not None else M
+
+
+def _input_factor(kind: str | None, st: LayerStats, alpha: float) -> torch.Tensor | None:
     if kind is None:
         return None
     if kind == "asvd":
@@ -233,7 +329,7 @@ def _input_factor(kind, st, alpha):
     return _cholesky(st.covariance)
 
 
-def _output_factor(st, damping):
+def _output_factor(st: LayerStats, damping: float) -> torch.Tensor:
     M = st.out_metric
     if M is None:
         raise RuntimeError("the output metric was not collected")
@@ -353,15 +449,6 @@ def _select_hybrid(infos, target_bytes, mode, min_rank, width):
 
 # --------------------------------------------------------------------------- entry point
 
-def _check_ratio(ratio):
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio):
-        raise TypeError(f"ratio must be a float in (0, 1), got {ratio!r}")
-    if not 0.0 < float(ratio) < 1.0:
-        raise ValueError(f"ratio must be in (0, 1) (the fraction of parameters removed), "
-                         f"got {ratio}")
-    return float(ratio)
-
-
 def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
@@ -417,44 +504,55 @@ def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4
         :class:`~mintlab.compress.svd.LowRankLinear`) and what was done.
     """
     t_start = time.perf_counter()
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    ratio = _check_ratio(ratio)
-    if quantize not in (None, "loss-aware", "all"):
-        raise ValueError(f"quantize must be None, 'loss-aware' or 'all', got {quantize!r}")
+    check_module(model)
+    method = check_choice(method, "method", METHODS)
+    ratio = check_ratio(ratio, "ratio")
+    quantize = check_choice(quantize, "quantize", (None, "loss-aware", "all"))
     if quantize is not None and method != "io-svd":
         raise ValueError("quantize= is the hybrid path of method='io-svd'")
     if correction and method != "zs-svd":
         raise ValueError("correction=True is the one-step correction of method='zs-svd'")
+    alpha = check_nonnegative(alpha, "alpha")
+    top_k = check_int(top_k, "top_k", minimum=1)
+    output_damping = check_positive(output_damping, "output_damping")
+    min_rank = check_int(min_rank, "min_rank", minimum=0)
+    correction_batches = check_int(correction_batches, "correction_batches", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
     layers = find_linear_layers(model, include, exclude)
+    for lname, lin in layers.items():
+        if not bool(torch.isfinite(lin.weight.detach()).all()):
+            raise ValueError(f"model's layer {lname!r} has NaN or infinite weights")
+    batches: list[Any] = []
     model_params_before = sum(p.numel() for p in model.parameters())
     if not inplace:
         names = list(layers)
         model = copy.deepcopy(model)
-        layers = {n: model.get_submodule(n) for n in names}
+        layers = {n: cast(nn.Linear, model.get_submodule(n)) for n in names}
 
     needs = _INPUT_KIND[method]
-    stats, calib_seconds = {}, 0.0
+    stats: dict[str, LayerStats] = {}
+    calib_seconds = 0.0
     objective_ = None
     if method != "svd":
-        batches = check_batches(calibration)
-        objective_ = resolve_objective(objective, batches[0])
+        batches, objective_ = prepare_batches(calibration, objective)
+        check_before_training(model, batches, objective_, "calibration")
         grads = method in ("zs-svd", "io-svd")
-        stats, calib_seconds = collect_statistics(
+        stats, calib_seconds = _collect_statistics(
             model, layers, batches, objective_, inputs=True, gradients=grads,
             output_metric=method == "io-svd", top_k=top_k, seed=seed, progress=progress)
 
     decomps: dict[str, _Whitened] = {}
-    infos: dict[str, dict] = {}
+    infos: dict[str, dict[str, Any]] = {}
     for name, lin in layers.items():
         st = stats.get(name)
-        S = _input_factor(needs, st, alpha) if needs else None
-        R = _output_factor(st, output_damping) if method == "io-svd" else None
-        dec = whitened_decomposition(lin.weight, S, R)
+        S = _input_factor(needs, st, alpha) if needs and st is not None else None
+        R = _output_factor(st, output_damping) if method == "io-svd" and st is not None else None
+        dec = _decompose(lin.weight, S, R)
         decomps[name] = dec
         m, n = lin.weight.shape
-        info = {"shape": (m, n)}
+        info: dict[str, Any] = {"shape": (m, n)}
         if method in ("zs-svd", "io-svd"):
+            assert st is not None and st.grad is not None  # gradients=True collected them
             g = dec.component_gradients(st.grad)
             delta = -dec.s * g
             if method == "io-svd":
@@ -471,7 +569,8 @@ def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4
     predicted = None
     if method in ("svd", "asvd", "svd-llm"):
         ranks = {n: max(min_rank, min(min(lin.weight.shape),
-                                      uniform_rank(*lin.weight.shape, ratio)))
+                                      uniform_rank(lin.weight.shape[0], lin.weight.shape[1],
+                                                   ratio)))
                  for n, lin in layers.items()}
     elif quantize is None:
         rule = "zero-sum" if method == "zs-svd" else "ascending"
@@ -510,8 +609,8 @@ def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4
         q = int8[name]
         if q is not None and q.any():
             qt = torch.as_tensor(q, device=up.device)
-            up = torch.where(qt[None, :], quantize_int8_per_vector(up, 0), up)
-            down = torch.where(qt[:, None], quantize_int8_per_vector(down, 1), down)
+            up = torch.where(qt[None, :], _quantize_int8(up, 0), up)
+            down = torch.where(qt[:, None], _quantize_int8(down, 1), down)
         w = lin.weight
         new = LowRankLinear.from_factors(
             up.to(w.dtype), down.to(w.dtype),
@@ -536,7 +635,7 @@ def _quantisation_deltas(dec: _Whitened, G: torch.Tensor) -> torch.Tensor:
     """Predicted loss change of storing each component in 8 bits (first + second order)."""
     k = len(dec.s)
     up, down = dec.factors(k)
-    uq, dq = quantize_int8_per_vector(up, 0), quantize_int8_per_vector(down, 1)
+    uq, dq = _quantize_int8(up, 0), _quantize_int8(down, 1)
     first = ((uq.T @ G) * dq).sum(1) - ((up.T @ G) * down).sum(1)
     # whitened rank-one errors: a b^T - a0 b0^T with a = R uq_i, b = S^T dq_i
     a, a0 = _left(dec, uq), _left(dec, up)
@@ -570,8 +669,8 @@ def _correct(model, layers, decomps, ranks, dense, batches, objective, n_batches
             lin.weight.copy_(truncated[n].to(lin.weight.dtype))
     g = torch.Generator().manual_seed(int(seed) + 7)
     pick = torch.randperm(len(batches), generator=g)[: max(1, int(n_batches))].tolist()
-    stats, _ = collect_statistics(model, targets, [batches[i] for i in pick], objective,
-                                  inputs=False, batch_gradients=True)
+    stats, _ = _collect_statistics(model, targets, [batches[i] for i in pick], objective,
+                                   inputs=False, batch_gradients=True)
     with torch.no_grad():
         for n, lin in targets.items():
             Gs = torch.stack([gb.double().reshape(-1) for gb in stats[n].batch_grads])
@@ -580,5 +679,5 @@ def _correct(model, layers, decomps, ranks, dense, batches, objective, n_batches
             coef = torch.linalg.lstsq(gram, (Gs @ delta)[:, None]).solution[:, 0]
             corrected = truncated[n] + (coef @ Gs).reshape(truncated[n].shape)
             old = decomps[n]
-            decomps[n] = whitened_decomposition(corrected, old.S, old.R)
+            decomps[n] = _decompose(corrected, old.S, old.R)
             lin.weight.copy_(originals[n])

@@ -20,15 +20,23 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..._validation import check_int
-from ._calib import check_batches, collect_statistics, find_linear_layers, resolve_objective
-from .methods import _cholesky
+from ..._validation import check_choice, check_int, check_nonnegative, check_positive
+from .._reparam import check_module
+from ._calib import (
+    Objective,
+    _collect_statistics,
+    check_before_training,
+    find_linear_layers,
+    prepare_batches,
+    score,
+)
+from .methods import _check_tensor, _cholesky
 
 __all__ = ["prehab", "finetune", "stable_rank", "effective_rank"]
 
@@ -45,23 +53,57 @@ def _spectral_norm(M: torch.Tensor, iters: int = 30) -> torch.Tensor:
 
 
 def stable_rank(M: torch.Tensor, iters: int = 30) -> torch.Tensor:
-    """``||M||_F^2 / ||M||_2^2`` (differentiable; between 1 and ``rank(M)``)."""
-    return (M * M).sum() / _spectral_norm(M, iters) ** 2
+    """``||M||_F^2 / ||M||_2^2`` (differentiable; between 1 and ``rank(M)``).
+
+    ``M`` must be a finite, non-zero 2-D floating tensor (the ratio is
+    undefined at 0). Its values are checked only on the CPU: on an
+    accelerator, reading them would force a device sync per training step,
+    so there a zero or non-finite ``M`` gives NaN instead of an error.
+
+    Examples
+    --------
+    >>> value = float(stable_rank(torch.diag(torch.tensor([3.0, 1.0]))))  # (9 + 1) / 9
+    >>> round(value, 6) == round(10 / 9, 6)
+    True
+    """
+    _check_matrix(M)
+    iters = check_int(iters, "iters", minimum=1)
+    return _stable_rank(M, iters)
 
 
 def effective_rank(M: torch.Tensor) -> torch.Tensor:
-    """``||M||_* / ||M||_F`` (differentiable)."""
+    """``||M||_* / ||M||_F`` (differentiable; ``M`` finite, non-zero, 2-D).
+
+    As for :func:`stable_rank`, the values of ``M`` are checked on the CPU
+    only (no device sync per call): elsewhere a zero ``M`` gives NaN.
+    """
+    _check_matrix(M)
+    return _effective_rank(M)
+
+
+def _check_matrix(M: Any, name: str = "M") -> None:
+    """Kind and shape always; values (finite, not all zero) only on the CPU (no device sync)."""
+    _check_tensor(M, name, ndim=2, values="cpu")
+    if M.device.type == "cpu" and not bool((M.detach() != 0).any()):
+        raise ValueError(f"{name} must not be the zero matrix (its rank surrogate is 0 / 0)")
+
+
+def _stable_rank(M: torch.Tensor, iters: int = 30) -> torch.Tensor:
+    return (M * M).sum() / _spectral_norm(M, iters) ** 2
+
+
+def _effective_rank(M: torch.Tensor, iters: int = 30) -> torch.Tensor:
     return torch.linalg.svdvals(M).sum() / M.norm()
 
 
-def _batches_forever(batches: list) -> Iterable:
+def _batches_forever(batches: list[Any]) -> Iterator[Any]:
     return itertools.cycle(batches)
 
 
 def prehab(model: nn.Module, train_batches: Any, *, calibration: Any = None, steps: int = 100,
            lr: float = 1e-4, lam: float = 0.05, warmup: int | None = None,
            surrogate: str = "stable_rank", include: Any = None, exclude: Any = None,
-           objective=None, progress: bool = False) -> dict[str, Any]:
+           objective: Objective | None = None, progress: bool = False) -> dict[str, Any]:
     """Fine-tune ``model`` in place towards low-rank whitened weights; returns a log.
 
     Parameters
@@ -87,41 +129,50 @@ def prehab(model: nn.Module, train_batches: Any, *, calibration: Any = None, ste
     """
     from tqdm.auto import tqdm
 
-    if surrogate not in ("stable_rank", "nuclear"):
-        raise ValueError(f"surrogate must be 'stable_rank' or 'nuclear', got {surrogate!r}")
+    check_module(model)
+    surrogate = check_choice(surrogate, "surrogate", ("stable_rank", "nuclear"))
     steps = check_int(steps, "steps", minimum=1)
-    if not (isinstance(lam, (int, float)) and lam >= 0 and math.isfinite(lam)):
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
-    batches = check_batches(train_batches, "train_batches")
-    calib = check_batches(calibration, "calibration") if calibration is not None else batches
-    obj = resolve_objective(objective, batches[0])
+    lr = check_positive(lr, "lr")
+    lam = check_nonnegative(lam, "lam")
+    if warmup is not None:
+        warmup = check_int(warmup, "warmup", minimum=0)
+    batches, obj = prepare_batches(train_batches, objective, "train_batches")
+    calib = prepare_batches(calibration, objective, "calibration")[0] \
+        if calibration is not None else batches
     layers = find_linear_layers(model, include, exclude)
-    stats, _ = collect_statistics(model, layers, calib, obj, inputs=True)
+    check_before_training(model, batches, obj, "train_batches")
+    if calibration is not None:
+        check_before_training(model, calib, obj, "calibration")
+    stats, _ = _collect_statistics(model, layers, calib, obj, inputs=True)
     whiteners = {n: _cholesky(stats[n].covariance).to(layers[n].weight.dtype) for n in layers}
-    fn = stable_rank if surrogate == "stable_rank" else effective_rank
+    fn = _stable_rank if surrogate == "stable_rank" else _effective_rank
     warmup = max(1, steps // 2 if warmup is None else int(warmup))
 
-    def surrogate_value():
+    def surrogate_value() -> torch.Tensor:
         return torch.stack([fn(lin.weight @ whiteners[n]) for n, lin in layers.items()]).mean()
 
     with torch.no_grad():
         before = float(surrogate_value())
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
-    log = {"task_loss": [], "surrogate": [], "surrogate_before": before}
+    task_losses: list[float] = []
+    surrogates: list[float] = []
+    log: dict[str, Any] = {"task_loss": task_losses, "surrogate": surrogates,
+                           "surrogate_before": before}
     was = model.training
     model.train()
     it = _batches_forever(batches)
     for step in tqdm(range(steps), desc="prehab", disable=not progress):
         lam_t = lam if step >= warmup else lam / 100 * 100 ** (step / warmup)
-        task = obj.loss(model, next(it))
+        where = f"train_batches[{step % len(batches)}]"
+        task = score(obj.loss, model, next(it), where)
         reg = surrogate_value()
         loss = task + lam_t * reg
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        log["task_loss"].append(float(task.detach()))
-        log["surrogate"].append(float(reg.detach()))
+        task_losses.append(float(task.detach()))
+        surrogates.append(float(reg.detach()))
     model.train(was)
     with torch.no_grad():
         log["surrogate_after"] = float(surrogate_value())
@@ -129,20 +180,24 @@ def prehab(model: nn.Module, train_batches: Any, *, calibration: Any = None, ste
 
 
 def finetune(model: nn.Module, train_batches: Any, *, steps: int = 100, lr: float = 1e-4,
-             objective=None, progress: bool = False) -> list[float]:
+             objective: Objective | None = None, progress: bool = False) -> list[float]:
     """Adam on all trainable parameters for ``steps`` steps (cycling the batches); the losses."""
     from tqdm.auto import tqdm
 
+    check_module(model)
     steps = check_int(steps, "steps", minimum=1)
-    batches = check_batches(train_batches, "train_batches")
-    obj = resolve_objective(objective, batches[0])
+    lr = check_positive(lr, "lr")
+    batches, obj = prepare_batches(train_batches, objective, "train_batches")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no trainable parameter (every requires_grad is False)")
+    check_before_training(model, batches, obj, "train_batches")
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     was = model.training
     model.train()
     losses = []
     it = _batches_forever(batches)
-    for _ in tqdm(range(steps), desc="fine-tune", disable=not progress):
-        loss = obj.loss(model, next(it))
+    for step in tqdm(range(steps), desc="fine-tune", disable=not progress):
+        loss = score(obj.loss, model, next(it), f"train_batches[{step % len(batches)}]")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

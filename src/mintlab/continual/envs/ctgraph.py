@@ -33,8 +33,9 @@ for all of them (same-step autoreset), for millions of steps per second.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,6 +47,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the rl e
     raise ImportError("mintlab.continual.envs needs gymnasium: pip install 'mintlab[rl]'") from exc
 
 from ..._validation import check_choice, check_int, check_nonnegative, check_probability
+from .._checks import check_bool, int_array, np_seed
 
 __all__ = ["CTGraphConfig", "CTGraphEnv", "VecCTGraph", "all_tasks", "make_tasks",
            "task_similarity", "optimal_return", "optimal_episode_length",
@@ -53,6 +55,12 @@ __all__ = ["CTGraphConfig", "CTGraphEnv", "VecCTGraph", "all_tasks", "make_tasks
            "DECISION", "END", "CRASH"]
 
 HOME, WAIT, DECISION, END, CRASH = 0, 1, 2, 3, 4
+
+#: A task: a leaf index, or the path of ``depth`` branch indices to the rewarded leaf.
+TaskLike = int | np.integer | Sequence[int]
+#: A seed for ``numpy.random.default_rng``: what numpy takes there.
+NumpySeed = (int | Sequence[int] | np.ndarray | np.random.Generator | np.random.SeedSequence
+             | np.random.BitGenerator | None)
 _IMAGE = 12  # side of a 2D observation
 
 
@@ -141,9 +149,13 @@ class CTGraphConfig:
             raise ValueError(f"wait_prob must be < 1 (else a wait state never ends), got {p}")
         check_choice(self.observation, "observation", ("1d", "2d"))
         check_choice(self.reward, "reward", ("needle", "linear"))
+        check_bool(self.mdp_decisions, "mdp_decisions")
+        check_bool(self.mdp_waits, "mdp_waits")
         for name in ("high_reward", "crash_reward", "reward_std", "noise"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise TypeError(f"{name} must be a finite number, got {type(v).__name__} {v!r}")
+            if not math.isfinite(v):
                 raise ValueError(f"{name} must be a finite number, got {v!r}")
         check_nonnegative(self.reward_std, "reward_std")
         check_nonnegative(self.noise, "noise")
@@ -272,9 +284,10 @@ def task_similarity(a: Sequence[int], b: Sequence[int]) -> float:
     >>> task_similarity((0, 1, 1), (0, 1, 0))
     0.6666666666666666
     """
-    a, b = tuple(int(x) for x in a), tuple(int(x) for x in b)
+    a = tuple(int(x) for x in int_array(a, "a", ndim=1, min_size=0))
+    b = tuple(int(x) for x in int_array(b, "b", ndim=1, min_size=0))
     if len(a) != len(b) or not a:
-        raise ValueError(f"tasks must be paths of one non-zero length, got {a} and {b}")
+        raise ValueError(f"tasks a and b must be paths of one non-zero length, got {a} and {b}")
     k = 0
     while k < len(a) and a[k] == b[k]:
         k += 1
@@ -282,7 +295,7 @@ def task_similarity(a: Sequence[int], b: Sequence[int]) -> float:
 
 
 def make_tasks(config: CTGraphConfig | None = None, n_tasks: int = 4, *,
-               shared_prefix: int = 0, seed=None) -> list[tuple[int, ...]]:
+               shared_prefix: int = 0, seed: NumpySeed = None) -> list[tuple[int, ...]]:
     """Draw ``n_tasks`` distinct tasks that all share their first ``shared_prefix`` decisions.
 
     ``shared_prefix`` sets the similarity of the tasks: any two of them have
@@ -304,7 +317,7 @@ def make_tasks(config: CTGraphConfig | None = None, n_tasks: int = 4, *,
     if n > b ** (D - k):
         raise ValueError(f"only {b ** (D - k)} tasks share a prefix of {k} decisions in a "
                          f"graph of depth {D} and branching {b}; asked for {n}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(np_seed(seed))
     prefix = tuple(int(x) for x in rng.integers(0, b, size=k))
     rest = rng.choice(b ** (D - k), size=n, replace=False)
     sub = CTGraphConfig(branching=b, depth=D - k) if D > k else None
@@ -331,7 +344,8 @@ def _reach_pmf(config: CTGraphConfig) -> tuple[np.ndarray, np.ndarray]:
     return base + extra, probs
 
 
-def optimal_return(config: CTGraphConfig | None = None, task=None, gamma: float = 1.0) -> float:
+def optimal_return(config: CTGraphConfig | None = None, task: TaskLike | None = None,
+                   gamma: float = 1.0) -> float:
     """Expected return of an optimal policy on ``task``, within the step limit.
 
     The optimal policy waits at wait states and follows the task's path; the
@@ -520,7 +534,7 @@ class CTGraphEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, config: CTGraphConfig | None = None, task=0):
+    def __init__(self, config: CTGraphConfig | None = None, task: TaskLike = 0) -> None:
         self.config = _check_config(config)
         self.action_space = spaces.Discrete(self.config.n_actions)
         self.observation_space = spaces.Box(0.0, 1.0, self.config.observation_shape, np.float32)
@@ -532,14 +546,15 @@ class CTGraphEnv(gym.Env):
     def task(self) -> tuple[int, ...]:
         return _path(self.config, int(self._core.goal[0]))
 
-    def set_task(self, task) -> None:
+    def set_task(self, task: TaskLike) -> None:
         """Move the reward to ``task`` (takes effect at once)."""
         self._core.goal[0] = _task_code(self.config, task)
 
     def _info(self):
         return {"state": int(self._core.state[0]), "task": self.task}
 
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._core.rng = self.np_random
         if options and "task" in options:
@@ -548,7 +563,7 @@ class CTGraphEnv(gym.Env):
         self._started = True
         return self._core.observe()[0], self._info()
 
-    def step(self, action):
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
         if not self.action_space.contains(action):
@@ -604,8 +619,9 @@ class VecCTGraph(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
-    def __init__(self, config: CTGraphConfig | None = None, n_envs: int = 64, tasks=0,
-                 seed=None):
+    def __init__(self, config: CTGraphConfig | None = None, n_envs: int = 64,
+                 tasks: TaskLike | Sequence[TaskLike] | np.ndarray = 0,
+                 seed: NumpySeed = None) -> None:
         self.config = _check_config(config)
         self.num_envs = check_int(n_envs, "n_envs", minimum=1)
         self.single_observation_space = spaces.Box(0.0, 1.0, self.config.observation_shape,
@@ -614,11 +630,11 @@ class VecCTGraph(VectorEnv):
         self.observation_space = spaces.Box(0.0, 1.0, (self.num_envs,)
                                             + self.config.observation_shape, np.float32)
         self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self.config.n_actions))
-        self._core = _Core(self.config, self.num_envs, np.random.default_rng(seed))
+        self._core = _Core(self.config, self.num_envs, np.random.default_rng(np_seed(seed)))
         self.set_tasks(tasks)
         self._core.reset()
 
-    def set_tasks(self, tasks) -> None:
+    def set_tasks(self, tasks: TaskLike | Sequence[TaskLike] | np.ndarray) -> None:
         """Set the rewarded leaf of every copy (takes effect at once).
 
         ``tasks`` is one task for all copies (a leaf index, or a *tuple* path),
@@ -647,15 +663,17 @@ class VecCTGraph(VectorEnv):
         v.flags.writeable = False
         return v
 
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed: NumpySeed = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
         if seed is not None:
-            self._core.rng = np.random.default_rng(seed)
+            self._core.rng = np.random.default_rng(np_seed(seed))
         if options and "tasks" in options:
             self.set_tasks(options["tasks"])
         self._core.reset()
         return self._core.observe(), {}
 
-    def step(self, actions):
+    def step(self, actions: Any
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         a = np.asarray(actions)
         if a.shape != (self.num_envs,) or not (np.issubdtype(a.dtype, np.integer) or (
                 np.issubdtype(a.dtype, np.floating) and np.all(np.mod(a, 1) == 0))):
@@ -693,11 +711,12 @@ class VecCTGraph(VectorEnv):
         """Uniformly random actions for every copy, from the environment's generator."""
         return self._core.rng.integers(0, self.config.n_actions, size=self.num_envs)
 
-    def close(self, **kwargs):
+    def close(self, **kwargs: Any) -> None:
         pass
 
 
-def run_policy(env: VecCTGraph, policy, n_episodes: int, max_steps: int | None = None):
+def run_policy(env: VecCTGraph, policy: str | Callable[[np.ndarray], Any], n_episodes: int,
+               max_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Run ``policy`` on every copy of ``env`` and return episode returns and lengths.
 
     ``policy`` is ``"optimal"``, ``"random"`` or a callable ``obs -> actions``.
@@ -710,6 +729,8 @@ def run_policy(env: VecCTGraph, policy, n_episodes: int, max_steps: int | None =
     if not isinstance(env, VecCTGraph):
         raise TypeError(f"env must be a VecCTGraph, got {type(env).__name__}")
     n_episodes = check_int(n_episodes, "n_episodes", minimum=1)
+    if max_steps is not None:
+        max_steps = check_int(max_steps, "max_steps", minimum=1)
     if not (callable(policy) or policy in ("optimal", "random")):
         raise ValueError(f"policy must be 'optimal', 'random' or a callable, got {policy!r}")
     per = -(-n_episodes // env.num_envs)
@@ -724,7 +745,7 @@ def run_policy(env: VecCTGraph, policy, n_episodes: int, max_steps: int | None =
         elif policy == "random":
             a = env.random_actions()
         else:
-            a = policy(obs)
+            a = cast(Callable[[np.ndarray], Any], policy)(obs)
         obs, _, term, trunc, info = env.step(a)
         rows = np.flatnonzero((term | trunc) & (count < per))
         if rows.size:
@@ -745,10 +766,15 @@ def steps_per_second(config: CTGraphConfig | None = None, n_envs: int | None = N
 
     config = _check_config(config)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
-    rng = np.random.default_rng(seed)
+    if n_envs is not None:
+        n_envs = check_int(n_envs, "n_envs", minimum=1)
+    rng = np.random.default_rng(np_seed(seed))
     if n_envs is None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+            raise TypeError(f"seed must be an int >= 0 or None when n_envs is None (a "
+                            f"gymnasium reset seed), got {type(seed).__name__}")
         env = CTGraphEnv(config)
-        env.reset(seed=seed)
+        env.reset(seed=None if seed is None else int(seed))
         actions = rng.integers(0, config.n_actions, n_steps)
         t0 = time.perf_counter()
         for a in actions:

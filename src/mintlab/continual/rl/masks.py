@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..._random import make_generator
-from ..._validation import check_int
+from ..._validation import check_int, check_probability
+from .._checks import check_bool, check_module
 
 __all__ = ["MaskedLinear", "MaskedMLP", "masked_layers", "set_task", "use_task", "consolidate",
            "mask_scores", "set_community_masks", "binary_masks"]
@@ -77,14 +79,19 @@ class MaskedLinear(nn.Module):
     ['scores.1']
     """
 
+    weight: torch.Tensor
+    learned: torch.Tensor
+    community: torch.Tensor
+    n_active_community: torch.Tensor
+
     def __init__(self, in_features: int, out_features: int, n_tasks: int, *,
-                 linear_comb: bool = False, n_community: int = 0, seed: int = 0):
+                 linear_comb: bool = False, n_community: int = 0, seed: int = 0) -> None:
         super().__init__()
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(out_features, "out_features", minimum=1)
         self.n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
         self.n_community = check_int(n_community, "n_community", minimum=0)
-        self.linear_comb = bool(linear_comb)
+        self.linear_comb = check_bool(linear_comb, "linear_comb")
         g = make_generator(check_int(seed, "seed", minimum=0))
         bound = 1.0 / math.sqrt(self.in_features)  # kaiming_uniform(a=sqrt(5)) bound
         sign = torch.rand(out_features, in_features, generator=g) < 0.5
@@ -101,7 +108,7 @@ class MaskedLinear(nn.Module):
                                                       in_features))
         self.register_buffer("n_active_community", torch.zeros((), dtype=torch.long))
         self.task = 0
-        self._cache = None
+        self._cache: tuple[Any, torch.Tensor] | None = None
 
     # ---- composition ---------------------------------------------------------------------
     def _sources(self, t: int) -> list[int]:
@@ -124,14 +131,23 @@ class MaskedLinear(nn.Module):
 
     def effective_scores(self, t: int | None = None) -> torch.Tensor:
         """The scores that are thresholded into task ``t``'s mask."""
-        t = self.task if t is None else t
+        t = self.task if t is None else self._slot(t)
         own = self.scores[t]
         if not self.composing(t):
             return own
         w = self.combination_weights(t)
         parts = [own] + [self.scores[k].detach() for k in self._sources(t)]
         parts += [self.community[c] for c in range(int(self.n_active_community))]
-        return sum(wi * p for wi, p in zip(w, parts, strict=True))
+        total = w[0] * parts[0]
+        for wi, p in zip(w[1:], parts[1:], strict=True):
+            total = total + wi * p
+        return total
+
+    def _slot(self, t: Any, name: str = "task") -> int:
+        t = check_int(t, name, minimum=0)
+        if t >= self.n_tasks:
+            raise ValueError(f"{name} must be < n_tasks ({self.n_tasks}), got {t}")
+        return t
 
     def mask(self, t: int | None = None) -> torch.Tensor:
         """Binary mask of task ``t`` (straight-through to the scores)."""
@@ -144,6 +160,10 @@ class MaskedLinear(nn.Module):
                 tuple(p._version for p in used), self.weight.dtype, self.weight.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x must have shape (..., {self.in_features}), got {tuple(x.shape)}")
         if torch.is_grad_enabled():
             self._cache = None
             w = self.weight * self.mask()
@@ -158,9 +178,7 @@ class MaskedLinear(nn.Module):
     @torch.no_grad()
     def begin(self, t: int) -> None:
         """Make ``t`` the active task; a new composing task gets its initial betas."""
-        t = check_int(t, "task", minimum=0)
-        if t >= self.n_tasks:
-            raise ValueError(f"task must be < n_tasks ({self.n_tasks}), got {t}")
+        t = self._slot(t)
         self.task = t
         if not bool(self.learned[t]):
             self._reset_betas(t)
@@ -182,7 +200,7 @@ class MaskedLinear(nn.Module):
     @torch.no_grad()
     def consolidate(self, t: int | None = None) -> None:
         """Fold task ``t``'s combination into its own scores and mark it learned."""
-        t = self.task if t is None else t
+        t = self.task if t is None else self._slot(t)
         self.scores[t].copy_(self.effective_scores(t))
         self.learned[t] = True
         self.n_active_community.zero_()
@@ -198,6 +216,7 @@ class MaskedLinear(nn.Module):
         normalised return is ``r``: the better it already does, the less it
         takes from others).
         """
+        own_weight = check_probability(own_weight, "own_weight")
         if len(masks) > self.n_community:
             raise ValueError(f"at most {self.n_community} community masks fit, got {len(masks)}")
         t = self.task
@@ -220,10 +239,11 @@ class MaskedLinear(nn.Module):
 
 def masked_layers(model: nn.Module) -> Iterator[MaskedLinear]:
     """The :class:`MaskedLinear` layers of ``model``, in order."""
+    check_module(model, "model")
     return (m for m in model.modules() if isinstance(m, MaskedLinear))
 
 
-def _layers(model) -> list[MaskedLinear]:
+def _layers(model: nn.Module) -> list[MaskedLinear]:
     layers = list(masked_layers(model))
     if not layers:
         raise ValueError("model has no MaskedLinear layers")
@@ -240,10 +260,7 @@ def use_task(model: nn.Module, task: int) -> None:
     """Make ``task`` active in every masked layer without touching its betas (to act or
     evaluate with a task's mask; :func:`set_task` starts training a task)."""
     for m in _layers(model):
-        t = check_int(task, "task", minimum=0)
-        if t >= m.n_tasks:
-            raise ValueError(f"task must be < n_tasks ({m.n_tasks}), got {t}")
-        m.task = t
+        m.task = m._slot(task)
 
 
 def consolidate(model: nn.Module, task: int | None = None) -> None:
@@ -254,14 +271,20 @@ def consolidate(model: nn.Module, task: int | None = None) -> None:
 
 def mask_scores(model: nn.Module, task: int) -> list[torch.Tensor]:
     """The effective score matrices of ``task`` in every masked layer (what an agent shares)."""
+    layers = _layers(model)
+    for m in layers:
+        m._slot(task)
     with torch.no_grad():
-        return [m.effective_scores(task).detach().clone() for m in _layers(model)]
+        return [m.effective_scores(task).detach().clone() for m in layers]
 
 
 def binary_masks(model: nn.Module, task: int) -> list[torch.Tensor]:
     """The binary masks of ``task``, one per masked layer."""
+    layers = _layers(model)
+    for m in layers:
+        m._slot(task)
     with torch.no_grad():
-        return [(m.effective_scores(task) >= 0) for m in _layers(model)]
+        return [(m.effective_scores(task) >= 0) for m in layers]
 
 
 def set_community_masks(model: nn.Module, masks: Sequence[Sequence[torch.Tensor]],
@@ -269,7 +292,19 @@ def set_community_masks(model: nn.Module, masks: Sequence[Sequence[torch.Tensor]
     """Import masks of other agents: ``masks[j]`` holds one score matrix per masked layer
     (see :meth:`MaskedLinear.set_community` for ``own_weight``)."""
     layers = _layers(model)
+    own_weight = check_probability(own_weight, "own_weight")
+    if isinstance(masks, str | bytes) or not isinstance(masks, Sequence):
+        raise TypeError(f"masks must be a list of lists of score matrices, got "
+                        f"{type(masks).__name__}")
     for j, mj in enumerate(masks):
+        if isinstance(mj, str | bytes) or not isinstance(mj, Sequence):
+            raise TypeError(f"masks[{j}] must be a list of score matrices, got "
+                            f"{type(mj).__name__}")
+        for i, m in enumerate(mj):
+            if not isinstance(m, torch.Tensor):
+                raise TypeError(f"masks[{j}][{i}] must be a torch.Tensor, got {type(m).__name__}")
+            if not bool(torch.isfinite(m).all()):
+                raise ValueError(f"masks[{j}][{i}] must be finite")
         if len(mj) != len(layers):
             raise ValueError(f"masks[{j}] must hold {len(layers)} score matrices (one per masked "
                              f"layer), got {len(mj)}")
@@ -294,8 +329,10 @@ class MaskedMLP(nn.Module):
     """
 
     def __init__(self, sizes: Sequence[int], n_tasks: int, *, linear_comb: bool = False,
-                 n_community: int = 0, seed: int = 0, activate_last: bool = True):
+                 n_community: int = 0, seed: int = 0, activate_last: bool = True) -> None:
         super().__init__()
+        seed = check_int(seed, "seed", minimum=0)
+        activate_last = check_bool(activate_last, "activate_last")
         sizes = [check_int(s, "sizes[i]", minimum=1) for s in sizes]
         if len(sizes) < 2:
             raise ValueError(f"sizes must hold at least an input and an output width, got {sizes}")

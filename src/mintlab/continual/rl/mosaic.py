@@ -37,28 +37,38 @@ import numpy as np
 
 from ..._validation import check_choice, check_int, check_probability
 from ...embed import TaskEmbedding
-from ..envs.ctgraph import CTGraphConfig, VecCTGraph, optimal_return
+from ...typing import ArrayLike
+from .._checks import check_real, float_array, int_array, item_list
+from ..envs.ctgraph import (
+    CTGraphConfig,
+    TaskLike,
+    VecCTGraph,
+    _path,
+    _task_code,
+    optimal_return,
+)
 from .ppo import MaskAgent, PPOSettings
 
 __all__ = ["sar_dataset", "random_sar", "fit_sar_embedding", "MosaicAgent", "MosaicCollective",
            "MosaicResult", "cosine_similarity"]
 
 
-def sar_dataset(obs, actions, rewards, n_actions: int):
+def sar_dataset(obs: ArrayLike, actions: ArrayLike, rewards: ArrayLike, n_actions: int
+                ) -> tuple[np.ndarray, np.ndarray]:
     """(state, action, reward) samples as a labelled dataset for :class:`TaskEmbedding`.
 
     Returns ``(features (n, obs_dim + n_actions), labels (n,))`` with features
     ``[flattened state, one-hot action]`` and label 1 for rewarded samples.
     """
-    obs = np.asarray(obs, dtype=np.float64)
-    a = np.asarray(actions).reshape(-1).astype(np.int64)
-    r = np.asarray(rewards, dtype=np.float64).reshape(-1)
+    obs = float_array(obs, "obs", min_size=0)
+    a = int_array(actions, "actions", min_size=0).reshape(-1)
+    r = float_array(rewards, "rewards", min_size=0).reshape(-1)
     n = len(a)
+    if obs.ndim == 0:
+        raise ValueError(f"obs must have one row per sample, got shape {obs.shape}")
     if n == 0 or obs.shape[0] != n or r.shape[0] != n:
         raise ValueError(f"obs, actions and rewards must hold the same non-zero number of "
                          f"samples, got {obs.shape[0]}, {n} and {r.shape[0]}")
-    if not (np.isfinite(obs).all() and np.isfinite(r).all()):
-        raise ValueError("obs and rewards must be finite")
     n_actions = check_int(n_actions, "n_actions", minimum=1)
     if a.min() < 0 or a.max() >= n_actions:
         raise ValueError(f"actions must lie in [0, {n_actions}), got [{a.min()}, {a.max()}]")
@@ -66,12 +76,17 @@ def sar_dataset(obs, actions, rewards, n_actions: int):
     return np.c_[obs.reshape(n, -1), onehot], (r > 0).astype(np.int64)
 
 
-def random_sar(config: CTGraphConfig, n_samples: int = 512, *, task=0, seed: int = 0):
+def random_sar(config: CTGraphConfig, n_samples: int = 512, *, task: TaskLike = 0,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n_samples`` (state, action, reward) samples of a uniformly random policy."""
     n = check_int(n_samples, "n_samples", minimum=1)
-    env = VecCTGraph(config, 32, tasks=task, seed=seed)
+    if not isinstance(config, CTGraphConfig):
+        raise TypeError(f"config must be a CTGraphConfig, got {type(config).__name__}")
+    env = VecCTGraph(config, 32, tasks=task, seed=check_int(seed, "seed", minimum=0))
     obs, _ = env.reset()
-    O, A, R = [], [], []
+    O: list[np.ndarray] = []
+    A: list[np.ndarray] = []
+    R: list[np.ndarray] = []
     while sum(len(a) for a in A) < n:
         a = env.random_actions()
         nxt, r, *_ = env.step(a)
@@ -83,11 +98,20 @@ def random_sar(config: CTGraphConfig, n_samples: int = 512, *, task=0, seed: int
 
 
 def fit_sar_embedding(configs: Sequence[CTGraphConfig], *, n_samples: int = 512,
-                      n_references: int = 32, label_dim: int = 2, seed: int = 0):
+                      n_references: int = 32, label_dim: int = 2,
+                      seed: int = 0) -> TaskEmbedding:
     """The collective's shared task embedding, fitted on random-policy experience of each
     environment in ``configs`` (one reference task each)."""
+    configs = item_list(configs, "configs", "CTGraphConfig")
     if not configs:
         raise ValueError("configs must name at least one environment")
+    for i, c in enumerate(configs):
+        if not isinstance(c, CTGraphConfig):
+            raise TypeError(f"configs[{i}] must be a CTGraphConfig, got {type(c).__name__}")
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    n_references = check_int(n_references, "n_references", minimum=1)
+    label_dim = check_int(label_dim, "label_dim", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
     data = []
     for i, c in enumerate(configs):
         o, a, r = random_sar(c, n_samples, seed=seed + i)
@@ -95,8 +119,12 @@ def fit_sar_embedding(configs: Sequence[CTGraphConfig], *, n_samples: int = 512,
     return TaskEmbedding(label_dim=label_dim, n_references=n_references, seed=seed).fit(data)
 
 
-def cosine_similarity(u: np.ndarray, v: np.ndarray) -> float:
+def cosine_similarity(u: ArrayLike, v: ArrayLike) -> float:
     """Cosine of the angle between two embeddings (0 if one of them is zero)."""
+    u = float_array(u, "u", ndim=1)
+    v = float_array(v, "v", ndim=1)
+    if u.shape != v.shape:
+        raise ValueError(f"u and v must have the same length, got {u.shape[0]} and {v.shape[0]}")
     nu, nv = np.linalg.norm(u), np.linalg.norm(v)
     return float(u @ v / (nu * nv)) if nu > 0 and nv > 0 else 0.0
 
@@ -129,12 +157,16 @@ class MosaicAgent:
 
     def __init__(self, name: str, config: CTGraphConfig, curriculum: Sequence, *,
                  n_community: int = 2, settings: PPOSettings | None = None, seed: int = 0,
-                 backbone_seed: int = 0, hidden: Sequence[int] = (200, 200, 200)):
+                 backbone_seed: int = 0, hidden: Sequence[int] = (200, 200, 200)) -> None:
+        if not isinstance(config, CTGraphConfig):
+            raise TypeError(f"config must be a CTGraphConfig, got {type(config).__name__}")
+        curriculum = item_list(curriculum, "curriculum", "tasks")
         if not curriculum:
             raise ValueError("curriculum must hold at least one task")
         self.name = str(name)
         self.config = config
-        self.curriculum = [tuple(t) for t in curriculum]
+        self.curriculum = [_path(config, _task_code(config, t, f"curriculum[{i}]"))
+                           for i, t in enumerate(curriculum)]
         self.agent = MaskAgent(config, len(self.curriculum), n_community=n_community,
                                settings=settings, seed=seed, backbone_seed=backbone_seed,
                                hidden=hidden)
@@ -170,7 +202,8 @@ class MosaicAgent:
         self.curve.append((self.agent.total_steps, self.position, self.current_return))
         return self.current_return
 
-    def recent_sar(self, n_samples: int = 512, seed: int = 0):
+    def recent_sar(self, n_samples: int = 512, seed: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(states, actions, rewards) of the last PPO rollout, subsampled to ``n_samples``."""
         buf = self.agent.model.rollout_buffer
         obs = buf.observations.reshape(-1, *self.config.observation_shape)
@@ -247,16 +280,23 @@ class MosaicCollective:
     def __init__(self, agents: Sequence[MosaicAgent], embedding: TaskEmbedding, *,
                  sharing: str = "mosaic", similarity_threshold: float = 0.5, top_n: int = 2,
                  threshold: float = 0.9, round_steps: int = 1024, eval_episodes: int = 32,
-                 sar_samples: int = 512):
+                 sar_samples: int = 512) -> None:
+        agents = item_list(agents, "agents", "MosaicAgent")
         if len(agents) < 1 or not all(isinstance(a, MosaicAgent) for a in agents):
             raise TypeError("agents must be a non-empty sequence of MosaicAgent")
         names = [a.name for a in agents]
         if len(set(names)) != len(names):
             raise ValueError(f"agent names must be unique, got {names}")
         self.agents = list(agents)
+        if not isinstance(embedding, TaskEmbedding):
+            raise TypeError(f"embedding must be a fitted TaskEmbedding (see fit_sar_embedding), "
+                            f"got {type(embedding).__name__}")
         self.embedding = embedding
         self.sharing = check_choice(sharing, "sharing", ("mosaic", "isolated", "all"))
-        self.similarity_threshold = float(similarity_threshold)
+        self.similarity_threshold = check_real(similarity_threshold, "similarity_threshold")
+        if not -1.0 <= self.similarity_threshold <= 1.0:
+            raise ValueError(f"similarity_threshold must lie in [-1, 1] (a cosine similarity), "
+                             f"got {self.similarity_threshold}")
         self.top_n = check_int(top_n, "top_n", minimum=1)
         self.threshold = check_probability(threshold, "threshold")
         self.round_steps = check_int(round_steps, "round_steps", minimum=1)

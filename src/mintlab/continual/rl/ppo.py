@@ -12,10 +12,11 @@ SB3 without a Python loop over copies.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -26,12 +27,30 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 from torch import nn
 
-from ..._validation import check_int
-from ..envs.ctgraph import CTGraphConfig, VecCTGraph, _path, _task_code, run_policy
+from ..._random import GlobalRNGSlot
+from ..._validation import check_int, check_nonnegative, check_positive, check_probability
+from .._checks import check_bool, check_callable, item_list
+from ..envs.ctgraph import (
+    CTGraphConfig,
+    TaskLike,
+    VecCTGraph,
+    _path,
+    _task_code,
+    run_policy,
+)
+from ..metrics import LifelongLog
 from .masks import MaskedMLP, consolidate, mask_scores, set_community_masks, set_task, use_task
 
 __all__ = ["CTGraphVecEnv", "MaskedActorCriticPolicy", "MaskAgent", "FineTuneAgent",
            "PPOSettings", "evaluate_return", "TaskRecord", "run_task_sequence"]
+
+
+def _check_hidden(hidden: Any, allow_empty: bool = False) -> tuple[int, ...]:
+    out = tuple(check_int(h, "hidden[i]", minimum=1)
+                for h in item_list(hidden, "hidden", "layer widths"))
+    if not out and not allow_empty:
+        raise ValueError("hidden must hold at least one width")
+    return out
 
 
 def _leaf_path(config: CTGraphConfig, task) -> tuple[int, ...]:
@@ -46,24 +65,24 @@ class CTGraphVecEnv(VecEnv):
     ``info["terminal_observation"]`` and truncation in ``TimeLimit.truncated``.
     """
 
-    def __init__(self, env: VecCTGraph):
+    def __init__(self, env: VecCTGraph) -> None:
         if not isinstance(env, VecCTGraph):
             raise TypeError(f"env must be a VecCTGraph, got {type(env).__name__}")
         self.env = env
         self.render_mode = None
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
-        self._actions = None
+        self._actions: np.ndarray | None = None
 
-    def reset(self):
+    def reset(self) -> np.ndarray:
         seed = self._seeds[0]
         obs, _ = self.env.reset(seed=seed)
         self._reset_seeds()
         return obs
 
-    def step_async(self, actions):
+    def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions).reshape(self.num_envs).astype(np.int64)
 
-    def step_wait(self):
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
         obs, r, term, trunc, info = self.env.step(self._actions)
         done = term | trunc
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
@@ -74,23 +93,24 @@ class CTGraphVecEnv(VecEnv):
                                     "l": int(info["episode_length"][i])}}
         return obs, r, done, infos
 
-    def close(self):
+    def close(self) -> None:
         pass
 
-    def get_attr(self, attr_name, indices=None):
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         if attr_name == "render_mode":
-            return [None] * len(self._get_indices(indices))
-        return [getattr(self.env, attr_name)] * len(self._get_indices(indices))
+            return [None] * len(list(self._get_indices(indices)))
+        return [getattr(self.env, attr_name)] * len(list(self._get_indices(indices)))
 
-    def set_attr(self, attr_name, value, indices=None):
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         setattr(self.env, attr_name, value)
 
-    def env_method(self, method_name, *method_args, indices=None, **method_kwargs):
+    def env_method(self, method_name: str, *method_args: Any, indices: Any = None,
+                   **method_kwargs: Any) -> list[Any]:
         out = getattr(self.env, method_name)(*method_args, **method_kwargs)
-        return [out] * len(self._get_indices(indices))
+        return [out] * len(list(self._get_indices(indices)))
 
-    def env_is_wrapped(self, wrapper_class, indices=None):
-        return [False] * len(self._get_indices(indices))
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False] * len(list(self._get_indices(indices)))
 
 
 class _MaskedExtractor(nn.Module):
@@ -123,37 +143,48 @@ class MaskedActorCriticPolicy(ActorCriticPolicy):
     paper; only mask scores (and the combination betas) are trainable.
     """
 
-    def __init__(self, observation_space, action_space, lr_schedule, *, n_tasks: int = 1,
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
+                 lr_schedule: Callable[[float], float], *, n_tasks: int = 1,
                  hidden: Sequence[int] = (200, 200, 200), linear_comb: bool = False,
                  n_community: int = 0, backbone_seed: int = 0, **kwargs):
         self.n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
         self.hidden = tuple(check_int(h, "hidden[i]", minimum=1) for h in hidden)
         if not self.hidden:
             raise ValueError("hidden must hold at least one width")
-        self.linear_comb = bool(linear_comb)
+        self.linear_comb = check_bool(linear_comb, "linear_comb")
         self.n_community = check_int(n_community, "n_community", minimum=0)
         self.backbone_seed = check_int(backbone_seed, "backbone_seed", minimum=0)
+        if not isinstance(observation_space, spaces.Box):
+            raise TypeError("observation_space must be a gymnasium Box space, got "
+                            f"{type(observation_space).__name__}")
         if not isinstance(action_space, spaces.Discrete):
-            raise TypeError("MaskedActorCriticPolicy needs a Discrete action space, got "
+            raise TypeError("action_space must be a gymnasium Discrete space "
+                            f"(MaskedActorCriticPolicy picks one of n actions), got "
                             f"{type(action_space).__name__}")
+        check_callable(lr_schedule, "lr_schedule")
         kwargs["ortho_init"] = False
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = _MaskedExtractor(self.features_dim, self.hidden, self.n_tasks,
-                                              self.linear_comb, self.n_community,
-                                              self.backbone_seed)
+        # SB3 annotates mlp_extractor as MlpExtractor; any module with its contract works
+        self.mlp_extractor = _MaskedExtractor(  # type: ignore[assignment]
+            self.features_dim, self.hidden, self.n_tasks, self.linear_comb, self.n_community,
+            self.backbone_seed)
 
     def _build(self, lr_schedule) -> None:
         super()._build(lr_schedule)
         h = self.hidden[-1]
-        common = dict(linear_comb=self.linear_comb, n_community=self.n_community)
-        self.action_net = MaskedMLP((h, int(self.action_space.n)), self.n_tasks,
-                                    seed=self.backbone_seed + 100, activate_last=False, **common)
-        self.value_net = MaskedMLP((h, 1), self.n_tasks, seed=self.backbone_seed + 200,
-                                   activate_last=False, **common)
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
-                                              **self.optimizer_kwargs)
+        n_actions = int(cast(spaces.Discrete, self.action_space).n)
+        self.action_net = MaskedMLP((h, n_actions), self.n_tasks,
+                                    seed=self.backbone_seed + 100, activate_last=False,
+                                    linear_comb=self.linear_comb, n_community=self.n_community)
+        # SB3 annotates value_net as nn.Linear; any module mapping latents to one value works
+        self.value_net = MaskedMLP(  # type: ignore[assignment]
+            (h, 1), self.n_tasks, seed=self.backbone_seed + 200, activate_last=False,
+            linear_comb=self.linear_comb, n_community=self.n_community)
+        # SB3 types optimizer_class as type[Optimizer], whose stub constructor takes no lr
+        self.optimizer = self.optimizer_class(self.parameters(),  # type: ignore[call-arg]
+                                              lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -183,6 +214,22 @@ class PPOSettings:
     max_grad_norm: float = 0.5
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name in ("n_envs", "n_steps", "batch_size", "n_epochs"):
+            check_int(getattr(self, name), name, minimum=1)
+        for name in ("learning_rate", "clip_range"):  # SB3 also takes a schedule here
+            v = getattr(self, name)
+            if not callable(v):
+                check_positive(v, name)
+        check_probability(self.gamma, "gamma")
+        check_probability(self.gae_lambda, "gae_lambda")
+        check_nonnegative(self.ent_coef, "ent_coef")
+        check_nonnegative(self.vf_coef, "vf_coef")
+        check_positive(self.max_grad_norm, "max_grad_norm")
+        if not isinstance(self.extra, dict):
+            raise TypeError(f"extra must be a dict of further PPO arguments, got "
+                            f"{type(self.extra).__name__}")
+
     def ppo_kwargs(self) -> dict[str, Any]:
         return dict(n_steps=self.n_steps, batch_size=self.batch_size, n_epochs=self.n_epochs,
                     learning_rate=self.learning_rate, gamma=self.gamma,
@@ -191,9 +238,10 @@ class PPOSettings:
                     max_grad_norm=self.max_grad_norm, **self.extra)
 
 
-def evaluate_return(predict: Callable, config: CTGraphConfig, task, *, n_episodes: int = 32,
-                    seed: int = 0) -> float:
+def evaluate_return(predict: Callable, config: CTGraphConfig, task: TaskLike, *,
+                    n_episodes: int = 32, seed: int = 0) -> float:
     """Mean return of ``predict(obs) -> actions`` on ``task`` over ``n_episodes`` episodes."""
+    check_callable(predict, "predict")
     n_envs = min(check_int(n_episodes, "n_episodes", minimum=1), 64)
     env = VecCTGraph(config, n_envs, tasks=task, seed=seed)
     rets, _ = run_policy(env, predict, n_episodes)
@@ -252,7 +300,8 @@ class _ProgressCallback(BaseCallback):
 
     def __init__(self, total: int, desc: str):
         super().__init__()
-        self.total, self.desc, self.bar = total, desc, None
+        self.total, self.desc = total, desc
+        self.bar: Any = None
 
     def _on_training_start(self):
         from tqdm.auto import tqdm
@@ -267,8 +316,29 @@ class _ProgressCallback(BaseCallback):
         self.bar.close()
 
 
+def _own_rng(method: Callable) -> Callable:
+    """Run an agent method with the agent's own global-RNG slot swapped in."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._rng.active():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class _Agent:
-    """Common PPO driver: one SB3 model, one vectorised CT-graph, task by task."""
+    """Common PPO driver: one SB3 model, one vectorised CT-graph, task by task.
+
+    Stable-Baselines3 seeds and draws from the process-wide torch / numpy /
+    ``random`` generators. Each agent keeps its own copy of those states
+    (:class:`mintlab._random.GlobalRNGSlot`) and swaps it in around every call
+    into SB3, so an agent's run is the same whether or not other agents (or
+    the caller) draw random numbers in between, and the caller's generators
+    are left as they were.
+    """
+
+    model: PPO
 
     def __init__(self, config: CTGraphConfig | None, settings: PPOSettings | None, seed: int,
                  device: str | torch.device):
@@ -276,7 +346,10 @@ class _Agent:
         if not isinstance(self.config, CTGraphConfig):
             raise TypeError(f"config must be a CTGraphConfig, got {type(config).__name__}")
         self.settings = settings if settings is not None else PPOSettings()
+        if not isinstance(self.settings, PPOSettings):
+            raise TypeError(f"settings must be a PPOSettings, got {type(settings).__name__}")
         self.seed = check_int(seed, "seed", minimum=0)
+        self._rng = GlobalRNGSlot()
         self.env = VecCTGraph(self.config, self.settings.n_envs, tasks=0, seed=self.seed)
         self.vec_env = CTGraphVecEnv(self.env)
         self.device = device
@@ -287,6 +360,7 @@ class _Agent:
     def _select(self, task_id: int) -> None:
         pass
 
+    @_own_rng
     def predict(self, obs: np.ndarray, task_id: int | None = None, deterministic: bool = True):
         """Actions for a batch of observations under ``task_id``'s policy."""
         if task_id is not None:
@@ -294,6 +368,7 @@ class _Agent:
         actions, _ = self.model.predict(obs, deterministic=deterministic)
         return actions
 
+    @_own_rng
     def evaluate(self, task_id: int, task, *, n_episodes: int = 32, deterministic: bool = True,
                  seed: int = 0) -> float:
         """Mean return on ``task`` with the policy of ``task_id`` (greedy by default)."""
@@ -306,6 +381,7 @@ class _Agent:
             if prev is not None:
                 self._select(prev[0])
 
+    @_own_rng
     def learn(self, task_id: int, task, steps: int, *, eval_every: int | None = None,
               threshold: float | None = None, eval_episodes: int = 32,
               stop_at_threshold: bool = False, progress: bool = False) -> TaskRecord:
@@ -321,10 +397,12 @@ class _Agent:
         """
         steps = check_int(steps, "steps", minimum=1)
         task_id = check_int(task_id, "task_id", minimum=0)
+        _task_code(self.config, task)
         task = tuple(int(x) for x in task) if not isinstance(task, int | np.integer) else task
-        same = self._current is not None and self._current[0] == task_id
-        if same and _leaf_path(self.config, task) != self._current[1]:
-            raise ValueError(f"task_id {task_id} is in training on task {self._current[1]}; "
+        current = self._current
+        same = current is not None and current[0] == task_id
+        if current is not None and same and _leaf_path(self.config, task) != current[1]:
+            raise ValueError(f"task_id {task_id} is in training on task {current[1]}; "
                              f"call end_task() before giving it another task ({task})")
         if not same:
             self.env.set_tasks(task)
@@ -332,7 +410,7 @@ class _Agent:
             self.records.append(TaskRecord(task_id, tuple(self.env.tasks[0]), 0, 0.0))
         self._current = (task_id, tuple(self.env.tasks[0]))
         rec = self.records[-1]
-        cb = None
+        cb: BaseCallback | None = None
         if eval_every is not None:
             cb = _EvalCallback(self, task_id, task, check_int(eval_every, "eval_every",
                                                                minimum=1),
@@ -353,6 +431,7 @@ class _Agent:
     def _begin(self, task_id: int) -> None:
         pass
 
+    @_own_rng
     def end_task(self) -> None:
         """Close the current task (masks consolidate; the baseline has nothing to do)."""
         self._current = None
@@ -393,23 +472,30 @@ class MaskAgent(_Agent):
     def __init__(self, config: CTGraphConfig | None = None, n_tasks: int = 4, *,
                  linear_comb: bool = False, hidden: Sequence[int] = (200, 200, 200),
                  n_community: int = 0, backbone_seed: int = 0,
-                 settings: PPOSettings | None = None, seed: int = 0, device="cpu"):
+                 settings: PPOSettings | None = None, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
         super().__init__(config, settings, seed, device)
         self.n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
+        linear_comb = check_bool(linear_comb, "linear_comb")
+        hidden = _check_hidden(hidden)
+        n_community = check_int(n_community, "n_community", minimum=0)
+        backbone_seed = check_int(backbone_seed, "backbone_seed", minimum=0)
         self.learned: set[int] = set()
-        self.model = PPO(MaskedActorCriticPolicy, self.vec_env, seed=self.seed, device=device,
-                         verbose=0,
-                         policy_kwargs=dict(n_tasks=self.n_tasks, hidden=tuple(hidden),
-                                            linear_comb=linear_comb, n_community=n_community,
-                                            backbone_seed=backbone_seed),
-                         **self.settings.ppo_kwargs())
-        self._active = None
+        with self._rng.active():
+            self.model = PPO(MaskedActorCriticPolicy, self.vec_env, seed=self.seed, device=device,
+                             verbose=0,
+                             policy_kwargs=dict(n_tasks=self.n_tasks, hidden=tuple(hidden),
+                                                linear_comb=linear_comb, n_community=n_community,
+                                                backbone_seed=backbone_seed),
+                             **self.settings.ppo_kwargs())
+        self._active: int | None = None
 
     @property
     def policy(self) -> MaskedActorCriticPolicy:
-        return self.model.policy
+        return cast(MaskedActorCriticPolicy, self.model.policy)
 
     def _select(self, task_id: int) -> None:
+        task_id = check_int(task_id, "task_id")
         if not 0 <= task_id < self.n_tasks:
             raise ValueError(f"task_id must lie in [0, {self.n_tasks}), got {task_id}")
         if self._active == task_id:
@@ -423,6 +509,7 @@ class MaskAgent(_Agent):
         set_task(self.policy, task_id)
         self._active = task_id
 
+    @_own_rng
     def end_task(self) -> None:
         """Consolidate the current task's mask (it no longer changes)."""
         if self._current is not None:
@@ -467,17 +554,20 @@ class FineTuneAgent(_Agent):
 
     def __init__(self, config: CTGraphConfig | None = None, *,
                  hidden: Sequence[int] = (200, 200, 200), settings: PPOSettings | None = None,
-                 seed: int = 0, device="cpu"):
+                 seed: int = 0, device: str | torch.device = "cpu") -> None:
         super().__init__(config, settings, seed, device)
-        self.model = PPO("MlpPolicy", self.vec_env, seed=self.seed, device=device, verbose=0,
-                         policy_kwargs=dict(net_arch=list(hidden)),
-                         **self.settings.ppo_kwargs())
+        hidden = _check_hidden(hidden, allow_empty=True)
+        with self._rng.active():
+            self.model = PPO("MlpPolicy", self.vec_env, seed=self.seed, device=device, verbose=0,
+                             policy_kwargs=dict(net_arch=list(hidden)),
+                             **self.settings.ppo_kwargs())
 
 
 def run_task_sequence(agent: _Agent, tasks: Sequence, steps: int, *, threshold: float = 0.9,
                       eval_every: int = 1024, eval_episodes: int = 32,
                       stop_at_threshold: bool = True, start_at: int = 0,
-                      end_at: int | None = None, log=None, progress: bool = False):
+                      end_at: int | None = None, log: LifelongLog | None = None,
+                      progress: bool = False) -> tuple[LifelongLog, list[TaskRecord]]:
     """Learn ``tasks`` one after another and log every task's return after each one.
 
     Task ``i`` uses the policy slot ``i``; each gets at most ``steps``
@@ -500,13 +590,24 @@ def run_task_sequence(agent: _Agent, tasks: Sequence, steps: int, *, threshold: 
     from tqdm.auto import tqdm
 
     from ..envs.ctgraph import optimal_return
-    from ..metrics import LifelongLog
 
     if not isinstance(agent, _Agent):
         raise TypeError(f"agent must be a MaskAgent or FineTuneAgent, got {type(agent).__name__}")
-    tasks = [tuple(int(x) for x in t) for t in tasks]
+    tasks = [_path(agent.config, _task_code(agent.config, t, f"tasks[{i}]"))
+             for i, t in enumerate(item_list(tasks, "tasks", "tasks"))]
     if not tasks:
         raise ValueError("tasks must hold at least one task")
+    steps = check_int(steps, "steps", minimum=1)
+    threshold = check_probability(threshold, "threshold")
+    eval_every = check_int(eval_every, "eval_every", minimum=1)
+    eval_episodes = check_int(eval_episodes, "eval_episodes", minimum=1)
+    check_bool(stop_at_threshold, "stop_at_threshold")
+    check_bool(progress, "progress")
+    start_at = check_int(start_at, "start_at", minimum=0)
+    if end_at is not None:
+        end_at = check_int(end_at, "end_at", minimum=0)
+    if log is not None and not isinstance(log, LifelongLog):
+        raise TypeError(f"log must be a LifelongLog or None, got {type(log).__name__}")
     if isinstance(agent, MaskAgent) and len(tasks) > agent.n_tasks:
         raise ValueError(f"{len(tasks)} tasks but the agent has {agent.n_tasks} mask slots")
     names = [f"task {i}" for i in range(len(tasks))]
