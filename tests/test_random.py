@@ -91,3 +91,24 @@ def test_seeded_global_rng_restores_the_callers_stream_and_repeats():
     with pytest.raises(ValueError, match="seed"):
         with seeded_global_rng(-1):
             pass
+
+
+def test_global_rng_slot_gives_the_stream_the_owner_would_have_alone():
+    """Draws inside a slot, interleaved with the caller's, equal one uninterrupted stream."""
+    import torch
+
+    from mintlab._random import GlobalRNGSlot
+
+    torch.manual_seed(7)
+    alone = torch.rand(4)                 # the owner's stream, run by itself
+    slot = GlobalRNGSlot()
+    torch.manual_seed(123)
+    caller_before = torch.get_rng_state()
+    with slot.active():
+        torch.manual_seed(7)
+        first = torch.rand(2)
+    assert torch.equal(torch.get_rng_state(), caller_before)
+    torch.rand(5)                          # the caller draws in between
+    with slot.active():
+        second = torch.rand(2)
+    assert torch.equal(torch.cat([first, second]), alone)

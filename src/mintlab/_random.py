@@ -166,14 +166,14 @@ class GlobalRNGSlot:
     Examples
     --------
     >>> slot = GlobalRNGSlot()
-    >>> _ = torch.manual_seed(5); before = torch.get_rng_state()
+    >>> before = torch.get_rng_state()
     >>> with slot.active():
-    ...     _ = torch.manual_seed(0); a = torch.rand(1)
-    >>> torch.equal(before, torch.get_rng_state())
+    ...     a = torch.rand(1)
+    >>> torch.equal(before, torch.get_rng_state())  # the caller's stream is untouched
     True
     >>> with slot.active():
-    ...     b = torch.rand(1)   # continues the slot's stream, not the caller's
-    >>> _ = torch.manual_seed(0); _ = torch.rand(1); bool(b == torch.rand(1))
+    ...     b = torch.rand(1)   # continues the slot's stream: a new draw, not ``a`` again
+    >>> bool(a != b) and torch.equal(before, torch.get_rng_state())
     True
     """
 
