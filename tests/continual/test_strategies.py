@@ -138,7 +138,7 @@ def test_gpm_gradients_vanish_in_memory_subspace(stream):
     torch.nn.functional.cross_entropy(net(stream[1].X_train, 1), stream[1].y_train).backward()
     raw = [torch.cat([lin.weight.grad, lin.bias.grad[:, None]], 1).double().clone()
            for lin in st.layers]
-    st.adjust_gradients()
+    st.gpm.adjust_gradients(st)
     for lin, M, G0 in zip(st.layers, st.bases, raw, strict=True):
         G = torch.cat([lin.weight.grad, lin.bias.grad[:, None]], 1).double()
         assert float((G0 @ M).norm()) > 1e-3            # the raw gradient had such components

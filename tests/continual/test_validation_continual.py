@@ -61,7 +61,7 @@ def test_task_stream_checks_its_tasks():
     with pytest.raises(TypeError, match=r"tasks\[0\] must be a Task"):
         TaskStream("s", ("not a task",), "domain-incremental")
     with pytest.raises(ValueError, match="scenario must be one of"):
-        TaskStream("s", (_task(),), "class-incremental")
+        TaskStream("s", (_task(),), "online")
 
 
 def test_strategy_never_trains_on_nan_data():

@@ -71,6 +71,27 @@ def _strategy_case(name, extra=None, extra_roles=None, model_kw=None, skip=None,
 _FEW_ROLES = {"model": "module", "X_train": "points", "y_train": "labels", "seed": "seed"}
 
 
+def _plugin_case(name, extra, extra_roles, model_kw=None, skip=None):
+    """A method plugin inside a plain Strategy: its own arguments are what is fuzzed."""
+    def build(kind, s):
+        X, y = _xy(s)
+        return Inputs(model=_mlp(s.d, 2, **(model_kw or {})), X_train=X, y_train=y,
+                      seed=s.seed, **extra)
+
+    def call(cls, kw):
+        from mintlab.continual import Strategy
+
+        kw = dict(kw)
+        task = _task(kw.pop("X_train"), kw.pop("y_train"))
+        model, seed = kw.pop("model"), kw.pop("seed")
+        strat = Strategy(model, plugins=[cls(**kw)], epochs=1, batch_size=4, seed=seed)
+        return strat.train(task).train(task).evaluate([task])
+
+    return Case(target=f"mintlab.continual.{name}", build=build, call=call,
+                roles={**_FEW_ROLES, **extra_roles}, kinds=("torch",),
+                skip_breakers=skip or {})
+
+
 # ---------------------------------------------------------------------------- OOD
 def _ood_build(kind, s, proportions=False):
     k = max(2, s.k)
@@ -228,6 +249,39 @@ CONTINUAL_CASES = [
                    roles=_FEW_ROLES, model_kw={"k_winner_density": 0.5, "hetero_dropout": 1.0},
                    extra_roles={"threshold": "ratio", "memory_samples": "pos_int"},
                    skip={("threshold", "one"): "threshold 1 keeps all the energy: valid"}),
+    *[Case(target=f"mintlab.continual.{name}", kinds=("none",),
+           build=lambda kind, s: Inputs(n_tasks=5, n_train=20, n_test=10, seed=s.seed),
+           roles={"n_tasks": "pos_int", "n_train": "pos_int", "n_test": "pos_int",
+                  "seed": "seed"})
+      for name in ("split_fashion_mnist", "split_mnist")],
+    *[Case(target=f"mintlab.continual.{name}", kinds=("none",),
+           build=lambda kind, s: Inputs(n_tasks=2, n_train=20, n_test=10, seed=s.seed),
+           roles={"n_tasks": "pos_int", "n_train": "pos_int", "n_test": "pos_int",
+                  "seed": "seed"})
+      for name in ("permuted_fashion_mnist", "permuted_mnist", "rotated_fashion_mnist",
+                   "rotated_mnist")],
+    Case(target="mintlab.continual.image_stream", kinds=("none",),
+         build=lambda kind, s: Inputs(dataset="mnist", kind="split", n_tasks=5,
+                                      scenario="class-incremental", n_train=20, n_test=10,
+                                      max_degrees=90.0, seed=s.seed),
+         roles={"dataset": "choice", "kind": "choice", "n_tasks": "pos_int",
+                "scenario": "choice", "n_train": "pos_int", "n_test": "pos_int",
+                "max_degrees": "real", "seed": "seed"}),
+    Case(target="mintlab.continual.ContinualConvNet", kinds=("torch",),
+         build=lambda kind, s: Inputs(in_shape=(1, 8, 8), channels=[2], hidden=4,
+                                      head_sizes=[s.k], seed=s.seed),
+         call=lambda cls, kw: cls(**kw)(torch.zeros(3, 64)),
+         roles={"hidden": "pos_int", "seed": "seed"}),
+    _plugin_case("ReplayPlugin", {"memory_per_task": 4}, {"memory_per_task": "pos_int"}),
+    _plugin_case("EWCPlugin", {"ewc_lambda": 10.0, "fisher_samples": 4},
+                 {"ewc_lambda": "nonneg_float", "fisher_samples": "pos_int"}),
+    _plugin_case("GPMPlugin", {"threshold": 0.9, "memory_samples": 4},
+                 {"threshold": "ratio", "memory_samples": "pos_int"},
+                 skip={("threshold", "one"): "threshold 1 keeps all the energy: valid"}),
+    _plugin_case("SparseGPMPlugin", {"threshold": 0.9, "memory_samples": 4},
+                 {"threshold": "ratio", "memory_samples": "pos_int"},
+                 model_kw={"k_winner_density": 0.5, "hetero_dropout": 1.0},
+                 skip={("threshold", "one"): "threshold 1 keeps all the energy: valid"}),
     Case(target="mintlab.continual.run_stream", kinds=("torch",), build=_run_stream_build,
          call=lambda fn, kw: fn(*kw.args, **kw).to_json(),
          roles={"strategy": "module", "evaluate_initial": "bool", "progress": "bool"}),

@@ -19,11 +19,12 @@ a tuple of keys (method, parameter name, block index). Consequences:
 
 from __future__ import annotations
 
-import hashlib
 import numbers
 from collections.abc import Sequence
 
 import torch
+
+from .._random import stream_seed
 
 __all__ = ["stream_seed", "stream_generator", "uniform", "check_seed"]
 
@@ -36,20 +37,6 @@ def check_seed(seed: object, name: str = "seed") -> int:
     if int(seed) < 0:
         raise ValueError(f"{name} must be non-negative, got {int(seed)}")
     return int(seed)
-
-
-def stream_seed(seed: int, *keys: object) -> int:
-    """A 63-bit seed for the stream ``keys`` under ``seed`` (BLAKE2b of their text).
-
-    Examples
-    --------
-    >>> stream_seed(0, "pranc", "fc.weight", 0) == stream_seed(0, "pranc", "fc.weight", 0)
-    True
-    >>> stream_seed(0, "a") != stream_seed(1, "a")
-    True
-    """
-    text = "\x1f".join([str(int(seed)), *map(str, keys)]).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little") >> 1
 
 
 def stream_generator(seed: int, *keys: object) -> torch.Generator:

