@@ -269,6 +269,15 @@ CASES = [
         call=lambda fn, kw: fn(**kw) and None,
     ),
     Case(
+        target="mintlab.compress.to_peft_lora",
+        build=lambda kind, s: Inputs(model=_nola(s), folder=_TMP / f"peft-{s.seed}",
+                                     base_model_name_or_path="mlp"),
+        roles={"model": "module", "base_model_name_or_path": "choice"},
+        kinds=("torch",),
+        call=lambda fn, kw: fn(**kw) and None,
+        skip_breakers={("base_model_name_or_path", "unknown"): "any text names a base model"},
+    ),
+    Case(
         target="mintlab.compress.load_adapter",
         build=lambda kind, s: Inputs(model=_mlp(s), path=_saved_adapter(s), x=_x(s)),
         roles={"model": "module", "path": "choice"},

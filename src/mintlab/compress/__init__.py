@@ -34,6 +34,7 @@ from .nola import (
     merge_adapter,
     peft_available,
     save_adapter,
+    to_peft_lora,
     unmerge_adapter,
 )
 from .random_basis import MCNC, PRANC
@@ -44,6 +45,6 @@ __all__ = [
     "select_parameters",
     "NOLAConfig", "LoRAConfig", "NOLALayer", "LoRALayer", "apply_nola", "apply_lora",
     "merge_adapter", "unmerge_adapter", "adapter_state_dict", "save_adapter", "load_adapter",
-    "count_trainable_parameters", "adapter_bytes", "peft_available",
+    "count_trainable_parameters", "adapter_bytes", "peft_available", "to_peft_lora",
     "fit_classifier", "accuracy",
 ]

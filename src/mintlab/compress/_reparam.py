@@ -22,7 +22,7 @@ from torch import nn
 
 from .._artifacts import require_keys
 from ..errors import ArtifactError
-from ._basis import check_seed
+from ._basis import Stream, check_seed, rng_problem, rng_record
 from ._io import load_tensors, save_tensors, tensor_bytes
 
 __all__ = ["Reparameterized", "CompressedModel", "rebuild", "init_bound", "select_parameters"]
@@ -65,10 +65,19 @@ class CompressedModel:
         ``"dense.<name>"`` for parameters kept as they are and
         ``"buffer.<name>"`` for the model's buffers (e.g. batch-norm
         statistics).
+        With ``include_basis=True``, ``"basis.<name>"`` holds the random
+        tensors themselves, and rebuilding uses them instead of the seed.
     source : str or None
         The file it was read from (set by :meth:`load`): a file that does not
         fit the model it is rebuilt into raises :class:`~mintlab.ArtifactError`
         naming it.
+    rng : dict or None
+        The generator, the torch version and a fingerprint of the first
+        block of every random stream, taken when the model was exported.
+        Rebuilding from the seed checks the fingerprints and refuses, naming
+        the stream and both torch versions, when this torch would draw other
+        numbers (another version or generator): loading would otherwise
+        give other weights without a word.
     """
 
     method: str
@@ -77,6 +86,7 @@ class CompressedModel:
     tensors: dict[str, torch.Tensor] = field(repr=False)
     #: the file this was read from (:meth:`load`), named by errors on rebuild
     source: str | None = field(default=None, repr=False, compare=False)
+    rng: dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str):
@@ -110,7 +120,14 @@ class CompressedModel:
         """Write to a ``.safetensors`` file atomically (method, seed, config in its metadata)."""
         meta = {"format": _FORMAT, "method": self.method, "seed": self.seed,
                 "config": self.config}
+        if self.rng is not None:
+            meta["rng"] = self.rng
         return save_tensors(path, self.tensors, meta)
+
+    @property
+    def includes_basis(self) -> bool:
+        """Whether the random tensors are stored (rebuilding then needs no generator)."""
+        return any(k.startswith("basis.") for k in self.tensors)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CompressedModel:
@@ -140,7 +157,11 @@ class CompressedModel:
         if not isinstance(config, dict):
             raise ArtifactError(path, f"the {what} holds a config that is not a JSON object")
         _check_config(config, lambda problem: ArtifactError(path, problem))
-        return cls(method, seed, config, tensors, source=os.fspath(path))
+        rng = meta.get("rng")
+        if rng is not None and not isinstance(rng, dict):
+            raise ArtifactError(path, f"the {what} holds a random-number record that is not a "
+                                      f"JSON object: {rng!r}")
+        return cls(method, seed, config, tensors, source=os.fspath(path), rng=rng)
 
 
 def _check_config(config: Mapping[str, Any], error: Callable[[str], Exception]) -> None:
@@ -292,6 +313,20 @@ class Reparameterized(nn.Module):
         """The keyword arguments that rebuild this method (besides model, seed, selection)."""
         raise NotImplementedError
 
+    def random_streams(self) -> dict[str, Stream]:
+        """Every random stream the weights depend on: ``label -> (keys, first block shape)``."""
+        return {}
+
+    def basis_tensors(self) -> dict[str, torch.Tensor]:
+        """The random tensors themselves (float32, CPU), by label, for ``include_basis``."""
+        return {}
+
+    def load_basis(self, tensors: Mapping[str, torch.Tensor],
+                   fail: Callable[[str], NoReturn]) -> None:
+        """Use stored random tensors instead of the seed's (``fail(problem)`` on a mismatch)."""
+        if tensors:
+            fail(f"{type(self).__name__} stores no random tensors, got {sorted(tensors)[:5]}")
+
     # ------------------------------------------------------------------ the model
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return torch.func.functional_call(self.model, self.generate(), args, kwargs,
@@ -314,8 +349,17 @@ class Reparameterized(nn.Module):
         return {**self.method_config(), "param_names": list(self.param_names),
                 "shapes": [list(s) for s in self.shapes]}
 
-    def export(self) -> CompressedModel:
-        """Everything needed to rebuild the model: seed, config, trained tensors."""
+    def export(self, include_basis: bool = False) -> CompressedModel:
+        """Everything needed to rebuild the model: seed, config, trained tensors.
+
+        Parameters
+        ----------
+        include_basis : bool
+            Also store the random tensors, so that the model rebuilds with
+            any torch version or generator (at the cost of their size).
+        """
+        if not isinstance(include_basis, bool):
+            raise TypeError(f"include_basis must be a bool, got {type(include_basis).__name__}")
         tensors = {k: v.detach().clone() for k, v in self.compressed_tensors().items()}
         selected = set(self.param_names)
         for n, p in self.model.named_parameters():
@@ -323,7 +367,14 @@ class Reparameterized(nn.Module):
                 tensors[f"dense.{n}"] = p.detach().clone()
         for n, b in self.model.named_buffers():
             tensors[f"buffer.{n}"] = b.detach().clone()
-        return CompressedModel(self.method, self.seed, self._config(), tensors)
+        if include_basis:
+            tensors.update({f"basis.{k}": v for k, v in self.basis_tensors().items()})
+        return CompressedModel(self.method, self.seed, self._config(), tensors,
+                               rng=rng_record(self.seed, self.random_streams()))
+
+    def save(self, path: str | os.PathLike[str], include_basis: bool = False) -> Path:
+        """``export(include_basis).save(path)``: a ``.safetensors`` file, written atomically."""
+        return self.export(include_basis).save(path)
 
     @classmethod
     def from_export(cls: type[_R], model: nn.Module, exported: CompressedModel) -> _R:
@@ -355,6 +406,13 @@ class Reparameterized(nn.Module):
             wrapper = cls(model, seed=exported.seed, include=list(names), **cfg)
         except (TypeError, ValueError) as err:
             exported.fail(f"its {cls.method} config {cfg} cannot rebuild the model: {err}")
+        basis = {k[6:]: v for k, v in exported.tensors.items() if k.startswith("basis.")}
+        if basis:
+            wrapper.load_basis(basis, exported.fail)
+        elif exported.rng is not None:
+            problem = rng_problem(exported.rng, exported.seed, wrapper.random_streams())
+            if problem is not None:
+                exported.fail(problem)
         own = wrapper.compressed_tensors()
         buffers = dict(model.named_buffers())
         selected = set(names)
@@ -366,6 +424,8 @@ class Reparameterized(nn.Module):
         with torch.no_grad():
             for key, value in exported.tensors.items():
                 target: torch.Tensor | None
+                if key.startswith("basis."):
+                    continue
                 if key.startswith("dense."):
                     target = params.get(key[6:])
                 elif key.startswith("buffer."):
@@ -390,7 +450,10 @@ class Reparameterized(nn.Module):
 
     def stored_bytes(self) -> int:
         """Bytes of :meth:`export` (trained tensors, unselected parameters, buffers, seed)."""
-        return self.export().nbytes
+        selected = set(self.param_names)
+        kept = [p for n, p in self.model.named_parameters() if n not in selected]
+        return (tensor_bytes(self.compressed_tensors()) + tensor_bytes(kept)
+                + tensor_bytes(list(self.model.buffers())) + 8)
 
     def dense_bytes(self) -> int:
         """Bytes of the uncompressed model's parameters and buffers."""

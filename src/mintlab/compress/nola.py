@@ -38,7 +38,7 @@ from mintlab._validation import check_choice, check_int, check_positive
 from .._artifacts import require_keys
 from .._random import seeded_global_rng
 from ..errors import ArtifactError
-from ._basis import check_seed, stream_generator, uniform
+from ._basis import Stream, check_seed, rng_problem, rng_record, stream_generator, uniform
 from ._io import check_path, load_tensors, save_tensors, tensor_bytes
 from ._reparam import check_module
 
@@ -46,7 +46,7 @@ __all__ = [
     "NOLAConfig", "LoRAConfig", "NOLALayer", "LoRALayer",
     "apply_nola", "apply_lora", "merge_adapter", "unmerge_adapter",
     "adapter_state_dict", "save_adapter", "load_adapter",
-    "count_trainable_parameters", "adapter_bytes", "peft_available",
+    "count_trainable_parameters", "adapter_bytes", "peft_available", "to_peft_lora",
 ]
 
 _SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -399,19 +399,47 @@ def _adapter_config(model) -> tuple[str, Any]:
     return ("nola" if kind == "NOLALayer" else "lora"), config
 
 
-def save_adapter(model: nn.Module, path: str | os.PathLike[str]) -> Path:
+def _nola_streams(model: nn.Module) -> dict[str, Stream]:
+    """The random streams of every NOLA layer: ``nola/<module>/A`` and ``.../B``."""
+    out: dict[str, Stream] = {}
+    for name, layer in _adapters(model).items():
+        if isinstance(layer, NOLALayer):
+            cfg = layer.config
+            out[f"nola/{name}/A"] = (("nola", name, "A"),
+                                     (cfg.n_basis_A, cfg.rank, layer.in_features))
+            out[f"nola/{name}/B"] = (("nola", name, "B"),
+                                     (cfg.n_basis_B, layer.out_features, cfg.rank))
+    return out
+
+
+def save_adapter(model: nn.Module, path: str | os.PathLike[str], *,
+                 include_basis: bool = False) -> Path:
     """Write the adapters' trained tensors, seed and config to a ``.safetensors`` file.
 
     The random bases of NOLA are not written: they are regenerated from the
-    seed on load. The file is written to a temporary name and renamed, so a
-    crash never leaves a half-written adapter.
+    seed on load, and a fingerprint of each (with the torch version and the
+    generator) is written instead, so that :func:`load_adapter` refuses a
+    torch that would draw other bases. ``include_basis=True`` writes the
+    bases too (``basis.<module>.A`` / ``.B``): the file then loads anywhere,
+    at the cost of their size. The file is written to a temporary name and
+    renamed, so a crash never leaves a half-written adapter.
     """
     check_module(model)
     path = check_path(path)
+    if not isinstance(include_basis, bool):
+        raise TypeError(f"include_basis must be a bool, got {type(include_basis).__name__}")
     method, config = _adapter_config(model)
-    meta = {"format": _ADAPTER_FORMAT, "method": method, "config": asdict(config),
-            "modules": sorted(_adapters(model))}
-    return save_tensors(path, adapter_state_dict(model), meta)
+    meta: dict[str, Any] = {"format": _ADAPTER_FORMAT, "method": method, "config": asdict(config),
+                            "modules": sorted(_adapters(model))}
+    tensors = dict(adapter_state_dict(model))
+    if method == "nola":
+        meta["rng"] = rng_record(config.seed, _nola_streams(model))
+        if include_basis:
+            for name, layer in _adapters(model).items():
+                layer = cast(NOLALayer, layer)
+                tensors[f"basis.{name}.A"] = layer.basis_A.detach().to("cpu", torch.float32)
+                tensors[f"basis.{name}.B"] = layer.basis_B.detach().to("cpu", torch.float32)
+    return save_tensors(path, tensors, meta)
 
 
 _ADAPTER_FORMAT = "mintlab.adapter/1"
@@ -475,6 +503,14 @@ def load_adapter(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
     else:
         model = apply_lora(model, config, backend="mintlab")
     try:
+        basis = {k[6:]: v for k, v in tensors.items() if k.startswith("basis.")}
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("basis.")}
+        if basis:
+            _load_nola_basis(model, basis, path)
+        elif method == "nola" and meta.get("rng") is not None:
+            problem = rng_problem(meta["rng"], config.seed, _nola_streams(model))
+            if problem is not None:
+                raise ArtifactError(path, problem)
         own = adapter_state_dict(model)
         missing = sorted(set(own) - set(tensors))
         if missing:
@@ -499,6 +535,27 @@ def load_adapter(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
     return model
 
 
+@torch.no_grad()
+def _load_nola_basis(model: nn.Module, basis: dict[str, torch.Tensor],
+                     path: str | os.PathLike[str]) -> None:
+    """Copy bases saved with ``include_basis=True`` into the NOLA layers of ``model``."""
+    layers = {n: m for n, m in _adapters(model).items() if isinstance(m, NOLALayer)}
+    want = {f"{n}.{k}" for n in layers for k in ("A", "B")}
+    if set(basis) != want:
+        raise ArtifactError(path, f"the adapter's stored bases {sorted(basis)[:6]} do not match "
+                                  f"the model's NOLA layers {sorted(want)[:6]}")
+    for n, layer in layers.items():
+        for k, buf in (("A", layer.basis_A), ("B", layer.basis_B)):
+            t = basis[f"{n}.{k}"]
+            if tuple(t.shape) != tuple(buf.shape) or not t.is_floating_point():
+                raise ArtifactError(path, f"stored basis {n}.{k} has shape {tuple(t.shape)}, "
+                                          f"the layer needs {tuple(buf.shape)}")
+            if not bool(torch.isfinite(t).all()):
+                raise ArtifactError(path, f"stored basis {n}.{k} holds NaN or infinite values "
+                                          "(corrupted?)")
+            buf.copy_(t)
+
+
 def _remove_adapters(model: nn.Module, names: list[str], requires_grad: dict[str, bool]) -> None:
     """Undo :func:`_replace`: put the base layers back and restore ``requires_grad``."""
     for n in names:
@@ -510,6 +567,92 @@ def _remove_adapters(model: nn.Module, names: list[str], requires_grad: dict[str
     for n, p in model.named_parameters():
         if n in requires_grad:
             p.requires_grad_(requires_grad[n])
+
+
+def _peft_target_pattern(names: Sequence[str]) -> str:
+    """A regular expression PEFT full-matches against module names: exactly ``names``."""
+    return "^(?:" + "|".join(re.escape(n) for n in sorted(names)) + ")$"
+
+
+def to_peft_lora(model: nn.Module, folder: str | os.PathLike[str], *,
+                 base_model_name_or_path: str | None = None) -> Path:
+    """Write the adapters of ``model`` as a PEFT LoRA adapter that ``PeftModel`` loads.
+
+    NOLA's factors are linear combinations of random matrices, so each
+    adapted layer's ``A = sum_i a_i A_i`` and ``B = sum_j b_j B_j`` are
+    computed once and written as LoRA's ``lora_A`` / ``lora_B`` with
+    ``lora_alpha = alpha`` (PEFT scales by ``lora_alpha / r`` as NOLA does),
+    so any PEFT stack serves a NOLA-trained model with the same outputs
+    (the file then holds the full factors, not the few coefficients:
+    keep :func:`save_adapter` for storage). Works for mintlab's LoRA
+    adapters too.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model carrying NOLA (or mintlab LoRA) adapters, not merged.
+    folder : str or PathLike
+        Created if missing; receives ``adapter_model.safetensors`` and
+        ``adapter_config.json`` (PEFT's file names), written atomically.
+    base_model_name_or_path : str or None
+        Recorded in the config, as PEFT does.
+
+    Returns
+    -------
+    Path
+        The folder. Load it with ``PeftModel.from_pretrained(base, folder)``
+        on a fresh copy of the base model.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    >>> net = apply_nola(net, NOLAConfig(rank=2, n_basis_A=5, n_basis_B=5))
+    >>> folder = to_peft_lora(net, tempfile.mkdtemp())
+    >>> sorted(p.name for p in folder.iterdir())
+    ['adapter_config.json', 'adapter_model.safetensors']
+    """
+    from .._artifacts import save_safetensors, write_json
+
+    layers = _adapters(model)
+    if isinstance(folder, bool) or not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a str or os.PathLike folder name, got "
+                        f"{type(folder).__name__}")
+    if base_model_name_or_path is not None and not isinstance(base_model_name_or_path, str):
+        raise TypeError(f"base_model_name_or_path must be a str or None, got "
+                        f"{type(base_model_name_or_path).__name__}")
+    merged = sorted(n for n, layer in layers.items() if layer.merged)
+    if merged:
+        raise ValueError(f"model has merged adapters on {merged[:5]}: a PEFT adapter is added "
+                         "to the base weight, so call unmerge_adapter(model) first")
+    configs = {(layer.rank, float(layer.scale)) for layer in layers.values()}
+    if len(configs) != 1:
+        raise ValueError(f"model carries adapters of different ranks or scales {sorted(configs)}; "
+                         "a PEFT LoRA adapter has one rank and one alpha")
+    (rank, scale), = configs
+    alpha = scale * rank
+    tensors: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for name, layer in layers.items():
+            A, B = layer.factors()
+            w = layer.base.weight
+            if isinstance(layer.base, nn.Linear):
+                a, b = A, B
+            else:  # lora_A: a conv with the base kernel; lora_B: a 1x1 conv (PEFT's layout)
+                a = A.reshape(rank, *w.shape[1:])
+                b = B.reshape(w.shape[0], rank, *([1] * (w.dim() - 2)))
+            tensors[f"base_model.model.{name}.lora_A.weight"] = a.detach().cpu().contiguous()
+            tensors[f"base_model.model.{name}.lora_B.weight"] = b.detach().cpu().contiguous()
+    config = {"peft_type": "LORA", "task_type": None, "r": rank, "lora_alpha": alpha,
+              "lora_dropout": 0.0, "bias": "none", "fan_in_fan_out": False,
+              "target_modules": _peft_target_pattern(list(layers)), "modules_to_save": None,
+              "init_lora_weights": True, "inference_mode": True, "use_rslora": False,
+              "use_dora": False, "base_model_name_or_path": base_model_name_or_path}
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    save_safetensors(tensors, out / "adapter_model.safetensors", metadata={"format": "pt"})
+    write_json(config, out / "adapter_config.json")
+    return out
 
 
 def count_trainable_parameters(model: nn.Module) -> int:

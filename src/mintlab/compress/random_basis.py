@@ -17,15 +17,15 @@ handful of trained tensors and a seed; only those tensors train.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
 
 from mintlab._validation import check_int, check_positive
 
-from ._basis import uniform
+from ._basis import Stream, uniform
 from ._reparam import IncludeLike, Reparameterized
 
 __all__ = ["PRANC", "MCNC"]
@@ -136,9 +136,40 @@ class PRANC(Reparameterized):
         init[0] = 1.0
         self.coefficients = nn.Parameter(init)
         self._cache: dict[tuple, list[list[torch.Tensor]]] = {}
+        #: random tensors read from a file saved with include_basis (None: from the seed)
+        self._stored_basis: list[torch.Tensor] | None = None
 
     def method_config(self) -> dict[str, Any]:
         return {"n_coefficients": self.n_coefficients}
+
+    def random_streams(self) -> dict[str, Stream]:
+        return {f"pranc/{name}/0": (("pranc", name, 0),
+                                    (min(self.rows_per_block, math.prod(shape)),
+                                     self.n_coefficients))
+                for name, shape in zip(self.param_names, self.shapes, strict=True)}
+
+    def basis_tensors(self) -> dict[str, torch.Tensor]:
+        return {name: torch.cat([self.basis_block(i, b, torch.float32, "cpu")
+                                 for b in range(self._n_blocks(i))])
+                for i, name in enumerate(self.param_names)}
+
+    def load_basis(self, tensors: Mapping[str, torch.Tensor],
+                   fail: Callable[[str], NoReturn]) -> None:
+        if set(tensors) != set(self.param_names):
+            fail(f"the stored PRANC basis covers {sorted(tensors)[:5]}, the model generates "
+                 f"{sorted(self.param_names)[:5]}")
+        stored = []
+        for name, shape in zip(self.param_names, self.shapes, strict=True):
+            t = tensors[name]
+            want = (math.prod(shape), self.n_coefficients)
+            if tuple(t.shape) != want or not t.is_floating_point():
+                fail(f"the stored basis of {name!r} has shape {tuple(t.shape)} "
+                     f"({t.dtype}), expected {want} (floating)")
+            if not bool(torch.isfinite(t).all()):
+                fail(f"the stored basis of {name!r} holds NaN or infinite values (corrupted?)")
+            stored.append(t)
+        self._stored_basis = stored
+        self._cache.clear()
 
     def compressed_tensors(self) -> dict[str, torch.Tensor]:
         return {"coefficients": self.coefficients}
@@ -155,9 +186,13 @@ class PRANC(Reparameterized):
         """
         n = math.prod(self.shapes[i])
         rows = min(self.rows_per_block, n - b * self.rows_per_block)
-        bound = self.bounds[i]
-        block = uniform((rows, self.n_coefficients), self.seed, "pranc", self.param_names[i], b,
-                        low=-bound, high=bound)
+        if self._stored_basis is not None:
+            start = b * self.rows_per_block
+            block = self._stored_basis[i][start:start + rows]
+        else:
+            bound = self.bounds[i]
+            block = uniform((rows, self.n_coefficients), self.seed, "pranc",
+                            self.param_names[i], b, low=-bound, high=bound)
         c = self.coefficients
         return block.to(device=device or c.device, dtype=dtype or c.dtype)
 
@@ -301,6 +336,48 @@ class MCNC(Reparameterized):
 
     def compressed_tensors(self) -> dict[str, torch.Tensor]:
         return {"codes": self.codes, "amplitudes": self.amplitudes}
+
+    def _generator_shapes(self) -> dict[str, tuple[int, ...]]:
+        dims = [self.code_dim] + [self.hidden] * self.depth + [self.chunk_size]
+        out: dict[str, tuple[int, ...]] = {}
+        for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+            out[f"{layer}/weight"] = (fan_out, fan_in)
+            out[f"{layer}/bias"] = (fan_out,)
+        return out
+
+    def random_streams(self) -> dict[str, Stream]:
+        out: dict[str, Stream] = {}
+        for k, shape in self._generator_shapes().items():
+            layer, kind = k.split("/")
+            out[f"mcnc/generator/{k}"] = (("mcnc", "generator", int(layer), kind), shape)
+        return out
+
+    def basis_tensors(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for k in self._generator_shapes():
+            layer, kind = k.split("/")
+            buf = getattr(self.generator, ("w" if kind == "weight" else "b") + layer)
+            out[f"generator.{layer}.{kind}"] = buf.detach().to("cpu", torch.float32).clone()
+        return out
+
+    def load_basis(self, tensors: Mapping[str, torch.Tensor],
+                   fail: Callable[[str], NoReturn]) -> None:
+        shapes = {f"generator.{k.replace('/', '.')}": s
+                  for k, s in self._generator_shapes().items()}
+        if set(tensors) != set(shapes):
+            fail(f"the stored MCNC generator holds {sorted(tensors)[:6]}, the model needs "
+                 f"{sorted(shapes)[:6]}")
+        with torch.no_grad():
+            for key, shape in shapes.items():
+                t = tensors[key]
+                if tuple(t.shape) != shape or not t.is_floating_point():
+                    fail(f"the stored generator tensor {key!r} has shape {tuple(t.shape)}, "
+                         f"expected {shape}")
+                if not bool(torch.isfinite(t).all()):
+                    fail(f"the stored generator tensor {key!r} holds NaN or infinite values")
+                _, layer, kind = key.split(".")
+                buf = getattr(self.generator, ("w" if kind == "weight" else "b") + layer)
+                buf.copy_(t)
 
     def generate(self) -> dict[str, torch.Tensor]:
         direction = self.generator(self.codes)
