@@ -67,7 +67,8 @@ class Fitted(Generic[M]):
 
 
 def fit_best_of(makes: Sequence[Callable[[], M]], data: dict[str, torch.Tensor],
-                lrs: Sequence[float], epochs: int, seed: int) -> Fitted[M]:
+                lrs: Sequence[float], epochs: int, seed: int, batch_size: int = 64
+                ) -> Fitted[M]:
     """Train every (model factory, learning rate) pair; keep the best on the validation split.
 
     ``makes`` are alternative models of one arm (e.g. several initialisations
@@ -80,7 +81,7 @@ def fit_best_of(makes: Sequence[Callable[[], M]], data: dict[str, torch.Tensor],
             model = make()
             t0 = time.perf_counter()
             fit_classifier(model, data["X_train"], data["y_train"], epochs=epochs, lr=lr,
-                           seed=seed)
+                           batch_size=batch_size, seed=seed)
             seconds = time.perf_counter() - t0
             val = accuracy(model, data["X_val"], data["y_val"])
             if best is None or val > best.val_accuracy:
@@ -92,13 +93,13 @@ def fit_best_of(makes: Sequence[Callable[[], M]], data: dict[str, torch.Tensor],
 
 
 def fit_best_lr(make: Callable[[], M], data: dict[str, torch.Tensor], lrs: Sequence[float],
-                epochs: int, seed: int) -> Fitted[M]:
+                epochs: int, seed: int, batch_size: int = 64) -> Fitted[M]:
     """Train one model per learning rate; keep the best on the validation split.
 
     Every method of an experiment gets the same grid and the same epochs,
     so none is tuned more than another.
     """
-    return fit_best_of([make], data, lrs, epochs, seed)
+    return fit_best_of([make], data, lrs, epochs, seed, batch_size)
 
 
 def n_trainable(model: nn.Module) -> int:
