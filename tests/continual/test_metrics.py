@@ -110,9 +110,8 @@ def test_bad_logs_rejected():
         lifelong_metrics({"a": 1})
 
 
-def test_cross_check_with_l2metrics():
-    """Our suite equals the authors' l2metrics package on the same log (no smoothing or
-    normalisation, which l2metrics applies only in its report layer)."""
+def _assert_matches_l2metrics(log, ste):
+    """Every metric of our suite equals the authors' l2metrics package on ``log``."""
     pd = pytest.importorskip("pandas")
     pytest.importorskip("l2metrics")
     from l2logger.util import fill_regime_num, parse_blocks
@@ -122,15 +121,7 @@ def test_cross_check_with_l2metrics():
     from l2metrics.terminal_performance import TerminalPerformance
     from l2metrics.transfer import Transfer
 
-    rng = np.random.default_rng(0)
-    log = LifelongLog(["a", "b", "c"])
-    log.add_evaluation({n: rng.uniform(0.1, 0.3) for n in "abc"})
-    for n in "abcab":  # tasks revisited, so maintenance and transfer have several terms
-        log.add_training(n, np.clip(np.linspace(0.2, 0.9, 30) + rng.normal(0, 0.05, 30), 0, 1))
-        log.add_evaluation({m: rng.uniform(0.3, 0.9) for m in "abc"})
-    ste = {n: np.clip(np.linspace(0.1, 0.95, 40) + rng.normal(0, 0.05, 40), 0, 1).tolist()
-           for n in "abc"}
-
+    names = log.task_names
     df = pd.DataFrame(log.to_records())
     df = fill_regime_num(df).sort_values(["regime_num", "exp_num"]).set_index(
         "regime_num", drop=False)
@@ -142,7 +133,8 @@ def test_cross_check_with_l2metrics():
 
     mdf = PerformanceMaintenance("performance", "mrlep").calculate(df, blocks, mdf)
     ours = M.performance_maintenance(log)
-    for n in "abc":
+    assert ours
+    for n in ours:
         theirs = mdf.loc[mdf.task_name == n, "perf_maintenance_mrlep"].dropna()
         assert float(theirs.iloc[-1]) == pytest.approx(ours[n])
 
@@ -166,11 +158,45 @@ def test_cross_check_with_l2metrics():
                                 "performance": c})] for n, c in ste.items()}
     mdf = STERelativePerf("performance", ste_df).calculate(df, blocks, mdf)
     rp = M.relative_performance(log, ste)
-    for n in "abc":
+    for n in names:
         theirs = mdf.loc[mdf.task_name == n, "ste_rel_perf"].dropna()
         assert float(theirs.iloc[-1][0]) == pytest.approx(rp[n])
     mdf = SampleEfficiency("performance", ste_df).calculate(df, blocks, mdf)
     se = M.sample_efficiency(log, ste)
-    for n in "abc":
+    for n in se:
         theirs = mdf.loc[mdf.task_name == n, "sample_efficiency"].dropna()
         assert float(theirs.iloc[-1][0]) == pytest.approx(se[n])
+
+
+def test_cross_check_with_l2metrics():
+    """Our suite equals the authors' l2metrics package on the same log (no smoothing or
+    normalisation, which l2metrics applies only in its report layer)."""
+    rng = np.random.default_rng(0)
+    log = LifelongLog(["a", "b", "c"])
+    log.add_evaluation({n: rng.uniform(0.1, 0.3) for n in "abc"})
+    for n in "abcab":  # tasks revisited, so maintenance and transfer have several terms
+        log.add_training(n, np.clip(np.linspace(0.2, 0.9, 30) + rng.normal(0, 0.05, 30), 0, 1))
+        log.add_evaluation({m: rng.uniform(0.3, 0.9) for m in "abc"})
+    ste = {n: np.clip(np.linspace(0.1, 0.95, 40) + rng.normal(0, 0.05, 40), 0, 1).tolist()
+           for n in "abc"}
+    _assert_matches_l2metrics(log, ste)
+    assert set(M.sample_efficiency(log, ste)) == set("abc")
+
+
+def test_cross_check_with_l2metrics_on_a_trained_stream():
+    """The logs that ``run_stream`` writes for real learners give l2metrics' numbers too
+    (replay on three split-digits tasks, experts from fresh networks)."""
+    from mintlab.continual import ContinualMLP, Naive, ReplayPlugin, Strategy, run_stream
+    from mintlab.continual.benchmarks import split_digits
+
+    stream = split_digits(5, seed=1)
+    tasks = list(stream)[:3]
+    common = dict(epochs=4, lr=0.02, momentum=0.9, batch_size=32, seed=1)
+
+    def net():
+        return ContinualMLP(stream.n_features, [32], stream.head_sizes, seed=1)
+
+    log = run_stream(Strategy(net(), plugins=[ReplayPlugin(10)], **common), tasks)
+    ste = {t.name: run_stream(Naive(net(), **common), [t], evaluate_initial=False)
+           .learning_curve(t.name)[1].tolist() for t in tasks}
+    _assert_matches_l2metrics(log, ste)
