@@ -56,3 +56,20 @@ def test_selection_imports_only_from_the_own_family():
         assert chosen, a.name
         assert all(p.name.split(" agent")[0] == fam for _, _, p, _ in chosen)
     assert np.isfinite([a.known[0].ret for a in agents]).all()
+
+
+def test_experiment_families_share_observations_but_not_decisions():
+    """The experiment's three families: a family's tasks share their first decision, families
+    0 and 1 see the same observations and differ in it (their policies conflict), family 2
+    sees another observation set."""
+    from mintlab.experiments.mosaic import FAMILIES, _family_tasks
+
+    for depth, per_family in ((2, 2), (3, 3)):
+        fams = _family_tasks(depth, per_family, seed=4)
+        assert len(fams) == 3
+        for tasks in fams:
+            assert len(set(tasks)) == per_family
+            assert all(len(t) == depth for t in tasks)
+            assert len({t[0] for t in tasks}) == 1
+        assert fams[0][0][0] != fams[1][0][0]
+    assert FAMILIES[0][0] == FAMILIES[1][0] != FAMILIES[2][0]

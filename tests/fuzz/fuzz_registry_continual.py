@@ -313,6 +313,13 @@ def _vec_call(cls, kw):
 _NONE_CFG = {("config", "none"): "config=None means the default graph (branching 2, depth 2)"}
 
 ENV_CASES = [
+    Case(target="mintlab.continual.envs.encode_minigrid_view", kinds=("none",),
+         build=lambda kind, s: Inputs(image=np.ones((s.k, 7, 7, 3), np.uint8)), roles={}),
+    Case(target="mintlab.continual.envs.MiniGridTasks", kinds=("none",), check_output=False,
+         build=lambda kind, s: Inputs(env_ids=["MiniGrid-Empty-5x5-v0"], max_steps=s.k + 4),
+         call=lambda cls, kw: cls(**kw).evaluate(lambda o: np.zeros(len(o), int), 0,
+                                                 n_episodes=2),
+         roles={"max_steps": "pos_int"}),
     Case(target="mintlab.continual.envs.CTGraphConfig", kinds=("none",), build=_cfg_build,
          roles={"branching": "pos_int", "depth": "pos_int", "wait_prob": "prob",
                 "observation": "choice", "n_end_obs": "pos_int", "mdp_decisions": "bool",
@@ -384,6 +391,14 @@ def _policy_build(kind, s):
     return Inputs(observation_space=spaces.Box(0.0, 1.0, (s.d,), np.float32),
                   action_space=spaces.Discrete(3), lr_schedule=lambda _: 1e-3, n_tasks=2,
                   hidden=(8,), linear_comb=False, n_community=0, backbone_seed=0)
+
+
+def _multihead_policy_build(kind, s):
+    from gymnasium import spaces
+
+    return Inputs(observation_space=spaces.Box(0.0, 1.0, (s.d,), np.float32),
+                  action_space=spaces.Discrete(3), lr_schedule=lambda _: 1e-3, n_tasks=2,
+                  net_arch=[8])
 
 
 def _policy_call(cls, kw):
@@ -486,6 +501,17 @@ RL_CASES = [
          roles={"observation_space": "module", "action_space": "module",
                 "lr_schedule": "module", "n_tasks": "pos_int", "linear_comb": "bool",
                 "n_community": "nonneg_int", "backbone_seed": "nonneg_int"}),
+    Case(target="mintlab.continual.rl.MultiHeadActorCriticPolicy", kinds=("none",),
+         build=_multihead_policy_build, call=_policy_call,
+         roles={"observation_space": "module", "action_space": "module",
+                "lr_schedule": "module", "n_tasks": "pos_int"}),
+    Case(target="mintlab.continual.rl.MultiHeadAgent", kinds=("none",),
+         build=lambda kind, s: Inputs(config=_cfg(1), n_tasks=2, hidden=(8,),
+                                      settings=_settings(), seed=s.seed),
+         call=_agent_call,
+         roles={"config": "module", "n_tasks": "pos_int", "settings": "module", "seed": "seed"},
+         skip_breakers={**_NONE_CFG, ("settings", "none"): "settings=None means the "
+                                                         "default PPOSettings()"}),
     Case(target="mintlab.continual.rl.MaskAgent", kinds=("none",), build=_agent_build,
          call=_agent_call,
          roles={"config": "module", "n_tasks": "pos_int", "linear_comb": "bool",

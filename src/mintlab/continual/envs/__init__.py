@@ -27,6 +27,7 @@ from .ctgraph import (
     steps_per_second,
     task_similarity,
 )
+from .minigrid_tasks import MINIGRID_ACTIONS, MiniGridTasks, encode_minigrid_view
 
 ENV_ID = "mintlab/CTGraph-v0"
 _register_gym_envs(gym)
@@ -34,4 +35,5 @@ _register_gym_envs(gym)
 __all__ = ["CTGraphConfig", "CTGraphEnv", "VecCTGraph", "all_tasks", "make_tasks",
            "task_similarity", "optimal_return", "optimal_episode_length",
            "random_policy_success", "run_policy", "steps_per_second", "ENV_ID", "HOME", "WAIT",
-           "DECISION", "END", "CRASH"]
+           "DECISION", "END", "CRASH", "MiniGridTasks", "MINIGRID_ACTIONS",
+           "encode_minigrid_view"]

@@ -1,5 +1,5 @@
 """Lifelong reinforcement learning: modulating masks (``lrl-modulating-masks``) and MOSAIC
-(``mosaic``) on PPO from Stable-Baselines3."""
+(``mosaic``) on PPO from Stable-Baselines3, on CT-graph and MiniGrid tasks."""
 
 from .masks import (
     MaskedLinear,
@@ -25,6 +25,8 @@ from .ppo import (
     FineTuneAgent,
     MaskAgent,
     MaskedActorCriticPolicy,
+    MultiHeadActorCriticPolicy,
+    MultiHeadAgent,
     PPOSettings,
     TaskRecord,
     evaluate_return,
@@ -33,6 +35,7 @@ from .ppo import (
 
 __all__ = ["MaskedLinear", "MaskedMLP", "masked_layers", "set_task", "consolidate",
            "mask_scores", "binary_masks", "set_community_masks", "CTGraphVecEnv",
-           "MaskedActorCriticPolicy", "MaskAgent", "FineTuneAgent", "PPOSettings", "TaskRecord",
+           "MaskedActorCriticPolicy", "MaskAgent", "FineTuneAgent", "MultiHeadAgent",
+           "MultiHeadActorCriticPolicy", "PPOSettings", "TaskRecord",
            "evaluate_return", "run_task_sequence", "MosaicAgent", "MosaicCollective",
            "MosaicResult", "sar_dataset", "random_sar", "fit_sar_embedding", "cosine_similarity"]

@@ -5,9 +5,13 @@ actor head and critic head are :class:`~mintlab.continual.rl.masks.MaskedLinear`
 layers (``lrl-modulating-masks``): SB3's PPO trains whichever task's mask is
 active, and parameters of other tasks get no gradient, so the optimiser
 leaves them untouched. :class:`MaskAgent` drives it through a task sequence;
-:class:`FineTuneAgent` is the single-network PPO baseline that forgets.
-:class:`CTGraphVecEnv` hands a :class:`~mintlab.continual.envs.VecCTGraph` to
-SB3 without a Python loop over copies.
+:class:`FineTuneAgent` is the single-network PPO baseline that forgets, and
+:class:`MultiHeadAgent` the baseline with a shared trunk and one head per task.
+Agents run on a :class:`~mintlab.continual.envs.CTGraphConfig` (tasks are
+leaves; :class:`CTGraphVecEnv` hands a
+:class:`~mintlab.continual.envs.VecCTGraph` to SB3 without a Python loop over
+copies) or on a :class:`~mintlab.continual.envs.MiniGridTasks` family (tasks
+are MiniGrid environment ids with one observation and action format).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from ..metrics import LifelongLog
 from .masks import MaskedMLP, consolidate, mask_scores, set_community_masks, set_task, use_task
 
 __all__ = ["CTGraphVecEnv", "MaskedActorCriticPolicy", "MaskAgent", "FineTuneAgent",
-           "PPOSettings", "evaluate_return", "TaskRecord", "run_task_sequence"]
+           "MultiHeadAgent", "PPOSettings", "evaluate_return", "TaskRecord", "run_task_sequence"]
 
 
 def _check_hidden(hidden: Any, allow_empty: bool = False) -> tuple[int, ...]:
@@ -55,6 +59,36 @@ def _check_hidden(hidden: Any, allow_empty: bool = False) -> tuple[int, ...]:
 
 def _leaf_path(config: CTGraphConfig, task) -> tuple[int, ...]:
     return _path(config, _task_code(config, task))
+
+
+def _is_minigrid(config: Any) -> bool:
+    from ..envs.minigrid_tasks import MiniGridTasks
+
+    return isinstance(config, MiniGridTasks)
+
+
+def _check_config(config: Any) -> Any:
+    if config is None:
+        return CTGraphConfig()
+    if not isinstance(config, CTGraphConfig) and not _is_minigrid(config):
+        raise TypeError(f"config must be a CTGraphConfig or a MiniGridTasks, got "
+                        f"{type(config).__name__}")
+    return config
+
+
+def _task_key(config: Any, task: Any, name: str = "task") -> Any:
+    """The canonical form of ``task``: a leaf path (CT-graph) or an environment id (MiniGrid)."""
+    if _is_minigrid(config):
+        return config.check_task(task, name)
+    return _path(config, _task_code(config, task, name))
+
+
+def _optimal_return(config: Any, task: Any) -> float:
+    if _is_minigrid(config):
+        return config.optimal_return(task)
+    from ..envs.ctgraph import optimal_return
+
+    return optimal_return(config, task)
 
 
 class CTGraphVecEnv(VecEnv):
@@ -238,10 +272,14 @@ class PPOSettings:
                     max_grad_norm=self.max_grad_norm, **self.extra)
 
 
-def evaluate_return(predict: Callable, config: CTGraphConfig, task: TaskLike, *,
+def evaluate_return(predict: Callable, config: Any, task: TaskLike, *,
                     n_episodes: int = 32, seed: int = 0) -> float:
-    """Mean return of ``predict(obs) -> actions`` on ``task`` over ``n_episodes`` episodes."""
+    """Mean return of ``predict(obs) -> actions`` on ``task`` over ``n_episodes`` episodes
+    (``config`` a :class:`CTGraphConfig` or a
+    :class:`~mintlab.continual.envs.minigrid_tasks.MiniGridTasks`)."""
     check_callable(predict, "predict")
+    if _is_minigrid(config):
+        return config.evaluate(predict, task, n_episodes=n_episodes, seed=seed)
     n_envs = min(check_int(n_episodes, "n_episodes", minimum=1), 64)
     env = VecCTGraph(config, n_envs, tasks=task, seed=seed)
     rets, _ = run_policy(env, predict, n_episodes)
@@ -258,7 +296,7 @@ class TaskRecord:
     """
 
     task_id: int
-    task: tuple
+    task: Any
     steps: int
     seconds: float
     curve: list = field(default_factory=list)
@@ -267,8 +305,9 @@ class TaskRecord:
 
 class _EvalCallback(BaseCallback):
     def __init__(self, agent, task_id, task, every, threshold, n_episodes, seed, record,
-                 stop_at_threshold):
+                 stop_at_threshold, deterministic=True):
         super().__init__()
+        self.deterministic = deterministic
         self.agent, self.task_id, self.task = agent, task_id, task
         self.every, self.threshold, self.n_episodes = every, threshold, n_episodes
         self.seed, self.record, self.stop = seed, record, stop_at_threshold
@@ -284,7 +323,7 @@ class _EvalCallback(BaseCallback):
             return True
         self._next += self.every
         ret = self.agent.evaluate(self.task_id, self.task, n_episodes=self.n_episodes,
-                                  seed=self.seed)
+                                  seed=self.seed, deterministic=self.deterministic)
         steps = self.record.steps + done
         self.record.curve.append((steps, ret))
         if self.threshold is not None and ret >= self.threshold \
@@ -340,18 +379,20 @@ class _Agent:
 
     model: PPO
 
-    def __init__(self, config: CTGraphConfig | None, settings: PPOSettings | None, seed: int,
+    def __init__(self, config: Any, settings: PPOSettings | None, seed: int,
                  device: str | torch.device):
-        self.config = config if config is not None else CTGraphConfig()
-        if not isinstance(self.config, CTGraphConfig):
-            raise TypeError(f"config must be a CTGraphConfig, got {type(config).__name__}")
+        self.config = _check_config(config)
         self.settings = settings if settings is not None else PPOSettings()
         if not isinstance(self.settings, PPOSettings):
             raise TypeError(f"settings must be a PPOSettings, got {type(settings).__name__}")
         self.seed = check_int(seed, "seed", minimum=0)
         self._rng = GlobalRNGSlot()
-        self.env = VecCTGraph(self.config, self.settings.n_envs, tasks=0, seed=self.seed)
-        self.vec_env = CTGraphVecEnv(self.env)
+        self.env: VecCTGraph | None = None
+        if _is_minigrid(self.config):
+            self.vec_env = self.config.vec_env(0, self.settings.n_envs, seed=self.seed)
+        else:
+            self.env = VecCTGraph(self.config, self.settings.n_envs, tasks=0, seed=self.seed)
+            self.vec_env = CTGraphVecEnv(self.env)
         self.device = device
         self.records: list[TaskRecord] = []
         self.total_steps = 0
@@ -384,7 +425,8 @@ class _Agent:
     @_own_rng
     def learn(self, task_id: int, task, steps: int, *, eval_every: int | None = None,
               threshold: float | None = None, eval_episodes: int = 32,
-              stop_at_threshold: bool = False, progress: bool = False) -> TaskRecord:
+              stop_at_threshold: bool = False, progress: bool = False,
+              eval_deterministic: bool = True) -> TaskRecord:
         """Train on ``task`` (with the policy slot ``task_id``) for ``steps`` environment steps.
 
         Steps are counted over all environment copies and rounded up to whole
@@ -393,29 +435,35 @@ class _Agent:
         task first. With ``eval_every``, the greedy policy is evaluated every
         that many steps and the record's ``steps_to_threshold`` set when the
         return first reaches ``threshold`` (training stops there with
-        ``stop_at_threshold``). ``progress`` shows a tqdm bar.
+        ``stop_at_threshold``; ``eval_deterministic=False`` evaluates the sampling policy
+        instead of the greedy one). ``progress`` shows a tqdm bar.
         """
         steps = check_int(steps, "steps", minimum=1)
         task_id = check_int(task_id, "task_id", minimum=0)
-        _task_code(self.config, task)
-        task = tuple(int(x) for x in task) if not isinstance(task, int | np.integer) else task
+        key = _task_key(self.config, task)
         current = self._current
         same = current is not None and current[0] == task_id
-        if current is not None and same and _leaf_path(self.config, task) != current[1]:
+        if current is not None and same and key != current[1]:
             raise ValueError(f"task_id {task_id} is in training on task {current[1]}; "
                              f"call end_task() before giving it another task ({task})")
         if not same:
-            self.env.set_tasks(task)
+            if self.env is not None:
+                self.env.set_tasks(key)
+            else:
+                self.vec_env = self.config.vec_env(key, self.settings.n_envs,
+                                                   seed=self.seed + len(self.records))
+                self.model.set_env(self.vec_env)
             self._begin(task_id)
-            self.records.append(TaskRecord(task_id, tuple(self.env.tasks[0]), 0, 0.0))
-        self._current = (task_id, tuple(self.env.tasks[0]))
+            self.records.append(TaskRecord(task_id, key, 0, 0.0))
+        self._current = (task_id, key)
         rec = self.records[-1]
         cb: BaseCallback | None = None
         if eval_every is not None:
             cb = _EvalCallback(self, task_id, task, check_int(eval_every, "eval_every",
                                                                minimum=1),
                                threshold, eval_episodes, self.seed + 1000, rec,
-                               stop_at_threshold)
+                               stop_at_threshold, check_bool(eval_deterministic,
+                                                             "eval_deterministic"))
         if progress:
             bar = _ProgressCallback(steps, f"task {task_id}")
             cb = bar if cb is None else CallbackList([cb, bar])
@@ -442,8 +490,10 @@ class MaskAgent(_Agent):
 
     Parameters
     ----------
-    config : CTGraphConfig
-        The environment all tasks share (tasks differ in the rewarded leaf).
+    config : CTGraphConfig or MiniGridTasks
+        The environment all tasks share (CT-graph tasks differ in the rewarded
+        leaf; MiniGrid tasks are environment ids of one
+        :class:`~mintlab.continual.envs.minigrid_tasks.MiniGridTasks` family).
     n_tasks : int
         Mask slots.
     linear_comb : bool, default False
@@ -563,11 +613,121 @@ class FineTuneAgent(_Agent):
                              **self.settings.ppo_kwargs())
 
 
+class _TaskHeads(nn.Module):
+    """One linear head per task; ``task`` picks the head that maps the latent."""
+
+    def __init__(self, in_features: int, out_features: int, n_tasks: int) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList([nn.Linear(in_features, out_features)
+                                    for _ in range(n_tasks)])
+        self.task = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.heads[self.task](x)
+
+
+class MultiHeadActorCriticPolicy(ActorCriticPolicy):
+    """SB3 actor-critic policy with a shared trunk and one actor and critic head per task.
+
+    Extra keyword argument (through PPO's ``policy_kwargs``): ``n_tasks``.
+    Heads of tasks other than the active one get no gradient, so the
+    optimiser leaves them untouched; the trunk is shared and keeps changing.
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
+                 lr_schedule: Callable[[float], float], *, n_tasks: int = 1, **kwargs):
+        self.n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+            raise TypeError("observation_space must be a gymnasium Box space of vectors, got "
+                            f"{observation_space!r}")
+        if not isinstance(action_space, spaces.Discrete):
+            raise TypeError("action_space must be a gymnasium Discrete space, got "
+                            f"{type(action_space).__name__}")
+        check_callable(lr_schedule, "lr_schedule")
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build(self, lr_schedule) -> None:
+        super()._build(lr_schedule)
+        n_actions = int(cast(spaces.Discrete, self.action_space).n)
+        pi = _TaskHeads(self.mlp_extractor.latent_dim_pi, n_actions, self.n_tasks)
+        vf = _TaskHeads(self.mlp_extractor.latent_dim_vf, 1, self.n_tasks)
+        for head, gain in [(h, 0.01) for h in pi.heads] + [(h, 1.0) for h in vf.heads]:
+            lin = cast(nn.Linear, head)
+            nn.init.orthogonal_(lin.weight, gain=gain)
+            nn.init.zeros_(lin.bias)
+        self.action_net = pi
+        # SB3 annotates value_net as nn.Linear; any module mapping latents to one value works
+        self.value_net = vf  # type: ignore[assignment]
+        self.optimizer = self.optimizer_class(self.parameters(),  # type: ignore[call-arg]
+                                              lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def set_head(self, task: int) -> None:
+        """Act and learn with ``task``'s heads."""
+        task = check_int(task, "task", minimum=0)
+        if task >= self.n_tasks:
+            raise ValueError(f"task must be < n_tasks ({self.n_tasks}), got {task}")
+        cast(_TaskHeads, self.action_net).task = task
+        cast(_TaskHeads, self.value_net).task = task
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(n_tasks=self.n_tasks)
+        return data
+
+
+class MultiHeadAgent(_Agent):
+    """The multi-head PPO baseline: a shared trunk, one actor and critic head per task.
+
+    Parameters
+    ----------
+    config : CTGraphConfig or MiniGridTasks
+    n_tasks : int
+        Head slots (task ``i`` of a sequence uses head ``i``).
+    hidden : tuple of int, default (200, 200, 200)
+        Trunk widths (separate actor and critic trunks, as SB3's ``MlpPolicy``).
+    settings, seed, device
+        As in :class:`MaskAgent`.
+
+    Examples
+    --------
+    >>> from mintlab.continual.envs import CTGraphConfig
+    >>> agent = MultiHeadAgent(CTGraphConfig(depth=1), n_tasks=2, hidden=(16,), seed=0)
+    >>> agent.learn(1, (0,), steps=1024).steps
+    1024
+    """
+
+    def __init__(self, config: Any = None, n_tasks: int = 4, *,
+                 hidden: Sequence[int] = (200, 200, 200), settings: PPOSettings | None = None,
+                 seed: int = 0, device: str | torch.device = "cpu") -> None:
+        super().__init__(config, settings, seed, device)
+        self.n_tasks = check_int(n_tasks, "n_tasks", minimum=1)
+        hidden = _check_hidden(hidden, allow_empty=True)
+        with self._rng.active():
+            self.model = PPO(MultiHeadActorCriticPolicy, self.vec_env, seed=self.seed,
+                             device=device, verbose=0,
+                             policy_kwargs=dict(net_arch=list(hidden), n_tasks=self.n_tasks),
+                             **self.settings.ppo_kwargs())
+
+    @property
+    def policy(self) -> MultiHeadActorCriticPolicy:
+        return cast(MultiHeadActorCriticPolicy, self.model.policy)
+
+    def _select(self, task_id: int) -> None:
+        task_id = check_int(task_id, "task_id")
+        if not 0 <= task_id < self.n_tasks:
+            raise ValueError(f"task_id must lie in [0, {self.n_tasks}), got {task_id}")
+        self.policy.set_head(task_id)
+
+    def _begin(self, task_id: int) -> None:
+        self._select(task_id)
+
+
 def run_task_sequence(agent: _Agent, tasks: Sequence, steps: int, *, threshold: float = 0.9,
                       eval_every: int = 1024, eval_episodes: int = 32,
                       stop_at_threshold: bool = True, start_at: int = 0,
                       end_at: int | None = None, log: LifelongLog | None = None,
-                      progress: bool = False) -> tuple[LifelongLog, list[TaskRecord]]:
+                      progress: bool = False, deterministic: bool = True
+                      ) -> tuple[LifelongLog, list[TaskRecord]]:
     """Learn ``tasks`` one after another and log every task's return after each one.
 
     Task ``i`` uses the policy slot ``i``; each gets at most ``steps``
@@ -579,7 +739,9 @@ def run_task_sequence(agent: _Agent, tasks: Sequence, steps: int, *, threshold: 
     accuracy-matrix scores apply. Only tasks ``start_at`` to ``end_at - 1`` are
     trained (all are evaluated): earlier ones may have been learned already,
     e.g. copied with :meth:`MaskAgent.copy_masks_from`; pass their ``log`` to
-    continue it.
+    continue it. ``deterministic=False`` evaluates the sampling policy instead of the
+    greedy one (on partially observable tasks such as MiniGrid, a greedy policy can loop
+    where the sampling one reaches the goal).
 
     Returns
     -------
@@ -589,11 +751,9 @@ def run_task_sequence(agent: _Agent, tasks: Sequence, steps: int, *, threshold: 
     """
     from tqdm.auto import tqdm
 
-    from ..envs.ctgraph import optimal_return
-
     if not isinstance(agent, _Agent):
         raise TypeError(f"agent must be a MaskAgent or FineTuneAgent, got {type(agent).__name__}")
-    tasks = [_path(agent.config, _task_code(agent.config, t, f"tasks[{i}]"))
+    tasks = [_task_key(agent.config, t, f"tasks[{i}]")
              for i, t in enumerate(item_list(tasks, "tasks", "tasks"))]
     if not tasks:
         raise ValueError("tasks must hold at least one task")
@@ -603,17 +763,19 @@ def run_task_sequence(agent: _Agent, tasks: Sequence, steps: int, *, threshold: 
     eval_episodes = check_int(eval_episodes, "eval_episodes", minimum=1)
     check_bool(stop_at_threshold, "stop_at_threshold")
     check_bool(progress, "progress")
+    check_bool(deterministic, "deterministic")
     start_at = check_int(start_at, "start_at", minimum=0)
     if end_at is not None:
         end_at = check_int(end_at, "end_at", minimum=0)
     if log is not None and not isinstance(log, LifelongLog):
         raise TypeError(f"log must be a LifelongLog or None, got {type(log).__name__}")
-    if isinstance(agent, MaskAgent) and len(tasks) > agent.n_tasks:
+    if isinstance(agent, MaskAgent | MultiHeadAgent) and len(tasks) > agent.n_tasks:
         raise ValueError(f"{len(tasks)} tasks but the agent has {agent.n_tasks} mask slots")
     names = [f"task {i}" for i in range(len(tasks))]
 
     def evaluate_all():
-        return {names[j]: agent.evaluate(j, t, n_episodes=eval_episodes)
+        return {names[j]: agent.evaluate(j, t, n_episodes=eval_episodes,
+                                         deterministic=deterministic)
                 for j, t in enumerate(tasks)}
 
     if log is None:
@@ -625,10 +787,10 @@ def run_task_sequence(agent: _Agent, tasks: Sequence, steps: int, *, threshold: 
         raise ValueError(f"need 0 <= start_at <= end_at <= {len(tasks)}, got start_at="
                          f"{start_at}, end_at={end_at}")
     for i in tqdm(range(start_at, end_at), desc="tasks", disable=not progress):
-        goal = threshold * optimal_return(agent.config, tasks[i])
+        goal = threshold * _optimal_return(agent.config, tasks[i])
         rec = agent.learn(i, tasks[i], steps, eval_every=eval_every, threshold=goal,
                           eval_episodes=eval_episodes, stop_at_threshold=stop_at_threshold,
-                          progress=progress)
+                          progress=progress, eval_deterministic=deterministic)
         agent.end_task()
         records.append(rec)
         log.add_training(names[i], [r for _, r in rec.curve] or [0.0])
