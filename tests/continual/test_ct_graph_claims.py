@@ -68,3 +68,31 @@ def test_every_leaf_reaches_its_optimal_return_under_a_tight_step_limit():
         opt = optimal_return(cfg, task)
         assert 0.5 < opt < 1.0  # the limit binds: waiting can run out the clock
         assert abs(rets.mean() - opt) <= 4 * np.sqrt(opt * (1 - opt) / len(rets))
+
+
+def test_experiment_settings_and_tasks():
+    """The branching and wait comparisons reuse the depth sweep's depth-2 graph as baseline;
+    the observability tasks take two different branches (a memoryless policy solves the
+    others)."""
+    from mintlab.experiments.ct_graph import FULL, QUICK, _task
+
+    for st in (QUICK, FULL):
+        assert 2 in st.depths and st.seeds >= 3
+        assert all(b > 2 for b in st.branching) and all(0 < p < 1 for p in st.wait_probs)
+    assert FULL.branching and FULL.wait_probs and FULL.markov_lstm
+    rng = np.random.default_rng(0)
+    for D in (2, 3):
+        cfg = CTGraphConfig(depth=D)
+        paths = {_task(cfg, rng, True) for _ in range(200)}
+        assert paths == {p for p in all_tasks(cfg) if len(set(p)) > 1}
+
+
+@pytest.mark.parametrize("kw", [dict(depth=2), dict(depth=2, wait_prob=0.5),
+                                dict(depth=3, branching=3, wait_prob=0.3)])
+def test_random_episode_length_matches_monte_carlo(kw):
+    """The experiment's exact mean random-episode length (used in its gap reasons)."""
+    from mintlab.experiments.ct_graph import _random_length
+
+    cfg = CTGraphConfig(mdp_waits=True, max_episode_steps=200, **kw)
+    _, lens = run_policy(VecCTGraph(cfg, 4096, tasks=0, seed=3), "random", 100_000)
+    assert abs(lens.mean() - _random_length(cfg)) <= 4 * lens.std() / np.sqrt(len(lens))

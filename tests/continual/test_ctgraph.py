@@ -324,3 +324,127 @@ def test_bad_use_rejected():
         make_tasks(cfg, 3, shared_prefix=1)
     with pytest.raises(TypeError, match="config must be a CTGraphConfig"):
         VecCTGraph({"depth": 2})
+
+
+# ---- observability: what a memoryless policy can and cannot do (exhaustive oracles) ----------
+
+
+def _memoryless_success(cfg, task, table):
+    """Success rate of the memoryless policy ``table`` (observation id -> action)."""
+    env = VecCTGraph(cfg, 64, tasks=task, seed=0)
+    obs, _ = env.reset()
+    ids = cfg.observation_table().argmax(1)  # one-hot position -> observation id
+    lookup = np.zeros(len(ids) + 1, np.int64)
+    lookup[ids] = np.arange(len(ids))
+    rets = []
+    for _ in range(cfg.horizon):
+        a = np.array([table.get(int(lookup[o[:-1].argmax()]), 0) for o in obs])
+        obs, _, term, trunc, info = env.step(a)
+        rets += info["episode_return"][term | trunc].tolist()
+    return float(np.mean(np.asarray(rets) >= cfg.high_reward))
+
+
+def _oracle_table(cfg, task):
+    """Observation id -> the optimal action, collected along the optimal path."""
+    core = VecCTGraph(cfg, 1, tasks=task, seed=0)._core
+    table = {}
+    for _ in range(2 * cfg.depth + 2):
+        table[int(core.observation_ids()[0])] = int(core.optimal_actions()[0])
+        core.step(core.optimal_actions())
+    return table
+
+
+@pytest.mark.parametrize("task", [(0, 1), (1, 0), (1, 1, 0)])
+def test_non_markov_decisions_defeat_every_memoryless_policy(task):
+    markov = CTGraphConfig(depth=len(task), mdp_waits=True)
+    assert _memoryless_success(markov, task, _oracle_table(markov, task)) == 1.0
+    pomdp = CTGraphConfig(depth=len(task), mdp_waits=True, mdp_decisions=False)
+    table = _oracle_table(pomdp, task)
+    decision_ids = {i for i in table if 2 + pomdp._sizes[0] <= i < 2 + sum(pomdp._sizes[:2])}
+    assert len(decision_ids) == 1  # every decision state shows the same observation
+    (d,) = decision_ids
+    for k in range(1, pomdp.n_actions):  # every choice at that observation fails
+        assert _memoryless_success(pomdp, task, {**table, d: k}) == 0.0
+    # a path that repeats one branch is solvable without memory
+    same = tuple([task[0]] * len(task))
+    assert _memoryless_success(pomdp, same, _oracle_table(pomdp, same)) == 1.0
+
+
+def test_wait_states_show_their_node_only_when_markov():
+    for mdp_waits, distinct in ((True, 7), (False, 1)):
+        cfg = CTGraphConfig(depth=2, mdp_waits=mdp_waits, mdp_decisions=False)
+        seen = set()
+        for task in all_tasks(cfg):
+            core = VecCTGraph(cfg, 1, tasks=task, seed=0)._core
+            for _ in range(6):
+                if core.state[0] == WAIT:
+                    seen.add(int(core.observation_ids()[0]))
+                core.step(core.optimal_actions())
+        assert len(seen) == distinct
+
+
+# ---- PPO agents (Stable-Baselines3, sb3-contrib) ----------------------------------------------
+
+
+def test_feed_forward_ppo_learns_a_shallow_graph_and_is_seeded():
+    import torch
+
+    from mintlab.continual.rl.sb3_agents import train_ppo
+
+    cfg = CTGraphConfig(depth=1, mdp_waits=True)
+    torch.manual_seed(123)
+    np.random.seed(5)  # noqa: NPY002 - SB3 seeds NumPy's global state: it must be restored
+    before_t, before_np = torch.get_rng_state(), np.random.get_state()[1].copy()  # noqa: NPY002
+    threads = torch.get_num_threads()
+    a = train_ppo(cfg, (1,), total_steps=2048, seed=7)
+    assert torch.equal(torch.get_rng_state(), before_t)  # the caller's streams are untouched
+    assert np.array_equal(np.random.get_state()[1], before_np)  # noqa: NPY002
+    assert torch.get_num_threads() == threads
+    b = train_ppo(cfg, (1,), total_steps=2048, seed=7)
+    assert a.success == b.success and a.steps == b.steps  # same seed, same run
+    assert a.solved and a.steps_to_threshold <= 2048 and max(a.success) >= 0.9
+    assert a.steps == sorted(a.steps) and a.steps[0] == 16 * 32  # one evaluation per rollout
+    c = train_ppo(cfg, (1,), total_steps=8192, seed=7, stop_at_threshold=True)
+    assert c.steps[-1] == c.steps_to_threshold  # stops at the first solving evaluation
+
+
+def test_recurrent_ppo_runs_and_evaluates_with_its_state():
+    from mintlab.continual.rl.sb3_agents import greedy_success, train_ppo
+
+    cfg = CTGraphConfig(depth=2, mdp_waits=True, mdp_decisions=False)
+    run, model = train_ppo(cfg, (0, 1), kind="lstm", total_steps=512, seed=0,
+                           return_model=True)
+    assert len(run.steps) == 1 and 0.0 <= run.final_success <= 1.0
+    assert run.steps_to_threshold == 512 or run.solved
+    assert greedy_success(model, cfg, (0, 1), 8, seed=1) == greedy_success(model, cfg, (0, 1),
+                                                                           8, seed=1)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(kind="gru"), ValueError, "kind must be one of"),
+    (dict(total_steps=0), ValueError, "total_steps"),
+    (dict(seed=-1), ValueError, "seed"),
+    (dict(threshold=1.5), ValueError, "threshold"),
+    (dict(learning_rate=-1.0), ValueError, "learning_rate"),
+    (dict(n_envs=0), ValueError, "n_envs"),
+])
+def test_train_ppo_rejects_bad_arguments(kwargs, error, match):
+    from mintlab.continual.rl.sb3_agents import train_ppo
+
+    with pytest.raises(error, match=match):
+        train_ppo(CTGraphConfig(depth=1), (0,), **kwargs)
+    with pytest.raises(TypeError, match="config must be a CTGraphConfig"):
+        train_ppo({"depth": 1}, (0,))
+    with pytest.raises(ValueError, match="task"):
+        train_ppo(CTGraphConfig(depth=1), (3,))
+
+
+def test_missing_sb3_contrib_names_the_extra(monkeypatch):
+    import sys
+
+    from mintlab.continual.rl.sb3_agents import _require
+
+    monkeypatch.setitem(sys.modules, "sb3_contrib", None)
+    with pytest.raises(ImportError, match=r"pip install 'mintlab\[rl\]'"):
+        _require("lstm")
+    assert _require("mlp").__name__ == "PPO"
