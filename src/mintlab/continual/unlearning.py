@@ -7,15 +7,19 @@ Given a trained classifier and a *forget set*, CovarNav
    no retained training data is needed;
 2. relabels every forget sample with its most probable *wrong* class under
    the current model;
-3. trains on the relabelled forget set with each protected linear layer's
-   gradient projected onto the orthogonal complement of the principal
-   subspace (energy ``threshold``) of that layer's inputs on the inverted
-   samples, as GPM does for an old task, so what the model does on the
-   proxy of the retained data is preserved.
+3. trains on the relabelled forget set with each protected layer's
+   gradient (every linear layer and convolution but task-specific heads)
+   projected onto the orthogonal complement of the principal subspace
+   (energy ``threshold``) of that layer's inputs on the inverted samples, as
+   GPM does for an old task, so what the model does on the proxy of the
+   retained data is preserved.
 
 Baselines: fine-tuning on the retained data, gradient ascent on the forget
 set, and training on the forget set with random wrong labels. Every method
 returns a new model; the input model is not modified.
+
+:func:`loss_membership_scores` measures what a loss-threshold
+membership-inference attack learns about the forget set.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,10 +39,10 @@ from .._validation import check_finite, check_int, check_positive
 from ..typing import SeedLike
 from .inversion import InvertedSet, invert_model
 from .models import forward_task
-from .strategies import layer_inputs, project_gradients, projection_bases, protected_linears
+from .strategies import layer_inputs, project_gradients, projection_bases, protected_layers
 
 __all__ = ["UnlearningResult", "covarnav", "most_probable_wrong_label", "finetune_retain",
-           "gradient_ascent", "random_relabel"]
+           "gradient_ascent", "random_relabel", "loss_membership_scores"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,8 @@ def covarnav(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor, n
              *, retain_classes: Sequence[int] | None = None, n_inverted_per_class: int = 50,
              inversion_steps: int = 200, threshold: float = 0.97, epochs: int = 10,
              lr: float = 0.01, batch_size: int = 32, task_id: int = 0, seed: SeedLike = 0,
-             inversion_kwargs: dict | None = None) -> UnlearningResult:
+             inversion_kwargs: dict | None = None,
+             inverted: InvertedSet | None = None) -> UnlearningResult:
     """Unlearn ``(X_forget, y_forget)`` from ``model`` with CovarNav.
 
     Parameters
@@ -136,8 +142,19 @@ def covarnav(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor, n
     n_inverted_per_class, inversion_steps : int
         Size and effort of the inverted proxy.
     threshold : float
-        Energy of the protected subspace per layer (GPM's rule).
+        Energy of the protected subspace per layer (GPM's rule); linear
+        layers and convolutions (their input patches) are protected.
     epochs, lr, batch_size : training on the relabelled forget set (SGD).
+    task_id : int
+        Head used for multi-head models.
+    seed : int, torch.Generator or None
+    inversion_kwargs : dict or None
+        Extra arguments of :func:`~mintlab.continual.inversion.invert_model`,
+        e.g. ``dict(tv=0.1, image_shape=(1, 28, 28))`` for images.
+    inverted : InvertedSet or None
+        A proxy already inverted from ``model`` (e.g. to try several
+        learning rates with one inversion); its samples of classes outside
+        ``retain_classes`` are dropped. ``None`` (default) inverts ``model``.
 
     Returns
     -------
@@ -158,11 +175,24 @@ def covarnav(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Tensor, n
     epochs = check_int(epochs, "epochs", minimum=1)
     lr = check_positive(lr, "lr")
     net = copy.deepcopy(model)
-    inv = invert_model(net, retain_classes, n_inverted_per_class, X_forget.shape[1],
-                       task_id=task_id, steps=inversion_steps, seed=seed,
-                       **(inversion_kwargs or {}))
+    if inverted is None:
+        inv = invert_model(net, retain_classes, n_inverted_per_class, X_forget.shape[1],
+                           task_id=task_id, steps=inversion_steps, seed=seed,
+                           **(inversion_kwargs or {}))
+    elif not isinstance(inverted, InvertedSet):
+        raise TypeError(f"inverted must be an InvertedSet or None, got "
+                        f"{type(inverted).__name__}")
+    else:
+        keep = torch.isin(inverted.y, torch.as_tensor(retain_classes, dtype=inverted.y.dtype))
+        if not bool(keep.any()):
+            raise ValueError(f"inverted holds no sample of retain_classes {retain_classes}")
+        if inverted.X.shape[1] != X_forget.shape[1]:
+            raise ValueError(f"inverted.X must have {X_forget.shape[1]} features like "
+                             f"X_forget, got {inverted.X.shape[1]}")
+        inv = InvertedSet(inverted.X[keep], inverted.y[keep], inverted.task_id,
+                          inverted.final_loss)
     targets = _wrong_labels(net, X_forget, y_forget, task_id)  # checked above
-    layers = protected_linears(net)
+    layers = protected_layers(net)
     reps = layer_inputs(net, layers, inv.X, task_id)
     bases = projection_bases(reps, [None] * len(layers), threshold)
     _train(net, X_forget, targets, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
@@ -205,3 +235,65 @@ def random_relabel(model: nn.Module, X_forget: torch.Tensor, y_forget: torch.Ten
                  epochs=check_int(epochs, "epochs", minimum=1), lr=check_positive(lr, "lr"),
                  batch_size=batch_size, seed=seed, task_id=task_id)
     return UnlearningResult(net, targets)
+
+
+@torch.no_grad()
+def _losses(model: nn.Module, X: torch.Tensor, y: torch.Tensor, task_id: int,
+            name: str) -> torch.Tensor:
+    was = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    out = forward_task(model, X.to(dev), task_id)
+    model.train(was)
+    if int(y.max()) >= out.shape[1]:
+        raise ValueError(f"{name} must be < {out.shape[1]} (the head's width), got "
+                         f"{int(y.max())}")
+    return F.cross_entropy(out, y.to(dev), reduction="none").double().cpu()
+
+
+def loss_membership_scores(model: nn.Module, X_members: torch.Tensor, y_members: torch.Tensor,
+                           X_nonmembers: torch.Tensor, y_nonmembers: torch.Tensor, *,
+                           task_id: int = 0) -> np.ndarray:
+    """Per-member scores of a loss-threshold membership-inference attack; their mean is its AUC.
+
+    The attack calls a sample a training member when the model's
+    cross-entropy loss on it is low. For member ``i`` the score is the
+    fraction of non-members whose loss is higher than its loss (ties count
+    one half), so the mean over members is the attack's ROC AUC
+    (Mann-Whitney): 0.5 when members and non-members are indistinguishable
+    (what a model that never saw the members gives on members and unseen
+    samples from the same distribution), above 0.5 when the members are
+    still recognisable, below 0.5 when their loss is conspicuously high.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    X_members, y_members : torch.Tensor
+        The samples whose membership is tested (e.g. a forget set),
+        ``(n, d)`` and ``(n,)``.
+    X_nonmembers, y_nonmembers : torch.Tensor
+        Samples the model never trained on, from the same distribution.
+    task_id : int
+        Head used for multi-head models.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n,)
+        One score in [0, 1] per member.
+
+    Examples
+    --------
+    >>> from mintlab.continual import ContinualMLP
+    >>> net = ContinualMLP(2, [4], [2], seed=0)
+    >>> X = torch.zeros(3, 2)
+    >>> y = torch.tensor([0, 1, 0])
+    >>> round(float(loss_membership_scores(net, X, y, X, y).mean()), 6)  # same sets: AUC 0.5
+    0.5
+    """
+    _check_xy(X_members, y_members, "members", model)
+    _check_xy(X_nonmembers, y_nonmembers, "nonmembers")
+    lm = _losses(model, X_members, y_members, task_id, "y_members")
+    ln = _losses(model, X_nonmembers, y_nonmembers, task_id, "y_nonmembers")
+    higher = (ln[None, :] > lm[:, None]).double().mean(1)
+    ties = (ln[None, :] == lm[:, None]).double().mean(1)
+    return (higher + 0.5 * ties).numpy()
