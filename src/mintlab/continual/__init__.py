@@ -3,7 +3,8 @@
 Modules: :mod:`~mintlab.continual.benchmarks` (task streams, real-image
 streams), :mod:`~mintlab.continual.strategies` (fine-tuning, multitask, and
 the composable plugins replay, EWC, GPM, sparse GPM),
-:mod:`~mintlab.continual.metrics` (the lifelong-metrics suite), :mod:`~mintlab.continual.ssl` (continual self-supervised learning),
+:mod:`~mintlab.continual.metrics` (the lifelong-metrics suite),
+:mod:`~mintlab.continual.ssl` (continual self-supervised learning),
 :mod:`~mintlab.continual.attacks` (BrainWash),
 :mod:`~mintlab.continual.unlearning` (CovarNav). The main names are also
 available from ``mintlab.continual`` directly.
