@@ -392,7 +392,7 @@ def test_quantisation_helpers():
         quantize_symmetric(x, 4, dim=2)
     with pytest.raises(ValueError, match="v must be finite"):
         quantize_int8_per_vector(torch.tensor([[float("inf")]]), 0)
-    with pytest.raises(ValueError, match="n must be a power of two"):
+    with pytest.raises(ValueError, match="n must be the order of a Hadamard matrix"):
         hadamard_matrix(6)
     with pytest.raises(TypeError, match="seed"):
         random_orthogonal(4, seed=0.5)

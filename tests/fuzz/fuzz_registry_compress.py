@@ -1,4 +1,5 @@
-"""Fuzz cases: compression (PRANC, MCNC, NOLA / LoRA adapters, whitened SVD, ConQuR quantisation).
+"""Fuzz cases: compression (PRANC, MCNC, NOLA / LoRA adapters, whitened SVD, ConQuR quantisation,
+saved compressed models).
 
 The models are tiny (a 2-layer MLP, or an embedding + MLP language model over a
 vocabulary of 16 tokens) and built under a forked, seeded torch RNG, so a build
@@ -9,6 +10,7 @@ holds a next token, so the ``dim_mismatch`` breaker is a real breakage.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,16 @@ import torch
 from _fuzz_harness import Case, Inputs, Sizes
 from torch import nn
 
-from mintlab.compress import PRANC, LoRAConfig, NOLAConfig, apply_nola, save_adapter
-from mintlab.compress.quant import QuantLinear, random_orthogonal
-from mintlab.compress.svd import LowRankLinear, causal_lm_objective
+from mintlab.compress import (
+    PRANC,
+    LoRAConfig,
+    NOLAConfig,
+    apply_nola,
+    save_adapter,
+    save_compressed,
+)
+from mintlab.compress.quant import QuantLinear, quantize_model, random_orthogonal
+from mintlab.compress.svd import LowRankLinear, causal_lm_objective, compress_model
 
 VOCAB = 16
 
@@ -93,6 +102,40 @@ def _saved_adapter(s: Sizes) -> Path:
 
 def _saved_compressed(s: Sizes) -> Path:
     return _pranc_export(s).save(_TMP / f"pranc-{s.seed}-{s.d}-{s.k}.safetensors")
+
+
+_FOLDERS = itertools.count()
+
+
+def _base(s: Sizes) -> nn.Module:
+    """An MLP wide enough that ``svd`` at ratio 0.5 factorises its first layer."""
+    return _seeded(s.seed, lambda: nn.Sequential(nn.Linear(s.d, 8), nn.ReLU(),
+                                                 nn.Linear(8, 8), nn.ReLU(),
+                                                 nn.Linear(8, s.k)))
+
+
+def _low_rank(s: Sizes):
+    """``(model, report)``: ``_base`` compressed by plain SVD (draws nothing)."""
+    return compress_model(_base(s), "svd", 0.5)
+
+
+def _quantized(s: Sizes):
+    return quantize_model(_base(s), w_bits=4, a_bits=8, rotation="hadamard", seed=s.seed)
+
+
+def _folder(s: Sizes, what: str) -> Path:
+    return _TMP / f"{what}-{s.seed}-{s.d}-{s.k}-{next(_FOLDERS)}"
+
+
+def _saved_model(s: Sizes, make=_low_rank) -> Path:
+    model, report = make(s)
+    return save_compressed(model, _folder(s, "saved"), report=report)
+
+
+def _gram(s: Sizes) -> torch.Tensor:
+    """A well-conditioned (d, d) Gram matrix of 4 d Gaussian rows."""
+    x = _randn(s, 4 * s.d + 2, s.d)
+    return x.T @ x / x.shape[0]
 
 
 _LAYER_VALUES = ("a drop-in for nn.Linear: forward passes values through as nn.Linear does "
@@ -287,6 +330,50 @@ CASES = [
                                             "file itself (tests/compress/"
                                             "test_validation_compress.py)"},
     ),
+    # ------------------------------------------------------------ compressed-model files
+    Case(
+        target="mintlab.compress.save_compressed",
+        build=lambda kind, s: (lambda mr: Inputs(model=mr[0], folder=_folder(s, "save"),
+                                                 report=mr[1]))(_low_rank(s)),
+        roles={"model": "module", "folder": "choice", "report": "module"},
+        kinds=("torch",),
+        call=lambda fn, kw: fn(**kw) and None,
+        skip_breakers={("folder", "unknown"): "any text is a folder name, created if needed",
+                       ("report", "none"): "the report is optional"},
+    ),
+    Case(
+        target="mintlab.compress.save_compressed",
+        id="mintlab.compress.save_compressed[quant]",
+        build=lambda kind, s: (lambda mr: Inputs(model=mr[0], folder=_folder(s, "save-q"),
+                                                 report=mr[1]))(_quantized(s)),
+        kinds=("torch",),
+        call=lambda fn, kw: fn(**kw) and None,
+    ),
+    Case(
+        target="mintlab.compress.load_compressed",
+        build=lambda kind, s: Inputs(folder=_saved_model(s), model=_base(s), x=_x(s)),
+        roles={"folder": "choice", "model": "module"},
+        kinds=("torch",),
+        call=lambda fn, kw: fn(kw["folder"], kw["model"])(kw["x"]),
+        skip_breakers={("folder", "unknown"): "a missing folder raises ArtifactError naming "
+                                              "the folder itself (tests/compress/"
+                                              "test_compressed_artifacts.py)"},
+    ),
+    Case(
+        target="mintlab.compress.load_compressed",
+        id="mintlab.compress.load_compressed[quant+factory]",
+        build=lambda kind, s: Inputs(folder=_saved_model(s, _quantized),
+                                     model=lambda: _base(s), x=_x(s)),
+        kinds=("torch",),
+        call=lambda fn, kw: fn(kw["folder"], kw["model"])(kw["x"]),
+    ),
+    Case(
+        target="mintlab.compress.merge_low_rank",
+        build=lambda kind, s: Inputs(model=_low_rank(s)[0], inplace=False, x=_x(s)),
+        roles={"model": "module", "inplace": "bool"},
+        kinds=("torch",),
+        call=lambda fn, kw: fn(kw["model"], inplace=kw["inplace"])(kw["x"]),
+    ),
     Case(
         target="mintlab.compress.count_trainable_parameters",
         build=lambda kind, s: Inputs(model=_nola(s)),
@@ -433,6 +520,22 @@ CASES = [
         kinds=("torch",),
     ),
     Case(
+        target="mintlab.compress.svd.whitening_factor",
+        build=lambda kind, s: Inputs(covariance=_gram(s), damping=1e-6, max_condition=1e12),
+        roles={"covariance": "matrix", "damping": "pos_float", "max_condition": "pos_float"},
+        kinds=("torch",),
+    ),
+    Case(
+        target="mintlab.compress.svd.whitening_factor",
+        id="mintlab.compress.svd.whitening_factor[eigh-floor]",
+        # indefinite: Cholesky fails, the eigenvalue floor takes over
+        build=lambda kind, s: Inputs(covariance=_gram(s) - 2 * torch.eye(s.d,
+                                                                         dtype=torch.float32)
+                                     * _gram(s).diagonal().max()),
+        kinds=("torch",),
+        call=lambda fn, kw: (lambda w: (w.factor, w.factor_condition))(fn(**kw)),
+    ),
+    Case(
         target="mintlab.compress.svd.quantize_int8_per_vector",
         build=lambda kind, s: Inputs(v=_x(s), dim=1),
         roles={"v": "array", "dim": "nonneg_int"},
@@ -514,6 +617,18 @@ CASES = [
         kinds=("torch",),
     ),
     Case(
+        target="mintlab.compress.quant.hadamard_exists",
+        build=lambda kind, s: Inputs(n=4 * s.n + s.k),
+        roles={"n": "pos_int"},
+        kinds=("none",),
+    ),
+    Case(
+        target="mintlab.compress.quant.largest_hadamard_factor",
+        build=lambda kind, s: Inputs(d=4 * s.n + s.k),
+        roles={"d": "pos_int"},
+        kinds=("none",),
+    ),
+    Case(
         target="mintlab.compress.quant.random_orthogonal",
         build=lambda kind, s: Inputs(d=s.k, seed=s.seed),
         roles={"d": "pos_int", "seed": "seed"},
@@ -552,6 +667,9 @@ EXEMPT: dict[str, str] = {
                                               "and returns; users read it, never build it",
     "mintlab.compress.svd.LayerStats": "the running sums that collect_statistics fills and "
                                        "returns (all fields start empty); nothing to validate",
+    "mintlab.compress.svd.Whitening": "a frozen result dataclass that whitening_factor "
+                                      "returns (factor, path, condition numbers); users read "
+                                      "it, never build it",
     "mintlab.compress.quant.QuantReport": "a result dataclass that quantize_model fills and "
                                           "returns; users read it, never build it",
 }

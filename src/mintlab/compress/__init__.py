@@ -17,9 +17,14 @@ language-model testbed in :mod:`mintlab.compress.testbed`.
 Every random tensor is generated from the seed by named streams
 (:mod:`mintlab.compress._basis`): ``export()`` / :func:`rebuild` and
 :func:`save_adapter` / :func:`load_adapter` store only the trained numbers.
+Models from ``compress_model`` and ``quantize_model`` are saved and reloaded
+with :func:`save_compressed` / :func:`load_compressed`
+(:mod:`mintlab.compress.artifacts`); :func:`merge_low_rank` turns their
+low-rank layers back into dense ``nn.Linear`` layers.
 """
 
 from ._reparam import CompressedModel, Reparameterized, init_bound, rebuild, select_parameters
+from .artifacts import load_compressed, merge_low_rank, save_compressed
 from .nola import (
     LoRAConfig,
     LoRALayer,
@@ -46,5 +51,5 @@ __all__ = [
     "NOLAConfig", "LoRAConfig", "NOLALayer", "LoRALayer", "apply_nola", "apply_lora",
     "merge_adapter", "unmerge_adapter", "adapter_state_dict", "save_adapter", "load_adapter",
     "count_trainable_parameters", "adapter_bytes", "peft_available", "to_peft_lora",
-    "fit_classifier", "accuracy",
+    "fit_classifier", "accuracy", "save_compressed", "load_compressed", "merge_low_rank",
 ]

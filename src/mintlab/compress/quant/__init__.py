@@ -15,9 +15,11 @@ Rotations (``rotation=``):
 ``"random"``
     a Haar-random orthogonal matrix;
 ``"hadamard"``
-    QuaRot-style randomised Hadamard ``diag(signs) H / sqrt(d)`` (Sylvester;
-    for ``d = 2^k m`` with odd ``m > 1``, ``H_{2^k}`` Kronecker a random
-    orthogonal ``m x m``);
+    QuaRot-style randomised Hadamard ``diag(signs) H / sqrt(d)`` for any
+    width: a true Hadamard matrix (Sylvester for powers of two, Kronecker
+    with Paley factors otherwise, e.g. 576 = 36 x 16, 1536 = 12 x 128), and
+    for widths without one the largest Hadamard factor Kronecker a small
+    random orthogonal matrix (:func:`randomized_hadamard`);
 ``"conqur"``
     ConQuR: starting from the randomised Hadamard, the rotation that aligns
     each normalised activation ``x / |x|`` with the nearest corner
@@ -34,6 +36,7 @@ Rotations (``rotation=``):
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import numbers
 import time
@@ -48,7 +51,6 @@ from torch import nn
 
 from ..._validation import check_choice, check_int
 from ...typing import DeviceLike
-from .._reparam import check_module
 from ..svd._calib import (
     Objective,
     check_before_training,
@@ -57,10 +59,11 @@ from ..svd._calib import (
     score,
 )
 from ..svd.layers import _check_input
-from ..svd.methods import _check_tensor, check_dim
+from ..svd.methods import _check_container, _check_tensor, check_dim
 
 __all__ = ["QuantLinear", "quantize_symmetric", "quantize_model", "QuantReport",
-           "random_orthogonal", "randomized_hadamard", "hadamard_matrix", "procrustes",
+           "random_orthogonal", "randomized_hadamard", "hadamard_matrix", "hadamard_exists",
+           "largest_hadamard_factor", "procrustes",
            "corner_alignment", "ROTATIONS"]
 
 ROTATIONS = ("none", "random", "hadamard", "conqur")
@@ -97,17 +100,133 @@ def _quantize(x: torch.Tensor, bits: int | None, dim: int = -1) -> torch.Tensor:
     return torch.round(x / scale).clamp(-qmax, qmax) * scale
 
 
-def hadamard_matrix(n: int, *, dtype: torch.dtype = torch.float64,
-                    device: DeviceLike = None) -> torch.Tensor:
-    """Sylvester's Hadamard matrix of order ``n`` (a power of two), entries +-1."""
-    n = check_int(n, "n")
-    if n < 1 or n & (n - 1):
-        raise ValueError(f"n must be a power of two (Sylvester Hadamard matrices exist for "
-                         f"powers of two), got {n}")
-    H = torch.ones(1, 1, dtype=dtype, device=device)
+def _is_prime(q: int) -> bool:
+    return q >= 2 and all(q % f for f in range(2, math.isqrt(q) + 1))
+
+
+def _paley_kind(n: int) -> int:
+    """1 or 2 if Paley construction I (n = q + 1) or II (n = 2 (q + 1)) gives order n, else 0."""
+    if n % 4:
+        return 0
+    if _is_prime(n - 1) and (n - 1) % 4 == 3:
+        return 1
+    if n % 2 == 0 and _is_prime(n // 2 - 1) and (n // 2 - 1) % 4 == 1:
+        return 2
+    return 0
+
+
+@functools.cache
+def _hadamard_plan(n: int) -> tuple[int, ...] | None:
+    """Kronecker factors (Paley orders, then a power of two) of a Hadamard matrix of order n."""
+    if n >= 1 and not n & (n - 1):
+        return (n,)
+    for p in range(12, n + 1, 4):
+        if n % p == 0 and _paley_kind(p) and p & (p - 1):
+            rest = _hadamard_plan(n // p)
+            if rest is not None:
+                return (p, *rest)
+    return None
+
+
+def _jacobsthal(q: int) -> np.ndarray:
+    """``Q[i, j] = chi(j - i)``, chi the quadratic character modulo the prime q."""
+    squares = np.zeros(q, dtype=np.int64)
+    squares[[(i * i) % q for i in range(1, q)]] = 1
+    chi = np.where(squares == 1, 1, -1)
+    chi[0] = 0
+    idx = (np.arange(q)[None, :] - np.arange(q)[:, None]) % q
+    return chi[idx]
+
+
+def _paley(n: int) -> np.ndarray:
+    if _paley_kind(n) == 1:
+        q = n - 1
+        S = np.zeros((n, n), dtype=np.int64)
+        S[0, 1:], S[1:, 0], S[1:, 1:] = 1, -1, _jacobsthal(q)
+        return np.eye(n, dtype=np.int64) + S
+    q = n // 2 - 1
+    C = np.zeros((q + 1, q + 1), dtype=np.int64)
+    C[0, 1:], C[1:, 0], C[1:, 1:] = 1, 1, _jacobsthal(q)
+    return np.kron(C, np.array([[1, 1], [1, -1]])) + np.kron(
+        np.eye(q + 1, dtype=np.int64), np.array([[1, -1], [-1, -1]]))
+
+
+def _sylvester(n: int) -> torch.Tensor:
+    H = torch.ones(1, 1, dtype=torch.float64)
     while H.shape[0] < n:
         H = torch.cat([torch.cat([H, H], 1), torch.cat([H, -H], 1)], 0)
     return H
+
+
+def hadamard_exists(n: int) -> bool:
+    """Whether :func:`hadamard_matrix` builds a Hadamard matrix of order ``n``.
+
+    Orders built: powers of two (Sylvester) and their Kronecker products with
+    Paley orders ``q + 1`` (prime ``q = 3 mod 4``: 12, 20, 24, 32, 44, 48, ...)
+    and ``2 (q + 1)`` (prime ``q = 1 mod 4``: 12, 28, 36, 60, 76, ...), e.g.
+    576 = 36 x 16 and 1536 = 12 x 128. No Hadamard matrix exists for orders
+    other than 1, 2 and multiples of 4; some multiples of 4 (e.g. 92) are
+    not built here.
+
+    Examples
+    --------
+    >>> hadamard_exists(576), hadamard_exists(1536), hadamard_exists(6)
+    (True, True, False)
+    """
+    n = check_int(n, "n", minimum=1)
+    return _hadamard_plan(n) is not None
+
+
+def hadamard_matrix(n: int, *, dtype: torch.dtype = torch.float64,
+                    device: DeviceLike = None) -> torch.Tensor:
+    """A Hadamard matrix of order ``n`` (entries +-1, ``H H^T = n I``).
+
+    Sylvester's construction for powers of two; otherwise the Kronecker
+    product of Paley matrices and a Sylvester one (see
+    :func:`hadamard_exists` for the orders built).
+
+    Parameters
+    ----------
+    n : int
+        The order.
+    dtype, device
+        Of the returned matrix.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, n)`` with entries +-1.
+
+    Examples
+    --------
+    >>> H = hadamard_matrix(12)
+    >>> bool((H @ H.T == 12 * torch.eye(12, dtype=H.dtype)).all())
+    True
+    """
+    n = check_int(n, "n")
+    plan = _hadamard_plan(n) if n >= 1 else None
+    if plan is None:
+        raise ValueError(f"n must be the order of a Hadamard matrix built here (1, 2, a power of "
+                         f"two, or a multiple of 4 from Paley and Sylvester factors such as 12, "
+                         f"20, 576 or 1536), got {n}")
+    H = _sylvester(plan[-1])
+    for p in reversed(plan[:-1]):
+        H = torch.kron(torch.as_tensor(_paley(p), dtype=torch.float64), H)
+    return H.to(dtype=dtype, device=device)
+
+
+def largest_hadamard_factor(d: int) -> int:
+    """The largest divisor ``h`` of ``d`` with a Hadamard matrix built here.
+
+    See :func:`hadamard_exists` for the orders built.
+
+    Examples
+    --------
+    >>> [largest_hadamard_factor(d) for d in (1536, 100, 6)]
+    [1536, 20, 2]
+    """
+    d = check_int(d, "d", minimum=1)
+    return max(h for h in range(1, d + 1) if d % h == 0 and _hadamard_plan(h) is not None)
 
 
 def random_orthogonal(d: int, *, seed: int = 0, dtype: torch.dtype = torch.float64,
@@ -123,12 +242,42 @@ def random_orthogonal(d: int, *, seed: int = 0, dtype: torch.dtype = torch.float
 
 def randomized_hadamard(d: int, *, seed: int = 0, dtype: torch.dtype = torch.float64,
                         device: DeviceLike = None) -> torch.Tensor:
-    """``diag(random signs) H / sqrt(d)``, orthogonal (see the module notes for non-powers of 2)."""
+    """A randomised Hadamard rotation of any width: ``diag(random signs) (O kron H / sqrt(h))``.
+
+    ``H`` is the Hadamard matrix of the largest order ``h`` dividing ``d``
+    that :func:`hadamard_matrix` builds (:func:`largest_hadamard_factor`)
+    and ``O`` a Haar-random ``d/h x d/h`` orthogonal factor (none when
+    ``h = d``). So every power of two and every width with a Paley-Sylvester
+    Hadamard matrix (12, 20, 24, ..., 576, 768, 1536, 5120, ...) gets a true
+    Hadamard rotation with entries ``+-1/sqrt(d)``; other widths (odd ones,
+    twice an odd number, ...) the Kronecker product with a small random
+    orthogonal factor.
+
+    Parameters
+    ----------
+    d : int
+        The width.
+    seed : int
+        Seeds the signs (and ``O``, from ``seed + 1``).
+    dtype, device
+        Of the returned matrix.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(d, d)`` orthogonal.
+
+    Examples
+    --------
+    >>> R = randomized_hadamard(576)
+    >>> bool(torch.allclose(R.abs(), torch.full_like(R, 1 / 24)))
+    True
+    """
     d = check_int(d, "d", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
-    p = d & (-d)  # largest power-of-two factor
-    m = d // p
-    H = hadamard_matrix(p) / math.sqrt(p)
+    h = largest_hadamard_factor(d)
+    m = d // h
+    H = hadamard_matrix(h) / math.sqrt(h)
     if m > 1:
         H = torch.kron(random_orthogonal(m, seed=seed + 1), H)
     g = torch.Generator().manual_seed(int(seed))
@@ -278,7 +427,7 @@ def quantize_model(model: nn.Module, *, w_bits: int | None = 4, a_bits: int | No
     """
     from tqdm.auto import tqdm
 
-    check_module(model)
+    _check_container(model)
     rotation = check_choice(rotation, "rotation", ROTATIONS)
     w_bits, a_bits = _check_bits(w_bits, "w_bits"), _check_bits(a_bits, "a_bits")
     if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real):

@@ -18,14 +18,17 @@ from .layers import LowRankLinear
 from .methods import (
     METHODS,
     CompressionReport,
+    Whitening,
     compress_model,
     quantize_int8_per_vector,
     uniform_rank,
     whitened_decomposition,
+    whitening_factor,
 )
 from .prehab import effective_rank, finetune, prehab, stable_rank
 
 __all__ = ["compress_model", "CompressionReport", "METHODS", "LowRankLinear", "Objective",
            "causal_lm_objective", "classification_objective", "collect_statistics",
            "find_linear_layers", "LayerStats", "uniform_rank", "whitened_decomposition",
-           "quantize_int8_per_vector", "prehab", "finetune", "stable_rank", "effective_rank"]
+           "quantize_int8_per_vector", "whitening_factor", "Whitening", "prehab", "finetune",
+           "stable_rank", "effective_rank"]

@@ -89,7 +89,8 @@ from ._calib import (
 from .layers import LowRankLinear
 
 __all__ = ["METHODS", "compress_model", "CompressionReport", "uniform_rank",
-           "whitened_decomposition", "quantize_int8_per_vector"]
+           "whitened_decomposition", "quantize_int8_per_vector", "whitening_factor",
+           "Whitening"]
 
 METHODS = ("svd", "asvd", "svd-llm", "zs-svd", "io-svd")
 _INPUT_KIND = {"svd": None, "asvd": "asvd", "svd-llm": "chol", "zs-svd": "chol", "io-svd": "chol"}
@@ -101,7 +102,17 @@ class CompressionReport:
 
     ``layers[name]`` holds ``shape`` (out, in), ``rank``, ``full_rank``,
     ``dense`` (left as it was), ``int8`` (components stored in 8 bits),
-    ``params`` and ``bytes`` stored for the weight.
+    ``params`` and ``bytes`` stored for the weight, ``whitening`` (the
+    input whitening's path, ``"cholesky"`` or the ``"eigh-floor"`` fallback,
+    see :func:`whitening_factor`; ``None`` without one), ``condition``
+    (the condition number of the layer's input Gram matrix, computed when
+    the fallback ran, which needs its eigenvalues; ``None`` on the Cholesky
+    path, which skips them, and ``None`` when the matrix is singular, so
+    every number stored is finite), ``whitened_condition`` (that of the
+    damped or floored matrix actually factored: exact on the fallback, the
+    lower bound ``(max L_ii / min L_ii)^2`` on the Cholesky path); ``io-svd``
+    adds ``output_whitening`` and ``output_condition`` (same rules) for the
+    output metric.
     """
 
     method: str
@@ -131,8 +142,16 @@ class CompressionReport:
     def ranks(self) -> dict[str, int]:
         return {k: v["rank"] for k, v in self.layers.items()}
 
+    @property
+    def fallbacks(self) -> int:
+        """Number of whitenings (input and output) that took the eigenvalue-floor fallback."""
+        return sum(int(v.get("whitening") == "eigh-floor")
+                   + int(v.get("output_whitening") == "eigh-floor") for v in self.layers.values())
+
     def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "ratio": self.ratio, "layers": self.layers,
+        layers = {k: {f: (None if isinstance(x, float) and not math.isfinite(x) else x)
+                      for f, x in v.items()} for k, v in self.layers.items()}
+        return {"method": self.method, "ratio": self.ratio, "layers": layers,
                 "params_before": self.params_before, "params_after": self.params_after,
                 "bytes_before": self.bytes_before, "bytes_after": self.bytes_after,
                 "model_params_before": self.model_params_before,
@@ -213,19 +232,130 @@ def _quantize_int8(v: torch.Tensor, dim: int) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- whitening
 
-def _cholesky(C: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Lower Cholesky factor of ``C``, with the least damping (relative to its trace) that works."""
+@dataclass(frozen=True)
+class Whitening:
+    """A whitening factor of a Gram matrix and how it was obtained.
+
+    Attributes
+    ----------
+    factor : torch.Tensor
+        Lower-triangular ``L`` (float64) with ``L L^T`` the regularised Gram
+        matrix.
+    path : {"cholesky", "eigh-floor"}
+        ``"cholesky"``: Cholesky of ``C + damping * mean(diag C) * I``;
+        ``"eigh-floor"``: the fallback, ``C``'s eigenvalues floored at
+        ``damping * lambda_max`` and the factor from a QR decomposition.
+    condition : float or None
+        ``lambda_max / lambda_min`` of ``C`` itself (``inf`` when singular);
+        ``None`` where it was not computed (the Cholesky path inside
+        :func:`compress_model`, which needs no eigenvalues).
+    factor_condition : float or None
+        Condition number of ``L L^T``, the matrix actually whitened with;
+        ``None`` where it was not computed.
+    condition_bound : float
+        ``(max L_ii / min L_ii)^2``, a lower bound of ``factor_condition``
+        up to rounding, reached for a diagonal matrix (the diagonal of a
+        triangular factor holds its eigenvalues, which lie between its
+        extreme singular values), that costs nothing beyond the factor;
+        the Cholesky path is accepted when it is at most ``max_condition``.
+    """
+
+    factor: torch.Tensor
+    path: str
+    condition: float | None
+    factor_condition: float | None
+    condition_bound: float = math.nan
+
+
+def whitening_factor(covariance: torch.Tensor, *, damping: float = 1e-6,
+                     max_condition: float = 1e12) -> Whitening:
+    """A lower-triangular whitening factor of a Gram matrix that never fails.
+
+    First Cholesky of ``C + damping * mean(diag C) * I`` (SVD-LLM's
+    whitening). When that fails (``C`` not positive semi-definite to working
+    precision) or the damped matrix' condition number is certainly above
+    ``max_condition`` (its lower bound ``(max L_ii / min L_ii)^2`` from the
+    Cholesky factor exceeds it), the fallback floors the eigenvalues of the symmetric
+    part of ``C`` at ``damping * lambda_max`` (relative to the spectrum,
+    not to the trace) and takes the triangular factor of ``Q diag(lambda')
+    Q^T`` from a QR decomposition of ``diag(lambda')^{1/2} Q^T``, which
+    exists for any symmetric input.
+
+    Parameters
+    ----------
+    covariance : torch.Tensor
+        Square ``(d, d)`` Gram matrix, finite (e.g. ``E[x x^T]``) and
+        symmetric up to rounding (``max |C - C^T| <= 1000 * eps * max |C|``
+        in its dtype): the Cholesky path reads one triangle only.
+    damping : float
+        Relative damping of the Cholesky path and floor of the fallback.
+    max_condition : float
+        Largest condition number of the damped matrix the Cholesky path
+        accepts (tested on the lower bound ``condition_bound``).
+
+    Returns
+    -------
+    Whitening
+        The factor, the path taken and the condition numbers.
+
+    Examples
+    --------
+    >>> w = whitening_factor(torch.diag(torch.tensor([4.0, 1.0, 0.0])))
+    >>> w.path, w.condition, round(w.condition_bound / w.factor_condition, 9)
+    ('cholesky', inf, 1.0)
+    """
+    _check_tensor(covariance, "covariance", ndim=2)
+    if covariance.shape[0] != covariance.shape[1]:
+        raise ValueError(f"covariance must be square (d, d), got shape "
+                         f"{tuple(covariance.shape)}")
+    damping = check_positive(damping, "damping")
+    max_condition = check_positive(max_condition, "max_condition")
+    asym = float((covariance - covariance.T).abs().max()) if covariance.numel() else 0.0
+    size = float(covariance.abs().max()) if covariance.numel() else 0.0
+    if asym > 1e3 * torch.finfo(covariance.dtype).eps * size:
+        raise ValueError(f"covariance must be symmetric (a Gram matrix), got max |C - C^T| = "
+                         f"{asym:.3g} for max |C| = {size:.3g}")
+    return _whitening(covariance.detach().double(), damping, max_condition, exact=True)
+
+
+def _conditions(C: torch.Tensor, delta: float) -> tuple[float, float]:
+    """``cond(C)`` (``inf`` when singular) and ``cond(C + delta I)``, from the eigenvalues."""
+    lam = torch.linalg.eigvalsh((C + C.T) / 2)
+    lo, hi = float(lam[0]), float(lam[-1])
+    return (hi / lo if lo > 0 else math.inf,
+            (hi + delta) / (lo + delta) if lo + delta > 0 else math.inf)
+
+
+def _whitening(C: torch.Tensor, eps: float = 1e-6, max_condition: float = 1e12,
+               exact: bool = False) -> Whitening:
+    """The factor; ``exact`` also computes the Cholesky path's condition numbers (eigenvalues)."""
     d = C.shape[0]
     scale = float(torch.diagonal(C).mean().clamp_min(1e-30))
     eye = torch.eye(d, dtype=C.dtype, device=C.device)
-    damp = eps
-    for _ in range(12):
-        L, info = torch.linalg.cholesky_ex(C + damp * scale * eye)
-        if int(info) == 0:
-            return L
-        damp *= 10
-    raise ValueError("calibration covariance is not positive definite even after damping; "
-                     "is the calibration data degenerate?")
+    delta = eps * scale
+    L, info = torch.linalg.cholesky_ex(C + delta * eye)
+    if int(info) == 0 and bool(torch.isfinite(L).all()):
+        diag = torch.diagonal(L)
+        bound = (float(diag.max()) / float(diag.min())) ** 2 if d else 1.0
+        if bound <= max_condition:
+            condition, damped = _conditions(C, delta) if exact else (None, None)
+            return Whitening(L, "cholesky", condition, damped, bound)
+    lam, Q = torch.linalg.eigh((C + C.T) / 2)
+    lo = float(lam[0]) if d else 1.0
+    condition = float(lam[-1]) / lo if d and lo > 0 else math.inf
+    floor = eps * max(float(lam[-1]) if d else 0.0, float(lam.abs().max()) if d else 0.0, 1e-30)
+    lam = lam.clamp_min(floor)
+    Rq = torch.linalg.qr(lam.sqrt()[:, None] * Q.T, mode="r").R
+    L = Rq.T * torch.sign(torch.diagonal(Rq))[None, :]
+    diag = torch.diagonal(L)
+    bound = (float(diag.max()) / float(diag.min())) ** 2 if d else 1.0
+    return Whitening(L.contiguous(), "eigh-floor", condition,
+                     float(lam[-1]) / floor if d else 1.0, bound)
+
+
+def _cholesky(C: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Lower whitening factor of ``C`` (see :func:`whitening_factor`)."""
+    return _whitening(C, eps).factor
 
 
 @dataclass
@@ -320,20 +450,23 @@ def _whiten(M: torch.Tensor, S: torch.Tensor | None, R: torch.Tensor | None) -> 
     return R @ M if R is not None else M
 
 
-def _input_factor(kind: str | None, st: LayerStats, alpha: float) -> torch.Tensor | None:
+def _input_factor(kind: str | None, st: LayerStats,
+                  alpha: float) -> tuple[torch.Tensor | None, Whitening | None]:
     if kind is None:
-        return None
+        return None, None
     if kind == "asvd":
         a = st.abs_mean.clamp_min(1e-8) ** alpha
-        return a / a.mean()
-    return _cholesky(st.covariance)
+        return a / a.mean(), None
+    w = _whitening(st.covariance)
+    return w.factor, w
 
 
-def _output_factor(st: LayerStats, damping: float) -> torch.Tensor:
+def _output_factor(st: LayerStats, damping: float) -> tuple[torch.Tensor, Whitening]:
     M = st.out_metric
     if M is None:
         raise RuntimeError("the output metric was not collected")
-    return _cholesky(M, eps=damping).T
+    w = _whitening(M, eps=damping)
+    return w.factor.T, w
 
 
 # --------------------------------------------------------------------------- selection
@@ -455,6 +588,29 @@ def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
+def _finite(w: Whitening | None, field_: str) -> float | None:
+    """A condition number for the report: ``None`` when not computed or infinite (singular)."""
+    value = None if w is None else getattr(w, field_)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _whitened_condition(w: Whitening | None) -> float | None:
+    """The factored matrix' condition: exact on the fallback, the lower bound on Cholesky."""
+    if w is None:
+        return None
+    return w.factor_condition if w.path == "eigh-floor" else w.condition_bound
+
+
+def _check_container(model: Any) -> nn.Module:
+    """``model`` as a module that can hold its replaced layers (not a bare linear layer)."""
+    check_module(model)
+    if isinstance(model, nn.Linear):
+        raise ValueError(f"model must be a module holding linear layers, got a bare "
+                         f"{type(model).__name__}, which cannot replace itself: wrap it in a "
+                         f"module, e.g. nn.Sequential(layer)")
+    return model
+
+
 def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4,
                    calibration: Any = None, *, objective: Objective | None = None,
                    include: Any = None, exclude: Any = None, inplace: bool = False,
@@ -504,7 +660,7 @@ def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4
         :class:`~mintlab.compress.svd.LowRankLinear`) and what was done.
     """
     t_start = time.perf_counter()
-    check_module(model)
+    _check_container(model)
     method = check_choice(method, "method", METHODS)
     ratio = check_ratio(ratio, "ratio")
     quantize = check_choice(quantize, "quantize", (None, "loss-aware", "all"))
@@ -543,10 +699,13 @@ def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4
 
     decomps: dict[str, _Whitened] = {}
     infos: dict[str, dict[str, Any]] = {}
+    whitenings: dict[str, tuple[Whitening | None, Whitening | None]] = {}
     for name, lin in layers.items():
         st = stats.get(name)
-        S = _input_factor(needs, st, alpha) if needs and st is not None else None
-        R = _output_factor(st, output_damping) if method == "io-svd" and st is not None else None
+        S, w_in = _input_factor(needs, st, alpha) if needs and st is not None else (None, None)
+        R, w_out = _output_factor(st, output_damping) if method == "io-svd" and st is not None \
+            else (None, None)
+        whitenings[name] = (w_in, w_out)
         dec = _decompose(lin.weight, S, R)
         decomps[name] = dec
         m, n = lin.weight.shape
@@ -600,10 +759,17 @@ def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4
         m, n = lin.weight.shape
         k = ranks[name]
         full = min(m, n)
+        w_in, w_out = whitenings[name]
+        whitening = {"whitening": None if w_in is None else w_in.path,
+                     "condition": _finite(w_in, "condition"),
+                     "whitened_condition": _whitened_condition(w_in)}
+        if w_out is not None:
+            whitening.update(output_whitening=w_out.path,
+                             output_condition=_finite(w_out, "condition"))
         if dense[name]:
             report.layers[name] = {"shape": [m, n], "rank": full, "full_rank": full,
                                    "dense": True, "int8": 0, "params": m * n,
-                                   "bytes": m * n * width}
+                                   "bytes": m * n * width, **whitening}
             continue
         up, down = decomps[name].factors(k)
         q = int8[name]
@@ -621,7 +787,8 @@ def compress_model(model: nn.Module, method: str = "svd-llm", ratio: float = 0.4
         n8 = 0 if q is None else int(q.sum())
         report.layers[name] = {"shape": [m, n], "rank": k, "full_rank": full, "dense": False,
                                "int8": n8, "params": k * (m + n),
-                               "bytes": (k - n8) * (m + n) * width + n8 * (m + n + 8)}
+                               "bytes": (k - n8) * (m + n) * width + n8 * (m + n + 8),
+                               **whitening}
     report.params_before = total_entries
     report.params_after = sum(v["params"] for v in report.layers.values())
     report.bytes_before = total_entries * width
